@@ -1,0 +1,142 @@
+"""The ``ombuds`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .files import expand, kind_of
+from .policy import schema as schema_mod
+from .policy.errors import PolicyError, Report
+from .policy.loader import LoadFailed, load_file
+from .policy.validate import validate_complaint_data, validate_file
+
+app = typer.Typer(
+    help="ombuds: complaint-handling procedures as YAML, run as durable Temporal workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _echo_report(report: Report, fmt: Format, checked: int) -> None:
+    if fmt is Format.json:
+        typer.echo(report.render_json())
+        return
+    if report.problems:
+        typer.echo(report.render_text())
+    errors, warnings = len(report.errors), len(report.warnings)
+    status = "ok" if report.ok else "invalid"
+    typer.echo(
+        f"{status}: {checked} file{'s' if checked != 1 else ''} checked, "
+        f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    )
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Policy or complaint files, or folders of them.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """Check policies and complaints; report every problem at file:line:col."""
+    report = Report()
+    files = expand(paths)
+    for path in files:
+        if not path.exists():
+            report.add(PolicyError(str(path), 1, 1, "", "no such file", None, "error", "io"))
+            continue
+        try:
+            doc = load_file(path)
+        except LoadFailed as exc:
+            report.add(exc.problem)
+            continue
+        if kind_of(doc.data) == "complaint":
+            report.extend(validate_complaint_data(doc)[1])
+        else:
+            report.extend(validate_file(path).report.problems)
+    _echo_report(report, format, len(files))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def schema(
+    write: Annotated[bool, typer.Option("--write", help="Write schemas/*.schema.json.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when the checked-in schemas drift.")] = False,
+    kind: Annotated[str, typer.Option(help="policy or complaint")] = "policy",
+) -> None:
+    """Print the JSON Schema generated from the models (or write/check the checked-in files)."""
+    if write or check:
+        drift = []
+        for name in schema_mod.SCHEMAS:
+            target = SCHEMA_DIR / f"{name}.schema.json"
+            text = schema_mod.render(schema_mod.generated(name))
+            if check:
+                if not target.exists() or target.read_text("utf-8") != text:
+                    drift.append(str(target))
+            else:
+                target.write_text(text, "utf-8")
+                typer.echo(f"wrote {target}")
+        if drift:
+            typer.echo("schema drift: " + ", ".join(drift) + " (run: ombuds schema --write)")
+            raise typer.Exit(1)
+        return
+    if kind not in schema_mod.SCHEMAS:
+        typer.echo(f'unknown schema "{kind}": policy or complaint', err=True)
+        raise typer.Exit(2)
+    typer.echo(schema_mod.render(schema_mod.generated(kind)), nl=False)
+
+
+def _compile_or_exit(path: Path, fmt: Format = Format.text):  # type: ignore[no-untyped-def]
+    from .policy.compile import compile_validated
+
+    validated = validate_file(path)
+    if not validated.ok:
+        _echo_report(validated.report, fmt, 1)
+        raise typer.Exit(1)
+    return compile_validated(validated)
+
+
+@app.command()
+def explain(policy: Annotated[Path, typer.Argument(help="A policy file.")]) -> None:
+    """Summarise a policy in plain language: deadlines, levels, limits, who is told what."""
+    from .explain import explain as render
+
+    typer.echo(render(_compile_or_exit(policy)), nl=False)
+
+
+@app.command()
+def compile(
+    policy: Annotated[Path, typer.Argument(help="A policy file.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the snapshot here.")] = None,
+) -> None:
+    """Compile a policy to its JSON snapshot and print its sha256."""
+    compiled = _compile_or_exit(policy)
+    if output:
+        output.write_text(compiled.model_dump_json(by_alias=True), "utf-8")
+    typer.echo(f"{compiled.id} {compiled.version} sha256:{compiled.sha256}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["app", "json", "main"]

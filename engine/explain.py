@@ -1,0 +1,259 @@
+"""A plain-language summary of a policy that an operations lead can check."""
+
+from __future__ import annotations
+
+from .policy.compile import CompiledPolicy
+from .policy.durations import parse_duration
+from .policy.model import Clock, Counting, Policy
+
+_WEEKDAYS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"}
+_EVENTS = {
+    "submitted": "the complaint is received",
+    "acknowledged": "the acknowledgement is sent",
+    "first_response": "the first response is sent",
+    "information_received": "the missing information arrives",
+    "resolved": "the complaint is resolved",
+    "final_response": "the final response is sent",
+    "closed": "the case is closed",
+    "withdrawn": "the customer withdraws",
+    "reopened": "the case is reopened",
+    "escalation_accepted": "an escalation is accepted",
+    "customer_reply": "the customer replies",
+    "agent_reply": "an agent replies",
+    "extension_granted": "an extension is granted",
+}
+
+
+def event_words(event: str) -> str:
+    if event.startswith("stage:"):
+        return f'the case enters stage "{event[6:]}"'
+    if event.startswith("clock:"):
+        _, name, what = event.split(":")
+        return f'clock "{name}" {what}'
+    return _EVENTS.get(event, event)
+
+
+def convention(target: str, counting: Counting) -> str:
+    """The counting convention of a clock, in plain words."""
+    d = parse_duration(target)
+    parts: list[str] = []
+    if d.unit in ("minutes", "hours"):
+        parts.append("elapsed clock time, nights and weekends included")
+    elif d.unit in ("business_minutes", "business_hours"):
+        parts.append("working time only, by the calendar's hours, holidays and closed days")
+    elif d.unit == "business_days":
+        if counting.business_days == "close_of_business":
+            n = d.amount
+            receipt = (
+                "the day of receipt counts as day 1"
+                if counting.receipt_day == "included"
+                else "the day of receipt does not count"
+            )
+            parts.append(f"ends at close of business on the {_ordinal(n)} working day; {receipt}")
+        else:
+            parts.append(f"{d.amount} x the working-day length, counted in working hours")
+    else:
+        unit = {"days": "calendar days", "weeks": "weeks", "months": "months", "years": "years"}[d.unit]
+        receipt = (
+            "the day of receipt counts"
+            if counting.receipt_day == "included"
+            else "the day of receipt does not count"
+        )
+        end = (
+            "ends at 23:59:59 local time of the last day"
+            if counting.end_of_day
+            else "ends at the same local time of day"
+        )
+        extra = (
+            "; months end on the corresponding date, clamped to the month's end"
+            if d.unit in ("months", "years")
+            else ""
+        )
+        parts.append(f"{unit}; {receipt}; {end}{extra}")
+    if d.unit not in ("minutes", "hours"):
+        if counting.out_of_hours == "next_opening" or d.is_business:
+            parts.append("received out of hours counts from the next opening")
+        else:
+            parts.append("counts from the moment of receipt, even out of hours")
+    return "; ".join(parts)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
+    cal = clock.calendar or next(iter(policy.calendars))
+    lines = [
+        f"- {clock.title or clock.id} [{clock.id}, {clock.kind}]: within {clock.target} (calendar {cal})"
+    ]
+    for prio, target in clock.by_priority.items():
+        lines.append(f"    priority {prio}: within {target}")
+    lines.append(f"    counting: {convention(clock.target, clock.counting)}")
+    stops = ", ".join(event_words(e) for e in clock.stops) or "never"
+    lines.append(f"    starts when {event_words(clock.starts)}; stops when {stops}")
+    if clock.pause_while_waiting_on_customer:
+        lines.append("    paused while waiting on the customer")
+    if clock.repeat:
+        lines.append("    repeats: the customer is updated every period until it stops")
+    if clock.on_reopen != "none":
+        lines.append(f"    on reopen: {clock.on_reopen}s")
+    for warning in clock.warnings:
+        when = f"at {warning.at} of the target" if warning.at else f"{warning.before} before the deadline"
+        told = f" (tells staff: {', '.join(warning.notify)})" if warning.notify else ""
+        lines.append(f"    warning {when}{told}")
+    if clock.notify_customer:
+        lines.append(f'    when due, the customer is sent "{clock.notify_customer}"')
+    if clock.notify_on_breach:
+        lines.append(f"    on breach, staff are sent: {', '.join(clock.notify_on_breach)}")
+    if clock.extension:
+        ext = clock.extension
+        cond = f" when {ext.when}" if ext.when else ""
+        before = " sent before the original deadline" if ext.notice_before_deadline else ""
+        lines.append(
+            f'    may be extended{cond} to at most {ext.max_total}, with a notice ("{ext.notice}"){before} giving the reason and new date'
+        )
+    return lines
+
+
+def explain(compiled: CompiledPolicy) -> str:
+    p = compiled.policy
+    m = p.policy
+    out = [
+        f"{m.title}",
+        f"  policy {m.id} version {m.version}, owned by {m.owner}",
+        f"  effective {m.effective}, review by {m.review_by}; records kept {p.records.retention_years} years; "
+        f"procedure reviewed every {p.records.review_every}; {p.records.report} complaint review",
+        f"  sha256 {compiled.sha256}",
+        "",
+        "Applies to:",
+        f"  {'complaints where ' + p.applies_to.when if p.applies_to.when else 'every complaint'} "
+        f"(priority {p.applies_to.priority}{', default policy' if p.applies_to.default else ''})",
+        "",
+        "Calendars:",
+    ]
+    for name, cal in p.calendars.items():
+        hours = "; ".join(f"{_WEEKDAYS[d]} {', '.join(r)}" for d, r in cal.hours.items())
+        hol = (
+            ", ".join(f"{h.country}{'-' + h.subdivision if h.subdivision else ''}" for h in cal.holidays)
+            or "none"
+        )
+        out.append(f"  {name}: {cal.timezone}; {hours}; public holidays: {hol}")
+        if cal.closed:
+            out.append(f"    also closed: {', '.join(str(d) for d in cal.closed)}")
+        if cal.open:
+            out.append(f"    also open: {', '.join(str(d.date) for d in cal.open)}")
+    for name, choices in p.calendar_selectors.items():
+        rules = "; ".join(
+            f"{c.calendar} when {c.when}" if c.when else f"otherwise {c.calendar}" for c in choices
+        )
+        out.append(f"  {name} (chosen per complaint): {rules}")
+    out += ["", "Intake:", f"  accepted channels: {', '.join(p.intake.channels)}"]
+    if p.intake.required:
+        out.append(f"  required: {', '.join(p.intake.required)}")
+    for refusal in p.intake.refusals:
+        out.append(
+            f'  refused as {refusal.reason} when {refusal.when}; the customer is told why ("{refusal.template}")'
+        )
+    if p.classification:
+        out += ["", "Classification (first match wins):"]
+        for rule in p.classification:
+            sets = ", ".join(f"{k} {v}" for k, v in rule.set.model_dump(exclude_none=True).items())
+            out.append(f"  {'when ' + rule.when if rule.when else 'otherwise'}: {sets}")
+    out += ["", "Stages (the customer is told on entering each):"]
+    for stage in p.stages:
+        note = f' → sends "{stage.notify}"' if stage.notify else ""
+        out.append(f"  {stage.id}: {stage.title or stage.id}{note}{' (final)' if stage.final else ''}")
+    if p.clocks:
+        out += ["", "Deadlines:"]
+        for clock in p.clocks:
+            out += ["  " + line for line in _clock_lines(p, clock)]
+    if p.dates:
+        out += ["", "Dates the customer is told:"]
+        for date in p.dates:
+            out.append(
+                f"  {date.title}: {date.offset} after {event_words(date.from_event)} ({convention(date.offset, date.counting)})"
+            )
+    out += ["", f"Authority levels (lowest first; amounts in {m.currency}):"]
+    for level in p.authority:
+        lim = level.limits
+        line = (
+            f"  {level.id} ({level.title}): up to {lim.max_amount} {m.currency}, discount up to "
+            f"{lim.max_discount_percent:g}%, {lim.max_coupons} coupon(s); remedies: {', '.join(lim.remedies) or 'none'}"
+        )
+        out.append(line)
+        if level.decision_within:
+            out.append(f"    promises a decision within {level.decision_within} of receiving a case")
+    if p.escalation:
+        out += ["", "Escalation:"]
+        for esc in p.escalation:
+            t = esc.trigger
+            trig = (
+                t.on.replace("_", " ")
+                + (f" of {t.clock}" if t.clock else "")
+                + (f" when {t.when}" if t.when else "")
+            )
+            target = "the next level" if esc.to == "next" else esc.to
+            hand = ", with a hand-off summary" if esc.handoff_summary else ""
+            out.append(f"  on {trig}: to {target}{hand}")
+    comp = p.compensation
+    if comp.remedies:
+        out += ["", "Compensation:"]
+        out.append("  remedies: " + ", ".join(f"{k} ({r.title})" for k, r in comp.remedies.items()))
+        for option_set in comp.option_sets:
+            cond = f"when {option_set.when}" if option_set.when else "otherwise"
+            out.append(f"  {cond}: the customer chooses one of {', '.join(option_set.options)}")
+        if comp.caps.per_complaint is not None:
+            out.append(f"  at most {comp.caps.per_complaint} {m.currency} per complaint")
+        if comp.caps.per_customer:
+            c = comp.caps.per_customer
+            more = (
+                f", at most {c.max_compensated_complaints} compensated complaints"
+                if c.max_compensated_complaints
+                else ""
+            )
+            out.append(f"  at most {c.amount} {m.currency} per customer per {c.period}{more}")
+        out.append("  above a level's limit, the next level must approve")
+    if p.callbacks:
+        cb = p.callbacks
+        out += [
+            "",
+            "Callbacks:",
+            f"  offered {'when ' + cb.offer_when if cb.offer_when else 'always'}; within {cb.within} inside working hours; "
+            f"owner: {cb.owner.replace('_', ' ')}; {cb.attempts} attempts {cb.spacing} apart"
+            + (f"; owner reminded {cb.remind_owner_before} before" if cb.remind_owner_before else ""),
+        ]
+    notes = p.notifications
+    out += [
+        "",
+        "Who is told what:",
+        f"  preferred channel {notes.preferred}"
+        + (f", fallback {', '.join(notes.fallback)}" if notes.fallback else ""),
+    ]
+    if notes.quiet_hours:
+        q = notes.quiet_hours
+        out.append(f"  no {', '.join(q.channels)} between {q.start} and {q.end} ({q.timezone} time)")
+    for event, message in notes.events.items():
+        chans = ", ".join(message.channels) or "preferred channel"
+        out.append(f'  {event}: {message.to} gets "{message.template}" by {chans}')
+    follow = p.follow_up
+    if follow.survey or follow.thank_you or follow.check_in_call:
+        out += ["", "Follow-up:"]
+        if follow.survey:
+            s = follow.survey
+            out.append(
+                f"  satisfaction survey {s.after} after resolution by {s.channel}: {len(s.questions)} questions, "
+                f"scale {s.scale[0]}-{s.scale[1]}"
+                + (f", reminder after {s.reminder_after}" if s.reminder_after else "")
+                + f", expires after {s.expires_after}"
+            )
+            if s.low_score:
+                out.append(f"    a score below {s.low_score.below} triggers: {s.low_score.action}")
+        if follow.thank_you:
+            out.append(f"  thank-you message {follow.thank_you.after} after resolution")
+        if follow.check_in_call:
+            out.append(f"  check-in call {follow.check_in_call.after} after resolution")
+    locales = sorted({loc for by in compiled.templates.values() for loc in by})
+    out += ["", f"Templates: {len(compiled.templates)} messages in {', '.join(locales)}"]
+    return "\n".join(out) + "\n"

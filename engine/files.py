@@ -1,0 +1,26 @@
+"""Finding and classifying the files a user points the CLI at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+COMPLAINT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def expand(paths: list[Path], suffixes: tuple[str, ...] = COMPLAINT_SUFFIXES) -> list[Path]:
+    """Files named directly, plus matching files directly inside named folders."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes))
+        else:
+            out.append(path)
+    return out
+
+
+def kind_of(data: object) -> str:
+    """``policy`` or ``complaint`` from a loaded document's top-level keys."""
+    if isinstance(data, dict) and "ombuds" not in data and ("received_at" in data or "channel" in data):
+        return "complaint"
+    return "policy"

@@ -1,0 +1,277 @@
+"""Business-time arithmetic on an instantiated case calendar.
+
+Pure interval arithmetic: a :class:`CaseCalendar` holds a calendar's working
+time as explicit UTC intervals and its UTC-offset changes over a horizon, so a
+workflow can count deadlines without timezone or holiday look-ups.  All
+instants are integer seconds since the Unix epoch (UTC).
+
+Conventions (docs/deadlines.md):
+
+* ``end of day`` is 23:59:59 local time of that day; an action at or before a
+  deadline instant is on time.
+* business days end at close of business, the end of the day's last working
+  interval.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .durations import Duration
+
+DAY = 86_400
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+class HorizonExceeded(Exception):
+    """The computation needs calendar data beyond the instantiated horizon."""
+
+    def __init__(self, calendar: str, needed: int) -> None:
+        self.calendar = calendar
+        self.needed = needed
+        super().__init__(f"calendar {calendar!r} has no data past {needed}")
+
+
+@dataclass(frozen=True)
+class CountingRules:
+    """How a clock counts (mirrors the policy's ``counting`` block)."""
+
+    receipt_day: str = "excluded"
+    business_days: str = "close_of_business"
+    out_of_hours: str = "next_opening"
+    end_of_day: bool = True
+
+
+@dataclass(frozen=True)
+class CaseCalendar:
+    """One calendar's working time from ``start`` to ``end`` (UTC seconds)."""
+
+    name: str
+    timezone: str
+    start: int
+    end: int
+    intervals: tuple[tuple[int, int], ...]
+    offsets: tuple[tuple[int, int], ...]
+    business_day_seconds: int
+    holidays_version: str = ""
+    tzdata_version: str = ""
+    closed_days: tuple[tuple[int, str], ...] = field(default=())
+
+    # ------------------------------------------------------------------ derived indexes
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [a for a, _ in self.intervals]
+
+    @cached_property
+    def _ends(self) -> list[int]:
+        return [b for _, b in self.intervals]
+
+    @cached_property
+    def _cumulative(self) -> list[int]:
+        out, total = [], 0
+        for a, b in self.intervals:
+            out.append(total)
+            total += b - a
+        out.append(total)
+        return out
+
+    @cached_property
+    def _offset_starts(self) -> list[int]:
+        return [t for t, _ in self.offsets]
+
+    @cached_property
+    def _business_days(self) -> tuple[list[int], list[int], list[int]]:
+        """Local date ordinals with working time, their opening and closing instants."""
+        ordinals: list[int] = []
+        opens: list[int] = []
+        closes: list[int] = []
+        for a, b in self.intervals:
+            day = self.local_ordinal(a)
+            if ordinals and ordinals[-1] == day:
+                closes[-1] = b
+            else:
+                ordinals.append(day)
+                opens.append(a)
+                closes.append(b)
+        return ordinals, opens, closes
+
+    # ------------------------------------------------------------------ local time
+
+    def _need(self, t: int) -> None:
+        if t < self.start or t > self.end:
+            raise HorizonExceeded(self.name, t)
+
+    def offset_at(self, t: int) -> int:
+        """UTC offset in seconds of local time at instant ``t``."""
+        i = bisect.bisect_right(self._offset_starts, t) - 1
+        return self.offsets[max(i, 0)][1]
+
+    def local_seconds(self, t: int) -> int:
+        return t + self.offset_at(t)
+
+    def local_ordinal(self, t: int) -> int:
+        """Proleptic Gregorian ordinal of the local date at ``t``."""
+        return self.local_seconds(t) // DAY + _EPOCH_ORDINAL
+
+    def local_datetime(self, t: int) -> dt.datetime:
+        """Naive local wall-clock time at ``t`` (with its offset as tzinfo)."""
+        offset = self.offset_at(t)
+        tz = dt.timezone(dt.timedelta(seconds=offset))
+        return dt.datetime.fromtimestamp(t, tz)
+
+    def utc_of_local(self, local: int) -> int:
+        """The instant whose local wall-clock time is ``local`` seconds (earlier on a fold)."""
+        guess = local - self.offset_at(local)
+        guess = local - self.offset_at(guess)
+        return guess
+
+    def end_of_local_day(self, ordinal: int) -> int:
+        """23:59:59 local time on the given date."""
+        midnight_next = (ordinal + 1 - _EPOCH_ORDINAL) * DAY
+        return self.utc_of_local(midnight_next) - 1
+
+    # ------------------------------------------------------------------ working time
+
+    def is_working(self, t: int) -> bool:
+        self._need(t)
+        i = bisect.bisect_right(self._starts, t) - 1
+        return i >= 0 and t < self._ends[i]
+
+    def next_opening(self, t: int) -> int:
+        """``t`` itself when inside working time, else the next start of work."""
+        self._need(t)
+        i = bisect.bisect_right(self._starts, t) - 1
+        if i >= 0 and t < self._ends[i]:
+            return t
+        if i + 1 >= len(self.intervals):
+            raise HorizonExceeded(self.name, self.end + 1)
+        return self._starts[i + 1]
+
+    def business_before(self, t: int) -> int:
+        """Working seconds from the horizon start up to ``t``."""
+        self._need(t)
+        i = bisect.bisect_right(self._starts, t) - 1
+        if i < 0:
+            return 0
+        a, b = self.intervals[i]
+        return self._cumulative[i] + min(t, b) - a
+
+    def business_seconds_between(self, a: int, b: int) -> int:
+        """Working seconds in ``[a, b)``; negative when ``b`` is before ``a``."""
+        return self.business_before(b) - self.business_before(a)
+
+    def add_business_seconds(self, t: int, seconds: int) -> int:
+        """The instant ``seconds`` of working time after ``t``.
+
+        A result exactly at the end of a working interval stays there (the
+        deadline is the close, not the next opening).
+        """
+        if seconds <= 0:
+            return t if seconds == 0 else self._sub_business_seconds(t, -seconds)
+        target = self.business_before(t) + seconds
+        i = bisect.bisect_left(self._cumulative, target) - 1
+        if i + 1 >= len(self._cumulative) or i >= len(self.intervals):
+            raise HorizonExceeded(self.name, self.end + 1)
+        a, _ = self.intervals[i]
+        return a + target - self._cumulative[i]
+
+    def _sub_business_seconds(self, t: int, seconds: int) -> int:
+        target = self.business_before(t) - seconds
+        if target < 0:
+            raise HorizonExceeded(self.name, self.start - 1)
+        i = bisect.bisect_right(self._cumulative, target) - 1
+        i = min(i, len(self.intervals) - 1)
+        a, _ = self.intervals[i]
+        return a + target - self._cumulative[i]
+
+    def business_day_index(self, ordinal: int, *, after: bool) -> int:
+        """Index of the first business day on (``after=False``) or after a date."""
+        ordinals = self._business_days[0]
+        return (bisect.bisect_right if after else bisect.bisect_left)(ordinals, ordinal)
+
+    def close_of_business_day(self, index: int) -> tuple[int, int]:
+        """(opening, closing) of the ``index``-th business day in the horizon."""
+        _, opens, closes = self._business_days
+        if index >= len(closes):
+            raise HorizonExceeded(self.name, self.end + 1)
+        return opens[index], closes[index]
+
+    def is_business_day(self, ordinal: int) -> bool:
+        ordinals = self._business_days[0]
+        i = bisect.bisect_left(ordinals, ordinal)
+        return i < len(ordinals) and ordinals[i] == ordinal
+
+    # ------------------------------------------------------------------ deadlines
+
+    def effective_start(self, t: int, duration: Duration, rules: CountingRules) -> int:
+        """When counting begins: out-of-hours receipt moves to the next opening."""
+        if duration.unit in ("minutes", "hours"):
+            return t
+        if rules.out_of_hours == "next_opening" or duration.is_business:
+            return self.next_opening(t)
+        return t
+
+    def due(self, t: int, duration: Duration, rules: CountingRules | None = None) -> int:
+        """The deadline for ``duration`` counted from instant ``t``."""
+        rules = rules or CountingRules()
+        start = self.effective_start(t, duration, rules)
+        unit, n = duration.unit, duration.amount
+        if unit == "minutes":
+            return start + n * 60
+        if unit == "hours":
+            return start + n * 3600
+        if unit == "business_minutes":
+            return self.add_business_seconds(start, n * 60)
+        if unit == "business_hours":
+            return self.add_business_seconds(start, n * 3600)
+        if unit == "business_days":
+            if rules.business_days == "working_hours":
+                return self.add_business_seconds(start, n * self.business_day_seconds)
+            return self._nth_business_day_close(start, n, rules)
+        return self._calendar_due(start, duration, rules)
+
+    def _nth_business_day_close(self, start: int, n: int, rules: CountingRules) -> int:
+        receipt = self.local_ordinal(start)
+        if rules.receipt_day == "included" and self.is_business_day(receipt):
+            index = self.business_day_index(receipt, after=False) + max(n, 1) - 1
+        elif n == 0:
+            index = self.business_day_index(receipt, after=False)
+        else:
+            index = self.business_day_index(receipt, after=True) + n - 1
+        self._need(start)
+        return self.close_of_business_day(index)[1]
+
+    def _calendar_due(self, start: int, duration: Duration, rules: CountingRules) -> int:
+        local = self.local_seconds(start)
+        date = dt.date.fromordinal(local // DAY + _EPOCH_ORDINAL)
+        n = duration.amount
+        if duration.unit == "days":
+            target = date + dt.timedelta(days=n)
+        elif duration.unit == "weeks":
+            target = date + dt.timedelta(days=7 * n)
+        elif duration.unit == "months":
+            target = add_months(date, n)
+        else:
+            target = add_months(date, 12 * n)
+        if rules.receipt_day == "included" and n > 0:
+            target -= dt.timedelta(days=1)
+        if rules.end_of_day:
+            result = self.end_of_local_day(target.toordinal())
+        else:
+            seconds_into_day = local % DAY
+            result = self.utc_of_local((target.toordinal() - _EPOCH_ORDINAL) * DAY + seconds_into_day)
+        self._need(result)
+        return result
+
+
+def add_months(date: dt.date, months: int) -> dt.date:
+    """Corresponding date ``months`` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    index = date.year * 12 + date.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(date.day, last))

@@ -1,0 +1,178 @@
+"""Instantiating a policy calendar into explicit UTC working intervals.
+
+This is the only place that consults timezones and public-holiday data.  The
+result, a :class:`~.business_time.CaseCalendar`, is plain data: a workflow
+counts deadlines on it without any look-up, and it records the versions of the
+holiday data and tzdata it was built from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+from collections.abc import Iterable
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .business_time import DAY, CaseCalendar
+from .model import Calendar
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "system"
+
+
+HOLIDAYS_VERSION = _version("holidays")
+TZDATA_VERSION = _version("tzdata")
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be instantiated (unknown timezone, country, subdivision)."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise CalendarError(f'unknown timezone "{name}"') from None
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"09:00-17:30"`` → minutes since midnight (540, 1050)."""
+    start, end = (part.strip() for part in text.split("-"))
+    h1, m1 = (int(x) for x in start.split(":"))
+    h2, m2 = (int(x) for x in end.split(":"))
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+@lru_cache(maxsize=256)
+def holiday_names(
+    country: str, subdivision: str | None, years: tuple[int, ...], categories: tuple[str, ...]
+) -> dict[dt.date, str]:
+    """Public holidays from the ``holidays`` package (observed/substitute days included)."""
+    import holidays
+
+    try:
+        kwargs: dict[str, object] = {"subdiv": subdivision, "years": years}
+        if categories:
+            kwargs["categories"] = categories
+        table = holidays.country_holidays(country, **kwargs)  # type: ignore[arg-type]
+    except NotImplementedError:
+        raise CalendarError(f'no public-holiday data for country "{country}"') from None
+    except (ValueError, KeyError) as exc:
+        raise CalendarError(str(exc).strip().splitlines()[0]) from None
+    return dict(table.items())
+
+
+def supported_subdivisions(country: str) -> list[str]:
+    import holidays
+
+    try:
+        return sorted(holidays.list_supported_countries().get(country, []))
+    except Exception:  # pragma: no cover - depends on the holidays release
+        return []
+
+
+def _utc(tz: ZoneInfo, day: dt.date, minute: int) -> int:
+    if minute >= 1440:
+        return _utc(tz, day + dt.timedelta(days=1), minute - 1440)
+    local = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=tz)
+    return int(local.timestamp())
+
+
+def _offset_changes(tz: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """``(instant, offset)`` pairs: the UTC offset from each instant on."""
+
+    def offset(t: int) -> int:
+        delta = dt.datetime.fromtimestamp(t, tz).utcoffset()
+        return int(delta.total_seconds()) if delta else 0
+
+    changes = [(start - DAY, offset(start - DAY))]
+    t = start - DAY
+    step = 6 * 3600
+    while t < end + DAY:
+        nxt = t + step
+        if offset(nxt) != changes[-1][1]:
+            lo, hi = t, nxt  # binary search to the second of the transition
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(mid) == changes[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append((hi, offset(hi)))
+        t = nxt
+    return changes
+
+
+def working_ranges(spec: Calendar, day: dt.date, closed: dict[dt.date, str]) -> list[tuple[int, int]]:
+    """Working minutes of one local date, after holidays, closed and extra open days."""
+    for extra in spec.open:
+        if extra.date == day:
+            return sorted(parse_range(r) for r in extra.hours)
+    if day in closed:
+        return []
+    return sorted(parse_range(r) for r in spec.hours.get(WEEKDAYS[day.weekday()], []))  # type: ignore[call-overload]
+
+
+def closed_dates(spec: Calendar, years: Iterable[int]) -> dict[dt.date, str]:
+    """Every date closed by public holidays or the firm's own closed days."""
+    year_tuple = tuple(sorted(set(years)))
+    out: dict[dt.date, str] = {}
+    for source in spec.holidays:
+        out.update(holiday_names(source.country, source.subdivision, year_tuple, tuple(source.categories)))
+    for day in spec.closed:
+        out.setdefault(day, "closed")
+    return out
+
+
+def nominal_day_seconds(spec: Calendar) -> int:
+    """Length of a working day: the setting, or the longest weekday's hours."""
+    if spec.business_day_hours:
+        return int(spec.business_day_hours * 3600)
+    best = 0
+    for ranges in spec.hours.values():
+        best = max(best, sum(b - a for a, b in (parse_range(r) for r in ranges)))
+    return best * 60
+
+
+def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: int) -> CaseCalendar:
+    """Working time of ``spec`` from the local day before ``start`` for ``days`` days."""
+    tz = zone(spec.timezone)
+    first = start.astimezone(tz).date() - dt.timedelta(days=1)
+    last = first + dt.timedelta(days=days + 1)
+    closed = closed_dates(spec, range(first.year, last.year + 1))
+    intervals: list[tuple[int, int]] = []
+    closed_in_range: list[tuple[int, str]] = []
+    day = first
+    while day <= last:
+        if day in closed:
+            closed_in_range.append((day.toordinal(), closed[day]))
+        for a, b in working_ranges(spec, day, closed):
+            ua, ub = _utc(tz, day, a), _utc(tz, day, b)
+            if ub <= ua:
+                continue
+            if intervals and intervals[-1][1] >= ua:
+                intervals[-1] = (intervals[-1][0], max(intervals[-1][1], ub))
+            else:
+                intervals.append((ua, ub))
+        day += dt.timedelta(days=1)
+    horizon_start = _utc(tz, first, 0)
+    horizon_end = _utc(tz, last, 1440) - 1
+    return CaseCalendar(
+        name=name,
+        timezone=spec.timezone,
+        start=horizon_start,
+        end=horizon_end,
+        intervals=tuple(intervals),
+        offsets=tuple(_offset_changes(tz, horizon_start, horizon_end)),
+        business_day_seconds=nominal_day_seconds(spec),
+        holidays_version=HOLIDAYS_VERSION,
+        tzdata_version=TZDATA_VERSION,
+        closed_days=tuple(closed_in_range),
+    )

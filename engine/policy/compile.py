@@ -1,0 +1,296 @@
+"""Compile a validated policy into a frozen, content-addressed snapshot, and
+instantiate it for one complaint.
+
+The :class:`CompiledPolicy` is what a running complaint pins: plain JSON, with
+the sha256 of its canonical JSON, its message templates (content-hashed), the
+source of every CEL condition, and the file and line of every rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import expressions
+from .business_time import CaseCalendar
+from .calendar import instantiate_calendar
+from .durations import parse_duration
+from .errors import PolicyInvalid
+from .loader import Document, format_loc
+from .model import Complaint, Policy
+from .templates import TemplateSet
+from .validate import Validated, validate_file
+
+COMPILER_VERSION = 1
+
+
+class CompiledTemplate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    subject: str
+    body: str
+    sha256: str
+
+
+class SourceRef(BaseModel):
+    """Where a rule was written."""
+
+    model_config = ConfigDict(frozen=True)
+    file: str
+    line: int
+
+
+class CompiledPolicy(BaseModel):
+    """A policy as a running complaint pins it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    compiler_version: int = COMPILER_VERSION
+    policy: Policy
+    templates: dict[str, dict[str, CompiledTemplate]]
+    sources: dict[str, SourceRef] = Field(description="Rule path (e.g. escalation[2]) → file and line.")
+    conditions: dict[str, str] = Field(description="Rule path of every CEL condition → its source.")
+    sha256: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.policy.policy.id
+
+    @property
+    def version(self) -> str:
+        return self.policy.policy.version
+
+    def canonical_json(self) -> str:
+        body = self.model_dump(mode="json", exclude={"sha256"}, by_alias=True)
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def source_of(self, path: str) -> SourceRef | None:
+        """The nearest recorded source of a rule path."""
+        probe = path
+        while probe:
+            if probe in self.sources:
+                return self.sources[probe]
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return None
+
+    def template(self, name: str, locale: str | None) -> tuple[str, CompiledTemplate]:
+        """The template text for a locale, falling back as the policy says."""
+        by_locale = self.templates[name]
+        order = [locale] if locale else []
+        if locale and "-" in locale:
+            order.append(locale.split("-")[0])
+        order += [*self.policy.notifications.locale_fallback, self.policy.policy.locale]
+        for candidate in order:
+            if candidate in by_locale:
+                return candidate, by_locale[candidate]
+        first = sorted(by_locale)[0]
+        return first, by_locale[first]
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CompiledPolicy:
+        return cls.model_validate_json(text)
+
+
+def _sources(doc: Document) -> dict[str, SourceRef]:
+    name = Path(doc.file).name
+    out: dict[str, SourceRef] = {}
+    for loc, (line, _col) in doc.positions.items():
+        if not loc:
+            continue
+        # rules and their direct fields: enough to name any rule that fires
+        if len(loc) <= 4:
+            out[format_loc(loc)] = SourceRef(file=name, line=line)
+    return out
+
+
+def _conditions(doc: Document) -> dict[str, str]:
+    from .validate import _conditions as walk
+
+    return {format_loc(loc): source for loc, source in walk(doc.data)}
+
+
+def _templates(templates: TemplateSet | None) -> dict[str, dict[str, CompiledTemplate]]:
+    if templates is None:
+        return {}
+    return {
+        name: {
+            locale: CompiledTemplate(subject=t.subject, body=t.body, sha256=t.sha256)
+            for locale, t in sorted(by_locale.items())
+        }
+        for name, by_locale in sorted(templates.templates.items())
+    }
+
+
+def compile_validated(validated: Validated) -> CompiledPolicy:
+    if not validated.ok or validated.policy is None or validated.document is None:
+        raise PolicyInvalid(validated.report)
+    for source in _conditions(validated.document).values():
+        expressions.compile_program(source)
+    compiled = CompiledPolicy(
+        policy=validated.policy,
+        templates=_templates(validated.templates),
+        sources=_sources(validated.document),
+        conditions=_conditions(validated.document),
+    )
+    sha = hashlib.sha256(compiled.canonical_json().encode()).hexdigest()
+    return compiled.model_copy(update={"sha256": sha})
+
+
+def compile_file(path: str | Path, *, today: dt.date | None = None) -> CompiledPolicy:
+    """Validate and compile; raises :class:`PolicyInvalid` with the full report."""
+    return compile_validated(validate_file(path, today=today))
+
+
+# --------------------------------------------------------------------------- instantiate
+
+
+class Instance(BaseModel):
+    """A policy's calendars resolved for one complaint, as explicit data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    received_at: dt.datetime
+    horizon_days: int
+    calendars: dict[str, dict[str, Any]]
+    selected: dict[str, str] = Field(description="Calendar selector → the calendar it chose.")
+    customer_timezone: str | None = None
+    customer_offsets: list[tuple[int, int]] = Field(default_factory=list)
+    holidays_version: str
+    tzdata_version: str
+
+    def calendar(self, name: str) -> CaseCalendar:
+        """The case calendar for a calendar or selector name."""
+        real = self.selected.get(name, name)
+        return calendar_from_data(self.calendars[real])
+
+
+def calendar_to_data(cal: CaseCalendar) -> dict[str, Any]:
+    """Compact encoding: intervals as delta-encoded seconds."""
+    flat: list[int] = []
+    previous = cal.start
+    for a, b in cal.intervals:
+        flat += [a - previous, b - a]
+        previous = b
+    return {
+        "name": cal.name,
+        "timezone": cal.timezone,
+        "start": cal.start,
+        "end": cal.end,
+        "deltas": flat,
+        "offsets": [list(o) for o in cal.offsets],
+        "day": cal.business_day_seconds,
+        "closed": [list(c) for c in cal.closed_days],
+    }
+
+
+def calendar_from_data(data: dict[str, Any]) -> CaseCalendar:
+    intervals = []
+    previous = data["start"]
+    deltas = data["deltas"]
+    for i in range(0, len(deltas), 2):
+        a = previous + deltas[i]
+        b = a + deltas[i + 1]
+        intervals.append((a, b))
+        previous = b
+    return CaseCalendar(
+        name=data["name"],
+        timezone=data["timezone"],
+        start=data["start"],
+        end=data["end"],
+        intervals=tuple(intervals),
+        offsets=tuple((a, b) for a, b in data["offsets"]),
+        business_day_seconds=data["day"],
+        closed_days=tuple((a, b) for a, b in data.get("closed", [])),
+    )
+
+
+def horizon_days(policy: Policy) -> int:
+    """Calendar days from receipt that cover every clock, date and follow-up."""
+    texts: list[str] = []
+    for clock in policy.clocks:
+        texts += [clock.target, *clock.by_priority.values()]
+        if clock.extension:
+            texts.append(clock.extension.max_total)
+    texts += [d.offset for d in policy.dates]
+    for level in policy.authority:
+        if level.decision_within:
+            texts.append(level.decision_within)
+    follow = policy.follow_up
+    if follow.survey:
+        texts += [follow.survey.after, follow.survey.expires_after]
+    if follow.thank_you:
+        texts.append(follow.thank_you.after)
+    longest = max((parse_duration(t).approx_calendar_days() for t in texts), default=30)
+    # the longest clock may start late (after a stage or a reopen): double it, plus slack
+    return min(max(2 * longest + 30, 60), 3 * 366)
+
+
+def select_calendars(policy: Policy, complaint: Complaint | None) -> dict[str, str]:
+    evaluator = expressions.Evaluator()
+    variables = {
+        "complaint": expressions.complaint_variables(complaint) if complaint else {},
+        "case": expressions.case_variables(),
+    }
+    chosen: dict[str, str] = {}
+    for name, choices in policy.calendar_selectors.items():
+        for choice in choices:
+            if choice.when is None or evaluator.truth(choice.when, variables)[0]:
+                chosen[name] = choice.calendar
+                break
+    return chosen
+
+
+def instantiate(
+    compiled: CompiledPolicy | Policy,
+    received_at: dt.datetime,
+    complaint: Complaint | None = None,
+    *,
+    days: int | None = None,
+) -> Instance:
+    """Resolve the calendars a complaint needs into UTC working intervals."""
+    policy = compiled.policy if isinstance(compiled, CompiledPolicy) else compiled
+    if received_at.tzinfo is None:
+        raise ValueError("received_at needs a UTC offset")
+    span = days or horizon_days(policy)
+    selected = select_calendars(policy, complaint)
+    used = (
+        set(policy.calendars)
+        if not selected
+        else {
+            name
+            for name in policy.calendars
+            if name in selected.values() or name not in _selector_targets(policy)
+        }
+    )
+    calendars = {
+        name: calendar_to_data(instantiate_calendar(name, policy.calendars[name], received_at, span))
+        for name in sorted(used)
+    }
+    customer_tz = complaint.customer.timezone if complaint else None
+    offsets: list[tuple[int, int]] = []
+    if customer_tz:
+        from .calendar import _offset_changes, zone
+
+        start = int(received_at.timestamp())
+        offsets = _offset_changes(zone(customer_tz), start, start + span * 86_400)
+    from .calendar import HOLIDAYS_VERSION, TZDATA_VERSION
+
+    return Instance(
+        received_at=received_at,
+        horizon_days=span,
+        calendars=calendars,
+        selected=selected,
+        customer_timezone=customer_tz,
+        customer_offsets=offsets,
+        holidays_version=HOLIDAYS_VERSION,
+        tzdata_version=TZDATA_VERSION,
+    )
+
+
+def _selector_targets(policy: Policy) -> set[str]:
+    return {c.calendar for choices in policy.calendar_selectors.values() for c in choices}

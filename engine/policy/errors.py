@@ -1,0 +1,103 @@
+"""Located problems in a policy or complaint, collected into one report."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class PolicyError:
+    """One problem, located at ``file:line:col`` (1-based) and a document path."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+    hint: str | None = None
+    severity: Severity = "error"
+    code: str = "invalid"
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        subject = f"{self.path}: " if self.path else ""
+        text = f"{where}: {self.severity}: {subject}{self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    """All problems found in one or more documents, in file and line order."""
+
+    problems: list[PolicyError] = field(default_factory=list)
+
+    def add(self, problem: PolicyError) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def extend(self, problems: Iterable[PolicyError]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    @property
+    def errors(self) -> list[PolicyError]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[PolicyError]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def sorted(self) -> list[PolicyError]:
+        return sorted(self.problems, key=lambda p: (p.file, p.line, p.col, p.path, p.message))
+
+    def render_text(self) -> str:
+        return "\n".join(p.render() for p in self.sorted())
+
+    def render_json(self) -> str:
+        return json.dumps(
+            {
+                "ok": self.ok,
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "problems": [p.as_dict() for p in self.sorted()],
+            },
+            indent=2,
+        )
+
+
+class PolicyInvalid(Exception):
+    """Raised by APIs that need a valid policy; carries the whole report."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(report.render_text() or "invalid policy")
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
+    """A ``did you mean "x"?`` hint for a misspelt name, or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else None
+
+
+def known_names_hint(word: str, candidates: Sequence[str], what: str = "known") -> str:
+    """A hint naming the closest candidate, or listing the valid ones."""
+    suggestion = did_you_mean(word, candidates)
+    if suggestion:
+        return suggestion
+    names = ", ".join(f'"{c}"' for c in sorted(candidates)[:12])
+    return f"{what}: {names}" if names else f"no {what} names are defined"

@@ -1,0 +1,250 @@
+"""CEL conditions: compile, check the names they use, evaluate.
+
+The variables a condition may use are exactly ``complaint`` (the
+:class:`~ombuds.engine.policy.model.Complaint` as submitted) and ``case`` (the
+case state listed in :data:`CASE_FIELDS`).  Field paths are checked statically,
+so ``complaint.custmer`` is an error when the policy is validated, not when a
+complaint runs.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import cel
+from pydantic import BaseModel
+
+from .errors import did_you_mean
+from .model import Complaint
+
+#: The documented case state visible to CEL as ``case.<name>``.
+CASE_FIELDS: dict[str, str] = {
+    "status": "string: open, refused, resolved, closed, withdrawn",
+    "stage": "string: id of the current stage",
+    "level": "string: id of the current authority level",
+    "level_rank": "int: 0 for the lowest level",
+    "severity": "string: set by classification",
+    "priority": "string: set by classification",
+    "category": "string: set by classification",
+    "queue": "string: set by classification",
+    "acknowledged": "bool",
+    "waiting_on_customer": "bool",
+    "escalations": "int: how many times the case was escalated",
+    "reopened": "int: how many times the case was reopened",
+    "compensation_total": "double: compensation granted on this case",
+    "survey_score": "int: last satisfaction score, 0 when none",
+    "previous_complaints": "int: the customer's earlier complaints within the cap period",
+    "customer_requested_escalation": "bool",
+    "justified": "bool: investigation finding (false until found)",
+}
+
+ROOTS = ("complaint", "case")
+_MACROS = {"all", "exists", "exists_one", "map", "filter"}
+_TOKEN = re.compile(
+    r"""
+    (?P<str>[rR]?[bB]?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<num>[0-9][0-9.eExXuU+-]*)
+  | (?P<op>\.|\(|\)|\[|\]|,|\S)
+  | (?P<ws>\s+)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class FieldTree:
+    """Names under a variable: a nested dict of known fields, or ``None`` for any."""
+
+    children: dict[str, FieldTree | None]
+
+
+def _tree_for(annotation: Any) -> FieldTree | None:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _tree_for(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                found = _tree_for(arg)
+                if found is not None:
+                    return found
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return FieldTree(
+            {name: _tree_for(field.annotation) for name, field in annotation.model_fields.items()}
+        )
+    return None
+
+
+COMPLAINT_TREE = _tree_for(Complaint)
+CASE_TREE = FieldTree(dict.fromkeys(CASE_FIELDS))
+_TREES: dict[str, FieldTree | None] = {"complaint": COMPLAINT_TREE, "case": CASE_TREE}
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    message: str
+    offset: int
+    hint: str | None = None
+
+
+def _tokens(source: str) -> list[tuple[str, str, int]]:
+    out = []
+    for match in _TOKEN.finditer(source):
+        kind = match.lastgroup or "op"
+        if kind != "ws":
+            out.append((kind, match.group(), match.start()))
+    return out
+
+
+def _syntax_offset(message: str, source: str) -> int:
+    found = re.search(r"<input>:(\d+):(\d+)", message)
+    if not found:
+        return 0
+    line, col = int(found.group(1)), int(found.group(2))
+    lines = source.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(col - 1, 0)
+
+
+def check(source: str) -> list[ExpressionProblem]:
+    """Problems in a condition: syntax, unknown variables, unknown field paths."""
+    try:
+        program = cel.compile(source)
+    except Exception as exc:  # the binding raises ValueError/RuntimeError variants
+        message = str(exc).strip().splitlines()
+        text = " ".join(line.strip() for line in message if line.strip())[:300]
+        return [ExpressionProblem(f"CEL syntax error: {text}", _syntax_offset(str(exc), source))]
+    tokens = _tokens(source)
+    bound = {
+        tokens[i + 2][1]
+        for i in range(len(tokens) - 3)
+        if tokens[i][0] == "ident"
+        and tokens[i][1] in _MACROS
+        and tokens[i + 1][1] == "("
+        and tokens[i + 2][0] == "ident"
+        and tokens[i + 3][1] == ","
+    }
+    problems: list[ExpressionProblem] = []
+    for name in program.variables():
+        if name in ROOTS or name in bound:
+            continue
+        offset = next((t[2] for t in tokens if t[0] == "ident" and t[1] == name), 0)
+        problems.append(
+            ExpressionProblem(
+                f'unknown variable "{name}" in condition',
+                offset,
+                did_you_mean(name, ROOTS) or "conditions can use `complaint` and `case`",
+            )
+        )
+    problems.extend(_check_paths(tokens, bound))
+    return problems
+
+
+def _check_paths(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[ExpressionProblem]:
+    problems = []
+    for i, (kind, text, _offset) in enumerate(tokens):
+        if kind != "ident" or text not in ROOTS or text in bound:
+            continue
+        if i > 0 and tokens[i - 1][1] == ".":
+            continue
+        tree = _TREES[text]
+        path = text
+        j = i
+        while (
+            tree is not None
+            and j + 2 < len(tokens)
+            and tokens[j + 1][1] == "."
+            and tokens[j + 2][0] == "ident"
+        ):
+            name, at = tokens[j + 2][1], tokens[j + 2][2]
+            if j + 3 < len(tokens) and tokens[j + 3][1] == "(":
+                break  # a method call such as .startsWith(...)
+            if name not in tree.children:
+                problems.append(
+                    ExpressionProblem(
+                        f'unknown field "{name}" in {path}',
+                        at,
+                        did_you_mean(name, list(tree.children))
+                        or "known fields: " + ", ".join(sorted(tree.children)),
+                    )
+                )
+                break
+            tree = tree.children[name]
+            path = f"{path}.{name}"
+            j += 2
+    return problems
+
+
+def compile_program(source: str) -> cel.Program:
+    """A compiled program; Programs do not pickle, so callers recompile from source."""
+    return cel.compile(source)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def complaint_variables(complaint: Complaint) -> dict[str, Any]:
+    """The complaint as CEL sees it: every field present (null when absent)."""
+    data = complaint.model_dump(mode="json")
+    if complaint.amount is not None:
+        data["amount"] = float(complaint.amount)
+    return typing.cast(dict[str, Any], _plain(data))
+
+
+def case_variables(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The case state as CEL sees it, with defaults for every documented field."""
+    base: dict[str, Any] = {
+        "status": "open",
+        "stage": "",
+        "level": "",
+        "level_rank": 0,
+        "severity": "",
+        "priority": "",
+        "category": "",
+        "queue": "",
+        "acknowledged": False,
+        "waiting_on_customer": False,
+        "escalations": 0,
+        "reopened": 0,
+        "compensation_total": 0.0,
+        "survey_score": 0,
+        "previous_complaints": 0,
+        "customer_requested_escalation": False,
+        "justified": False,
+    }
+    if values:
+        base.update(_plain(values))
+    return base
+
+
+class Evaluator:
+    """Evaluates conditions against one context, caching compiled programs by source."""
+
+    def __init__(self) -> None:
+        self._programs: dict[str, cel.Program] = {}
+
+    def truth(self, source: str, variables: dict[str, Any]) -> tuple[bool, str | None]:
+        """``(result, error)``; a condition that fails to evaluate is false, with the reason."""
+        program = self._programs.get(source)
+        if program is None:
+            program = self._programs[source] = cel.compile(source)
+        try:
+            result = program.execute(variables)
+        except Exception as exc:
+            return False, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
+        if not isinstance(result, bool):
+            return False, f"condition gave {type(result).__name__}, not a bool"
+        return result, None

@@ -1,0 +1,792 @@
+"""Validate a policy: schema, model, and semantic checks, all problems at once.
+
+Each top-level section (and each item of a list section) is built on its own,
+so a broken escalation rule does not hide a misspelt calendar name elsewhere:
+the semantic checks run on every part that is still well-formed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from . import expressions
+from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
+from .durations import Duration, DurationError, parse_duration, parse_percent
+from .errors import PolicyError, Report, did_you_mean, known_names_hint
+from .loader import Document, LoadFailed, Loc, load_file, load_text
+from .model import Complaint, Policy
+from .schema import schema_problems
+from .templates import TemplateSet, load_templates
+
+MAX_SURVEY_QUESTIONS_WARN = 7
+MAX_SURVEY_QUESTIONS = 15
+
+
+@dataclass
+class Parts:
+    """The sections of a policy that built; ``None`` (or a missing item) where broken."""
+
+    sections: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+
+    def get(self, name: str) -> Any:
+        return self.sections.get(name)
+
+    def items(self, name: str) -> Iterator[tuple[int, Any]]:
+        """Well-formed items of a list section with their index."""
+        value = self.sections.get(name)
+        if isinstance(value, dict) and value.get("__items__"):
+            yield from value["items"]
+        elif isinstance(value, list):
+            yield from enumerate(value)
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.sections.get(name)
+        if isinstance(value, dict) and value.get("__items__"):
+            return dict(value["items"])
+        return value if isinstance(value, dict) else {}
+
+
+def _pydantic_problems(doc: Document, base: Loc, exc: ValidationError) -> list[PolicyError]:
+    out = []
+    for err in exc.errors():
+        loc = (*base, *(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")))
+        message = err["msg"]
+        out.append(doc.error(loc, message[0].lower() + message[1:], code="model"))
+    return out
+
+
+def _build_parts(doc: Document, data: dict[str, Any], problems: list[PolicyError]) -> Parts:
+    parts = Parts()
+    fields = Policy.model_fields
+    for name, info in fields.items():
+        key = info.alias or name
+        if key not in data:
+            continue
+        raw = data[key]
+        annotation: Any = info.annotation
+        origin = typing.get_origin(annotation)
+        if origin is list and isinstance(raw, list):
+            (item_type,) = typing.get_args(annotation)
+            adapter: TypeAdapter[Any] = TypeAdapter(item_type)
+            built = []
+            for i, item in enumerate(raw):
+                try:
+                    built.append((i, adapter.validate_python(item)))
+                except ValidationError as exc:
+                    problems.extend(_pydantic_problems(doc, (key, i), exc))
+            parts.sections[name] = {"__items__": True, "items": built}
+        elif origin is dict and isinstance(raw, dict):
+            _, value_type = typing.get_args(annotation)
+            adapter = TypeAdapter(value_type)
+            built_map = []
+            for k, item in raw.items():
+                try:
+                    built_map.append((k, adapter.validate_python(item)))
+                except ValidationError as exc:
+                    problems.extend(_pydantic_problems(doc, (key, k), exc))
+            parts.sections[name] = {"__items__": True, "items": built_map}
+        else:
+            try:
+                parts.sections[name] = TypeAdapter(annotation).validate_python(raw)
+            except ValidationError as exc:
+                problems.extend(_pydantic_problems(doc, (key,), exc))
+    return parts
+
+
+@dataclass
+class Validated:
+    """The outcome of validating one policy file."""
+
+    report: Report
+    document: Document | None = None
+    policy: Policy | None = None
+    templates: TemplateSet | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and self.policy is not None
+
+
+def validate_file(path: str | Path, *, today: dt.date | None = None) -> Validated:
+    report = Report()
+    try:
+        doc = load_file(path)
+    except LoadFailed as exc:
+        report.add(exc.problem)
+        return Validated(report)
+    return _validate_document(doc, Path(path).parent, report, today)
+
+
+def validate_text(
+    text: str, file: str = "<string>", *, base_dir: Path | None = None, today: dt.date | None = None
+) -> Validated:
+    report = Report()
+    try:
+        doc = load_text(text, file)
+    except LoadFailed as exc:
+        report.add(exc.problem)
+        return Validated(report)
+    return _validate_document(doc, base_dir or Path("."), report, today)
+
+
+def _validate_document(doc: Document, base_dir: Path, report: Report, today: dt.date | None) -> Validated:
+    if not isinstance(doc.data, dict):
+        report.add(doc.error((), "a policy must be a YAML mapping at the top level", code="type"))
+        return Validated(report, doc)
+    structural = schema_problems(doc, "policy")
+    built: list[PolicyError] = []
+    parts = _build_parts(doc, doc.data, built)
+    schema_paths = {p.path for p in structural}
+    report.extend(structural)
+    # Model errors the schema already reported at the same place are noise.
+    report.extend(p for p in built if not any(p.path.startswith(s) for s in schema_paths if s))
+    templates: TemplateSet | None = None
+    templates_spec = parts.get("templates")
+    if templates_spec is not None:
+        templates = load_templates(doc, base_dir, templates_spec.dir)
+        report.extend(templates.problems)
+    checker = _Checker(doc, parts, templates, today or dt.date.today())
+    report.extend(checker.run())
+    policy: Policy | None = None
+    if not report.errors:
+        try:
+            policy = Policy.model_validate(doc.data)
+        except ValidationError as exc:
+            report.extend(_pydantic_problems(doc, (), exc))
+    return Validated(report, doc, policy, templates)
+
+
+def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[PolicyError]]:
+    """Schema-check and build a complaint document."""
+    if not isinstance(doc.data, dict):
+        return None, [doc.error((), "a complaint must be a mapping", code="type")]
+    problems = schema_problems(doc, "complaint")
+    if problems:
+        return None, problems
+    try:
+        return Complaint.model_validate(doc.data), []
+    except ValidationError as exc:
+        return None, _pydantic_problems(doc, (), exc)
+
+
+# --------------------------------------------------------------------------- semantic checks
+
+
+class _Checker:
+    def __init__(self, doc: Document, parts: Parts, templates: TemplateSet | None, today: dt.date) -> None:
+        self.doc = doc
+        self.parts = parts
+        self.templates = templates
+        self.today = today
+        self.problems: list[PolicyError] = []
+
+    def run(self) -> list[PolicyError]:
+        for check in (
+            self.check_metadata,
+            self.check_conditions,
+            self.check_calendars,
+            self.check_intake,
+            self.check_classification,
+            self.check_stages,
+            self.check_clocks,
+            self.check_dates,
+            self.check_authority,
+            self.check_escalation,
+            self.check_compensation,
+            self.check_callbacks,
+            self.check_notifications,
+            self.check_follow_up,
+            self.check_templates,
+        ):
+            check()
+        return self.problems
+
+    # helpers ------------------------------------------------------------------------
+
+    def error(self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic") -> None:
+        self.problems.append(self.doc.error(loc, message, hint, code=code))
+
+    def warn(self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic") -> None:
+        self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code))
+
+    def raw(self, *loc: str | int) -> Any:
+        node: Any = self.doc.data
+        for part in loc:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def duration(self, loc: Loc, text: str | None) -> Duration | None:
+        if text is None:
+            return None
+        try:
+            return parse_duration(text)
+        except DurationError as exc:
+            self.error(loc, str(exc), code="duration")
+            return None
+
+    def names(self, section: str, attr: str = "id") -> list[str]:
+        return [getattr(item, attr) for _, item in self.parts.items(section)]
+
+    def unique(self, section: str, attr: str = "id") -> None:
+        seen: dict[str, int] = {}
+        for i, item in self.parts.items(section):
+            name = getattr(item, attr)
+            if name in seen:
+                self.error(
+                    (section, i, attr),
+                    f'duplicate {attr} "{name}"',
+                    f"first used at {section}[{seen[name]}]",
+                    code="duplicate",
+                )
+            else:
+                seen[name] = i
+
+    def template_ref(self, loc: Loc, name: str | None) -> None:
+        if name is None or self.templates is None:
+            return
+        if name not in self.templates.names:
+            self.error(
+                loc,
+                f'unknown template "{name}"',
+                known_names_hint(name, sorted(self.templates.names), "templates"),
+                code="reference",
+            )
+        self.templates.used.add(name)
+
+    @property
+    def calendar_names(self) -> list[str]:
+        return list(self.parts.mapping("calendars")) + list(self.parts.mapping("calendar_selectors"))
+
+    def calendar_ref(self, loc: Loc, name: str | None) -> None:
+        if name is None or "calendars" not in self.parts.sections:
+            return
+        if name not in self.calendar_names:
+            self.error(
+                loc,
+                f'unknown calendar "{name}"',
+                known_names_hint(name, self.calendar_names, "calendars"),
+                code="reference",
+            )
+
+    @property
+    def levels(self) -> list[str]:
+        return self.names("authority")
+
+    # sections -----------------------------------------------------------------------
+
+    def check_metadata(self) -> None:
+        meta = self.parts.get("policy")
+        if meta is None:
+            return
+        if meta.review_by < self.today:
+            self.warn(
+                ("policy", "review_by"),
+                f"the review date {meta.review_by.isoformat()} has passed",
+                "review the procedure (annually) and set the next review date",
+                code="review",
+            )
+        if meta.review_by < meta.effective:
+            self.error(("policy", "review_by"), "review date is before the effective date")
+        if meta.locales and meta.locale not in meta.locales:
+            self.error(("policy", "locales"), f'default locale "{meta.locale}" is not listed in locales')
+
+    def check_conditions(self) -> None:
+        for loc, source in _conditions(self.doc.data):
+            for problem in expressions.check(source):
+                line, col = self.doc.line_col_of_offset(loc, problem.offset)
+                self.problems.append(
+                    PolicyError(
+                        self.doc.file, line, col, _fmt(loc), problem.message, problem.hint, "error", "cel"
+                    )
+                )
+
+    def check_calendars(self) -> None:
+        for name, cal in self.parts.mapping("calendars").items():
+            loc: Loc = ("calendars", name)
+            try:
+                zone(cal.timezone)
+            except CalendarError as exc:
+                self.error((*loc, "timezone"), str(exc), 'use an IANA name such as "Europe/London"')
+            working = False
+            for day, ranges in cal.hours.items():
+                spans = sorted(parse_range(r) for r in ranges)
+                for i, (a, b) in enumerate(spans):
+                    if b <= a:
+                        self.error(
+                            (*loc, "hours", day),
+                            f'"{ranges[i]}" ends before it starts',
+                            "an overnight shift is two ranges on two days",
+                        )
+                    if i and a < spans[i - 1][1]:
+                        self.error((*loc, "hours", day), "working ranges overlap")
+                    working = working or b > a
+            for extra in cal.open:
+                working = True
+                del extra
+            if not working:
+                self.error(
+                    (*loc, "hours"), "calendar has no working time", "give at least one weekday working hours"
+                )
+            for i, source in enumerate(cal.holidays):
+                try:
+                    closed_dates(
+                        cal.model_copy(update={"holidays": [source], "closed": []}), [self.today.year]
+                    )
+                except CalendarError as exc:
+                    subdivisions = supported_subdivisions(source.country)
+                    hint = None
+                    if source.subdivision and subdivisions:
+                        hint = known_names_hint(source.subdivision, subdivisions, "subdivisions")
+                    self.error((*loc, "holidays", i), str(exc), hint, code="holidays")
+        for name, choices in self.parts.mapping("calendar_selectors").items():
+            fallback_seen = False
+            for i, choice in enumerate(choices):
+                loc = ("calendar_selectors", name, i)
+                if fallback_seen:
+                    self.warn(
+                        loc,
+                        "unreachable: an earlier choice without a condition always matches",
+                        code="unreachable",
+                    )
+                if choice.calendar not in self.parts.mapping("calendars"):
+                    self.error(
+                        (*loc, "calendar"),
+                        f'unknown calendar "{choice.calendar}"',
+                        known_names_hint(choice.calendar, list(self.parts.mapping("calendars")), "calendars"),
+                        code="reference",
+                    )
+                fallback_seen = fallback_seen or choice.when is None
+            if not fallback_seen:
+                self.error(
+                    ("calendar_selectors", name),
+                    "selector has no fallback choice",
+                    "end it with a choice that has no `when`",
+                )
+        for name in self.parts.mapping("calendar_selectors"):
+            if name in self.parts.mapping("calendars"):
+                self.error(("calendar_selectors", name), f'"{name}" is both a calendar and a selector')
+
+    def check_intake(self) -> None:
+        intake = self.parts.get("intake")
+        if intake is None:
+            return
+        refusal_ids = [r.id for r in intake.refusals]
+        for i, path in enumerate(intake.required):
+            tree: expressions.FieldTree | None = expressions.COMPLAINT_TREE
+            for part in path.split("."):
+                if tree is None:
+                    break
+                if part not in tree.children:
+                    self.error(
+                        ("intake", "required", i),
+                        f'unknown complaint field "{path}"',
+                        did_you_mean(part, list(tree.children)),
+                        code="reference",
+                    )
+                    break
+                tree = tree.children[part]
+        if intake.missing_information and intake.missing_information not in refusal_ids:
+            self.error(
+                ("intake", "missing_information"),
+                f'unknown refusal "{intake.missing_information}"',
+                known_names_hint(intake.missing_information, refusal_ids, "refusals"),
+                code="reference",
+            )
+        if intake.required and not intake.missing_information:
+            self.warn(
+                ("intake", "required"),
+                "no refusal is named for missing information",
+                "set intake.missing_information so the customer is told what is missing",
+            )
+        seen: dict[str, int] = {}
+        for i, refusal in enumerate(intake.refusals):
+            self.template_ref(("intake", "refusals", i, "template"), refusal.template)
+            if refusal.id in seen:
+                self.error(("intake", "refusals", i, "id"), f'duplicate id "{refusal.id}"', code="duplicate")
+            seen.setdefault(refusal.id, i)
+        self.template_ref(("intake", "primary_response"), intake.primary_response)
+
+    def check_classification(self) -> None:
+        catch_all: int | None = None
+        seen_conditions: dict[str, int] = {}
+        for i, rule in self.parts.items("classification"):
+            if catch_all is not None:
+                self.warn(
+                    ("classification", i),
+                    f"unreachable: classification[{catch_all}] has no condition and always matches first",
+                    code="unreachable",
+                )
+            if rule.when is None and catch_all is None:
+                catch_all = i
+            if rule.when is not None:
+                key = " ".join(rule.when.split())
+                if key in seen_conditions:
+                    self.warn(
+                        ("classification", i, "when"),
+                        f"unreachable: same condition as classification[{seen_conditions[key]}]",
+                        code="unreachable",
+                    )
+                seen_conditions.setdefault(key, i)
+            if not rule.set.model_dump(exclude_none=True):
+                self.error(
+                    ("classification", i, "set"),
+                    "rule sets nothing",
+                    "set severity, priority, category or queue",
+                )
+
+    def check_stages(self) -> None:
+        self.unique("stages")
+        finals = 0
+        for i, stage in self.parts.items("stages"):
+            self.template_ref(("stages", i, "notify"), stage.notify)
+            finals += stage.final
+        if "stages" in self.parts.sections and not finals and list(self.parts.items("stages")):
+            self.warn(("stages",), "no stage is marked final", "mark the closing stage with `final: true`")
+
+    def _event_ref(self, loc: Loc, event: str) -> None:
+        if event.startswith("stage:"):
+            name = event.split(":", 1)[1]
+            stages = self.names("stages")
+            if "stages" in self.parts.sections and name not in stages:
+                self.error(
+                    loc, f'unknown stage "{name}"', known_names_hint(name, stages, "stages"), code="reference"
+                )
+        elif event.startswith("clock:"):
+            name = event.split(":")[1]
+            clocks = self.names("clocks")
+            if name not in clocks:
+                self.error(
+                    loc, f'unknown clock "{name}"', known_names_hint(name, clocks, "clocks"), code="reference"
+                )
+
+    @property
+    def priorities(self) -> set[str]:
+        return {rule.set.priority for _, rule in self.parts.items("classification") if rule.set.priority}
+
+    def check_clocks(self) -> None:
+        self.unique("clocks")
+        for i, clock in self.parts.items("clocks"):
+            loc: Loc = ("clocks", i)
+            self.calendar_ref((*loc, "calendar"), clock.calendar)
+            target = self.duration((*loc, "target"), clock.target)
+            if target is not None and target.amount == 0:
+                self.error((*loc, "target"), "target must be more than zero")
+            for prio, text in clock.by_priority.items():
+                self.duration((*loc, "by_priority", prio), text)
+                if self.priorities and prio not in self.priorities:
+                    self.warn(
+                        (*loc, "by_priority", prio),
+                        f'priority "{prio}" is never set by classification',
+                        did_you_mean(prio, sorted(self.priorities)),
+                        code="unreachable",
+                    )
+            self._event_ref((*loc, "starts"), clock.starts)
+            for j, event in enumerate(clock.stops):
+                self._event_ref((*loc, "stops", j), event)
+                if event == clock.starts:
+                    self.error((*loc, "stops", j), "a clock cannot stop on the event that starts it")
+            for j, warning in enumerate(clock.warnings):
+                wloc = (*loc, "warnings", j)
+                if (warning.at is None) == (warning.before is None):
+                    self.error(wloc, "a warning needs exactly one of `at` (percent) or `before` (duration)")
+                if warning.at is not None:
+                    try:
+                        parse_percent(warning.at)
+                    except DurationError as exc:
+                        self.error((*wloc, "at"), str(exc))
+                before = self.duration((*wloc, "before"), warning.before)
+                if (
+                    before
+                    and target
+                    and before.is_business != target.is_business
+                    and target.unit not in ("business_days",)
+                ):
+                    self.warn(
+                        (*wloc, "before"),
+                        f"warning counts {before.unit.replace('_', ' ')} but the target counts {target.unit.replace('_', ' ')}",
+                    )
+                for k, name in enumerate(warning.notify):
+                    self.template_ref((*wloc, "notify", k), name)
+            for k, name in enumerate(clock.notify_on_breach):
+                self.template_ref((*loc, "notify_on_breach", k), name)
+            self.template_ref((*loc, "notify_customer"), clock.notify_customer)
+            if clock.extension is not None:
+                cap = self.duration((*loc, "extension", "max_total"), clock.extension.max_total)
+                self.template_ref((*loc, "extension", "notice"), clock.extension.notice)
+                if cap and target and cap.unit == target.unit and cap.amount <= target.amount:
+                    self.error(
+                        (*loc, "extension", "max_total"),
+                        f"extension cap {cap} is not longer than the target {target}",
+                    )
+            if clock.kind == "periodic_update" and not clock.repeat:
+                self.warn((*loc, "repeat"), "a periodic update clock usually repeats", "set `repeat: true`")
+
+    def check_dates(self) -> None:
+        self.unique("dates")
+        for i, date in self.parts.items("dates"):
+            self.duration(("dates", i, "offset"), date.offset)
+            self.calendar_ref(("dates", i, "calendar"), date.calendar)
+            self._event_ref(("dates", i, "from"), date.from_event)
+
+    def check_authority(self) -> None:
+        self.unique("authority")
+        remedies = list(self.parts.get("compensation").remedies) if self.parts.get("compensation") else None
+        previous = None
+        for i, level in self.parts.items("authority"):
+            loc: Loc = ("authority", i)
+            if level.id == "next":
+                self.error((*loc, "id"), '"next" is reserved for escalation targets')
+            self.duration((*loc, "decision_within"), level.decision_within)
+            self.calendar_ref((*loc, "calendar"), level.calendar)
+            self.template_ref((*loc, "handoff_template"), level.handoff_template)
+            limits = level.limits
+            if remedies is not None:
+                for j, remedy in enumerate(limits.remedies):
+                    if remedy not in remedies:
+                        self.error(
+                            (*loc, "limits", "remedies", j),
+                            f'unknown remedy "{remedy}"',
+                            known_names_hint(remedy, remedies, "remedies"),
+                            code="reference",
+                        )
+            if previous is not None:
+                prev_id, prev = previous
+                for attr, label in (
+                    ("max_amount", "max amount"),
+                    ("max_discount_percent", "max discount"),
+                    ("max_coupons", "max coupons"),
+                ):
+                    if getattr(limits, attr) < getattr(prev, attr):
+                        self.error(
+                            (*loc, "limits", attr),
+                            f'{label} {getattr(limits, attr)} is lower than the level below ("{prev_id}": {getattr(prev, attr)})',
+                            "limits must grow with authority level",
+                            code="limits",
+                        )
+                missing = [r for r in prev.remedies if r not in limits.remedies]
+                if missing:
+                    self.error(
+                        (*loc, "limits", "remedies"),
+                        f'may not grant {", ".join(missing)}, which "{prev_id}" may',
+                        "higher levels may grant every remedy of lower levels",
+                        code="limits",
+                    )
+            previous = (level.id, limits)
+
+    def check_escalation(self) -> None:
+        self.unique("escalation")
+        clocks = {c.id: c for _, c in self.parts.items("clocks")}
+        seen: dict[tuple[str, str | None, str | None], int] = {}
+        for i, rule in self.parts.items("escalation"):
+            loc: Loc = ("escalation", i)
+            if "authority" in self.parts.sections and rule.to != "next" and rule.to not in self.levels:
+                self.error(
+                    (*loc, "to"),
+                    f'unknown level "{rule.to}"',
+                    known_names_hint(rule.to, [*self.levels, "next"], "levels"),
+                    code="reference",
+                )
+            trigger = rule.trigger
+            if trigger.on in ("sla_warning", "sla_breach"):
+                if trigger.clock is None:
+                    self.error((*loc, "trigger"), f"{trigger.on} needs `clock`")
+                elif "clocks" in self.parts.sections and trigger.clock not in clocks:
+                    self.error(
+                        (*loc, "trigger", "clock"),
+                        f'unknown clock "{trigger.clock}"',
+                        known_names_hint(trigger.clock, list(clocks), "clocks"),
+                        code="reference",
+                    )
+                elif (
+                    trigger.on == "sla_warning"
+                    and trigger.clock in clocks
+                    and not clocks[trigger.clock].warnings
+                ):
+                    self.error(
+                        (*loc, "trigger", "clock"),
+                        f'clock "{trigger.clock}" has no warnings, so this rule never fires',
+                        code="unreachable",
+                    )
+            elif trigger.clock is not None:
+                self.error(
+                    (*loc, "trigger", "clock"),
+                    f"`clock` only applies to sla_warning and sla_breach, not {trigger.on}",
+                )
+            key = (trigger.on, trigger.clock, " ".join(trigger.when.split()) if trigger.when else None)
+            if key in seen:
+                self.warn(
+                    loc,
+                    f"unreachable: escalation[{seen[key]}] has the same trigger and fires first",
+                    code="unreachable",
+                )
+            seen.setdefault(key, i)
+            self.template_ref((*loc, "notify_customer"), rule.notify_customer)
+            for j, name in enumerate(rule.notify_staff):
+                self.template_ref((*loc, "notify_staff", j), name)
+        policy_follow = self.parts.get("follow_up")
+        if (
+            policy_follow
+            and policy_follow.survey
+            and policy_follow.survey.low_score
+            and policy_follow.survey.low_score.action == "escalate"
+        ) and not any(r.trigger.on == "low_survey_score" for _, r in self.parts.items("escalation")):
+            self.error(
+                ("follow_up", "survey", "low_score", "action"),
+                "low score escalates, but no escalation rule has trigger low_survey_score",
+            )
+        has_request_rule = any(r.trigger.on == "customer_request" for _, r in self.parts.items("escalation"))
+        if "escalation" in self.parts.sections and not has_request_rule:
+            self.warn(
+                ("escalation",),
+                "no rule handles a customer's request to escalate",
+                "customers have the right to escalate: add a customer_request rule",
+            )
+
+    def check_compensation(self) -> None:
+        comp = self.parts.get("compensation")
+        if comp is None:
+            return
+        remedies = list(comp.remedies)
+        unconditional: int | None = None
+        for i, option_set in enumerate(comp.option_sets):
+            loc: Loc = ("compensation", "option_sets", i)
+            if unconditional is not None:
+                self.warn(
+                    loc,
+                    f"unreachable: option_sets[{unconditional}] has no condition and always matches first",
+                    code="unreachable",
+                )
+            if option_set.when is None and unconditional is None:
+                unconditional = i
+            for j, option in enumerate(option_set.options):
+                if option not in remedies:
+                    self.error(
+                        (*loc, "options", j),
+                        f'unknown remedy "{option}"',
+                        known_names_hint(option, remedies, "remedies"),
+                        code="reference",
+                    )
+            self.template_ref((*loc, "template"), option_set.template)
+        if comp.caps.per_customer:
+            self.duration(("compensation", "caps", "per_customer", "period"), comp.caps.per_customer.period)
+        top = None
+        for _, level in self.parts.items("authority"):
+            top = level
+        if (
+            top is not None
+            and comp.caps.per_complaint is not None
+            and top.limits.max_amount > comp.caps.per_complaint
+        ):
+            self.warn(
+                ("compensation", "caps", "per_complaint"),
+                f'the cap {comp.caps.per_complaint} is below what level "{top.id}" may grant ({top.limits.max_amount})',
+                "the cap wins; lower the level's limit to match",
+            )
+
+    def check_callbacks(self) -> None:
+        cb = self.parts.get("callbacks")
+        if cb is None:
+            return
+        self.duration(("callbacks", "within"), cb.within)
+        self.duration(("callbacks", "spacing"), cb.spacing)
+        self.duration(("callbacks", "remind_owner_before"), cb.remind_owner_before)
+        self.calendar_ref(("callbacks", "calendar"), cb.calendar)
+        self.template_ref(("callbacks", "template"), cb.template)
+        if not any(r.trigger.on == "missed_callback" for _, r in self.parts.items("escalation")):
+            self.warn(
+                ("callbacks",),
+                "no escalation rule handles a missed callback",
+                "add a rule with trigger missed_callback",
+            )
+
+    def check_notifications(self) -> None:
+        notes = self.parts.get("notifications")
+        if notes is None:
+            return
+        for event, note in notes.events.items():
+            self.template_ref(("notifications", "events", event, "template"), note.template)
+        meta = self.parts.get("policy")
+        if meta and meta.locales:
+            for i, loc_code in enumerate(notes.locale_fallback):
+                if loc_code not in meta.locales:
+                    self.error(
+                        ("notifications", "locale_fallback", i),
+                        f'locale "{loc_code}" is not in policy.locales',
+                    )
+
+    def check_follow_up(self) -> None:
+        follow = self.parts.get("follow_up")
+        if follow is None:
+            return
+        survey = follow.survey
+        if survey is not None:
+            loc: Loc = ("follow_up", "survey")
+            n = len(survey.questions)
+            if n > MAX_SURVEY_QUESTIONS:
+                self.error(
+                    (*loc, "questions"),
+                    f"{n} questions; a survey may have at most {MAX_SURVEY_QUESTIONS}",
+                    "keep surveys to 5-7 questions",
+                )
+            elif n > MAX_SURVEY_QUESTIONS_WARN:
+                self.warn(
+                    (*loc, "questions"),
+                    f"{n} questions; surveys of 5-7 questions get answered",
+                    "cut questions",
+                )
+            low, high = survey.scale
+            if low >= high:
+                self.error((*loc, "scale"), "the scale's lowest score must be below its highest")
+            if survey.low_score and not low < survey.low_score.below <= high:
+                self.error((*loc, "low_score", "below"), f"must be inside the scale {low}-{high}")
+            self.template_ref((*loc, "template"), survey.template)
+            if survey.low_score:
+                for j, name in enumerate(survey.low_score.notify):
+                    self.template_ref((*loc, "low_score", "notify", j), name)
+        if follow.thank_you:
+            self.template_ref(("follow_up", "thank_you", "template"), follow.thank_you.template)
+
+    def check_templates(self) -> None:
+        if self.templates is None:
+            return
+        meta = self.parts.get("policy")
+        if meta is not None:
+            self.problems.extend(self.templates.locale_problems(meta.locale, meta.locales))
+        for name in sorted(self.templates.names - self.templates.used - {"handoff"}):
+            self.warn(("templates", "dir"), f'template "{name}" is never used', code="unused")
+
+
+def _fmt(loc: Loc) -> str:
+    from .loader import format_loc
+
+    return format_loc(loc)
+
+
+_CONDITION_KEYS = {"when", "offer_when"}
+
+
+def _conditions(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Every CEL condition in the raw document with its location."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in _CONDITION_KEYS and isinstance(value, str):
+                yield (*loc, key), value
+            else:
+                yield from _conditions(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _conditions(item, (*loc, i))
+
+
+Validator = Callable[[Path], Validated]

@@ -1,0 +1,22 @@
+"""Shared fixtures and factories for the ombuds tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+EXAMPLES = ROOT / "examples" / "complaints"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    status = ROOT / "build" / "pytest-status"
+    status.parent.mkdir(exist_ok=True)
+    status.write_text(str(int(exitstatus)))
+
+
+@pytest.fixture
+def policies_dir() -> Path:
+    return POLICIES
