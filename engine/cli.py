@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from enum import StrEnum
@@ -12,8 +13,10 @@ import typer
 
 from .files import expand, kind_of
 from .policy import schema as schema_mod
-from .policy.errors import PolicyError, Report
+from .policy.business_time import HorizonExceeded
+from .policy.errors import PolicyError, Report, known_names_hint
 from .policy.loader import LoadFailed, load_file
+from .policy.model import Complaint
 from .policy.validate import validate_complaint_data, validate_file
 
 app = typer.Typer(
@@ -127,6 +130,101 @@ def compile(
     if output:
         output.write_text(compiled.model_dump_json(by_alias=True), "utf-8")
     typer.echo(f"{compiled.id} {compiled.version} sha256:{compiled.sha256}")
+
+
+def _parse_instant(text: str) -> datetime.datetime:
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        typer.echo(
+            f'error: --received "{text}" is not an ISO 8601 time (e.g. 2026-12-24T18:05:00+00:00)', err=True
+        )
+        raise typer.Exit(2) from None
+    if value.tzinfo is None:
+        typer.echo(f'error: --received "{text}" has no UTC offset (add e.g. +00:00 or Z)', err=True)
+        raise typer.Exit(2)
+    return value
+
+
+def _load_complaint(path: Path) -> Complaint:
+    try:
+        doc = load_file(path)
+    except LoadFailed as exc:
+        typer.echo(exc.problem.render(), err=True)
+        raise typer.Exit(1) from None
+    complaint, problems = validate_complaint_data(doc)
+    if complaint is None:
+        for problem in problems:
+            typer.echo(problem.render(), err=True)
+        raise typer.Exit(1)
+    return complaint
+
+
+@app.command()
+def deadline(
+    policy: Annotated[Path, typer.Argument(help="A policy file.")],
+    received: Annotated[
+        str | None, typer.Option(help="When the complaint was received, ISO 8601 with offset.")
+    ] = None,
+    complaint: Annotated[Path | None, typer.Option(help="A complaint file (JSON or YAML).")] = None,
+    clock: Annotated[str | None, typer.Option(help="Only this clock.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Print when each clock falls due for a complaint, in local time and UTC, with its convention."""
+    from .deadlines import deadlines
+
+    compiled = _compile_or_exit(policy)
+    case = _load_complaint(complaint) if complaint else None
+    if received is None and case is None:
+        typer.echo("error: give --received (ISO time with offset) or --complaint", err=True)
+        raise typer.Exit(2)
+    instant = _parse_instant(received) if received else case.received_at  # type: ignore[union-attr]
+    known = [c.id for c in compiled.policy.clocks]
+    if clock is not None and clock not in known:
+        typer.echo(f'error: unknown clock "{clock}" ({known_names_hint(clock, known, "clocks")})', err=True)
+        raise typer.Exit(2)
+    try:
+        rows, dates, classes = deadlines(compiled, instant, case)
+    except HorizonExceeded as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    rows = [r for r in rows if clock is None or r.clock == clock]
+    if format is Format.json:
+        payload = {
+            "policy": compiled.id,
+            "version": compiled.version,
+            "sha256": compiled.sha256,
+            "received": instant.isoformat(),
+            "classification": classes,
+            "clocks": [r.as_dict() for r in rows],
+            "dates": dates if clock is None else [],
+        }
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{compiled.id} {compiled.version}: complaint received {instant.isoformat()}")
+    if classes:
+        typer.echo("classified as " + ", ".join(f"{k} {v}" for k, v in classes.items()))
+    for row in rows:
+        typer.echo("")
+        typer.echo(f"{row.clock} ({row.kind}): {row.target} [{row.target_rule}]")
+        if not row.applies:
+            typer.echo("  does not apply to this complaint")
+            continue
+        typer.echo(f"  due        {row.due_local}  ({row.timezone})")
+        typer.echo(f"  due (UTC)  {row.due_utc}")
+        typer.echo(f"  calendar   {row.calendar}")
+        typer.echo(f"  counting   {row.convention}")
+        typer.echo(f"  spans      {row.business_time} of working time")
+        if row.note:
+            typer.echo(f"  note       {row.note}")
+        if row.extended_max_local:
+            typer.echo(f"  extension  at most until {row.extended_max_local}")
+    if dates and clock is None:
+        typer.echo("")
+        typer.echo("Dates the customer is told:")
+        for date in dates:
+            note = f" ({date['note']})" if date["note"] else ""
+            typer.echo(f"  {date['title']}: {date['local']}{note}")
 
 
 def main() -> None:

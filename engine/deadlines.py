@@ -1,0 +1,114 @@
+"""Deadlines of a policy for one complaint, as ``ombuds deadline`` prints them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .explain import convention, event_words
+from .policy.business_time import CountingRules
+from .policy.compile import CompiledPolicy, instantiate
+from .policy.durations import parse_duration
+from .policy.expressions import Evaluator, case_variables, complaint_variables
+from .policy.model import Complaint, Counting
+from .policy.rules import classify, clock_applies, clock_calendar, clock_target
+
+
+def rules_of(counting: Counting) -> CountingRules:
+    return CountingRules(
+        receipt_day=counting.receipt_day,
+        business_days=counting.business_days,
+        out_of_hours=counting.out_of_hours,
+        end_of_day=counting.end_of_day,
+    )
+
+
+@dataclass
+class DeadlineRow:
+    clock: str
+    kind: str
+    applies: bool
+    target: str
+    target_rule: str
+    calendar: str
+    timezone: str
+    convention: str
+    starts: str
+    due_local: str | None = None
+    due_utc: str | None = None
+    business_time: str | None = None
+    extended_max_local: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _span(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def _iso(cal_local: dt.datetime) -> str:
+    return cal_local.isoformat()
+
+
+def deadlines(
+    compiled: CompiledPolicy, received: dt.datetime, complaint: Complaint | None = None
+) -> tuple[list[DeadlineRow], list[dict[str, str]], dict[str, str]]:
+    """Rows for every clock, the derived dates, and the classification used."""
+    policy = compiled.policy
+    complaint = complaint or Complaint(received_at=received, channel="web")
+    evaluator = Evaluator()
+    variables: dict[str, Any] = {"complaint": complaint_variables(complaint), "case": case_variables()}
+    classes = {k: str(m.value) for k, m in classify(policy, variables, evaluator).items()}
+    variables["case"] = case_variables(classes)
+    instance = instantiate(compiled, received, complaint)
+    t0 = int(received.timestamp())
+    rows: list[DeadlineRow] = []
+    for i, clock in enumerate(policy.clocks):
+        duration, rule = clock_target(policy, i, classes.get("priority"))
+        cal_name = clock_calendar(policy, clock)
+        cal = instance.calendar(cal_name)
+        chosen = instance.selected.get(cal_name)
+        row = DeadlineRow(
+            clock=clock.id,
+            kind=clock.kind,
+            applies=clock_applies(clock, variables, evaluator),
+            target=str(duration),
+            target_rule=rule,
+            calendar=f"{cal_name} → {chosen}" if chosen else cal_name,
+            timezone=cal.timezone,
+            convention=convention(str(duration), clock.counting),
+            starts=event_words(clock.starts),
+        )
+        if clock.starts != "submitted":
+            row.note = f"starts when {event_words(clock.starts)}; shown as if that happened at receipt"
+        if row.applies:
+            counting = rules_of(clock.counting)
+            due = cal.due(t0, duration, counting)
+            row.due_local = _iso(cal.local_datetime(due))
+            row.due_utc = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
+            row.business_time = _span(cal.business_seconds_between(t0, due))
+            if clock.extension:
+                cap = cal.due(t0, parse_duration(clock.extension.max_total), counting)
+                row.extended_max_local = _iso(cal.local_datetime(cap))
+        rows.append(row)
+    dates = []
+    for date in policy.dates:
+        cal_name = date.calendar or next(iter(policy.calendars))
+        cal = instance.calendar(cal_name)
+        due = cal.due(t0, parse_duration(date.offset), rules_of(date.counting))
+        dates.append(
+            {
+                "date": date.id,
+                "title": date.title,
+                "from": event_words(date.from_event),
+                "local": _iso(cal.local_datetime(due)),
+                "note": ""
+                if date.from_event == "submitted"
+                else "shown as if that event happened at receipt",
+            }
+        )
+    return rows, dates, classes

@@ -1,0 +1,89 @@
+"""Pure rule evaluation shared by the CLI and the workflow interpreter:
+policy selection, required fields, refusals, classification, clock targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .durations import Duration, parse_duration
+from .expressions import Evaluator
+from .model import Clock, Complaint, Policy
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched, named by its source path."""
+
+    path: str
+    value: Any = None
+    error: str | None = None
+
+
+def select_policy(
+    policies: Sequence[Policy], complaint_vars: dict[str, Any], case_vars: dict[str, Any]
+) -> Policy | None:
+    """The matching policy with the highest priority, else the default policy."""
+    evaluator = Evaluator()
+    variables = {"complaint": complaint_vars, "case": case_vars}
+    matching = []
+    for policy in policies:
+        when = policy.applies_to.when
+        if when is not None and evaluator.truth(when, variables)[0]:
+            matching.append(policy)
+    if matching:
+        return max(matching, key=lambda p: (p.applies_to.priority, p.policy.id))
+    defaults = [p for p in policies if p.applies_to.default]
+    unconditional = [p for p in policies if p.applies_to.when is None]
+    pool = defaults or unconditional
+    return max(pool, key=lambda p: (p.applies_to.priority, p.policy.id)) if pool else None
+
+
+def missing_fields(policy: Policy, complaint: Complaint) -> list[str]:
+    """Required field paths that are absent or empty."""
+    data = complaint.model_dump()
+    missing = []
+    for path in policy.intake.required:
+        node: Any = data
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node in (None, "", [], {}):
+            missing.append(path)
+    return missing
+
+
+def refusal(policy: Policy, variables: dict[str, Any], evaluator: Evaluator) -> Match | None:
+    """The first refusal rule that catches the complaint."""
+    for i, rule in enumerate(policy.intake.refusals):
+        hit, error = evaluator.truth(rule.when, variables)
+        if hit:
+            return Match(f"intake.refusals[{i}]", rule, error)
+    return None
+
+
+def classify(policy: Policy, variables: dict[str, Any], evaluator: Evaluator) -> dict[str, Match]:
+    """For each attribute, the first rule that matches and sets it."""
+    out: dict[str, Match] = {}
+    for i, rule in enumerate(policy.classification):
+        if rule.when is not None and not evaluator.truth(rule.when, variables)[0]:
+            continue
+        for attr, value in rule.set.model_dump(exclude_none=True).items():
+            out.setdefault(attr, Match(f"classification[{i}]", value))
+    return out
+
+
+def clock_target(policy: Policy, clock_index: int, priority: str | None) -> tuple[Duration, str]:
+    """The clock's target for a priority, and the path of the setting used."""
+    clock = policy.clocks[clock_index]
+    if priority and priority in clock.by_priority:
+        return parse_duration(clock.by_priority[priority]), f"clocks[{clock_index}].by_priority.{priority}"
+    return parse_duration(clock.target), f"clocks[{clock_index}].target"
+
+
+def clock_calendar(policy: Policy, clock: Clock) -> str:
+    return clock.calendar or next(iter(policy.calendars))
+
+
+def clock_applies(clock: Clock, variables: dict[str, Any], evaluator: Evaluator) -> bool:
+    return clock.applies_when is None or evaluator.truth(clock.applies_when, variables)[0]
