@@ -12,7 +12,7 @@ from .policy.compile import CompiledPolicy, instantiate
 from .policy.durations import parse_duration
 from .policy.expressions import Evaluator, case_variables, complaint_variables
 from .policy.model import Complaint, Counting
-from .policy.rules import classify, clock_applies, clock_calendar, clock_target
+from .policy.rules import classify, clock_applies, clock_calendar, clock_target, default_calendar
 
 
 def rules_of(counting: Counting) -> CountingRules:
@@ -97,7 +97,7 @@ def deadlines(
         rows.append(row)
     dates = []
     for date in policy.dates:
-        cal_name = date.calendar or next(iter(policy.calendars))
+        cal_name = date.calendar or default_calendar(policy)
         cal = instance.calendar(cal_name)
         due = cal.due(t0, parse_duration(date.offset), rules_of(date.counting))
         dates.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .policy.compile import CompiledPolicy
 from .policy.durations import parse_duration
 from .policy.model import Clock, Counting, Policy
+from .policy.rules import clock_calendar
 
 _WEEKDAYS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"}
 _EVENTS = {
@@ -84,7 +85,7 @@ def _ordinal(n: int) -> str:
 
 
 def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
-    cal = clock.calendar or next(iter(policy.calendars))
+    cal = clock_calendar(policy, clock)
     lines = [
         f"- {clock.title or clock.id} [{clock.id}, {clock.kind}]: within {clock.target} (calendar {cal})"
     ]

@@ -258,18 +258,9 @@ def instantiate(
         raise ValueError("received_at needs a UTC offset")
     span = days or horizon_days(policy)
     selected = select_calendars(policy, complaint)
-    used = (
-        set(policy.calendars)
-        if not selected
-        else {
-            name
-            for name in policy.calendars
-            if name in selected.values() or name not in _selector_targets(policy)
-        }
-    )
     calendars = {
         name: calendar_to_data(instantiate_calendar(name, policy.calendars[name], received_at, span))
-        for name in sorted(used)
+        for name in sorted(policy.calendars)
     }
     customer_tz = complaint.customer.timezone if complaint else None
     offsets: list[tuple[int, int]] = []
@@ -290,7 +281,3 @@ def instantiate(
         holidays_version=HOLIDAYS_VERSION,
         tzdata_version=TZDATA_VERSION,
     )
-
-
-def _selector_targets(policy: Policy) -> set[str]:
-    return {c.calendar for choices in policy.calendar_selectors.values() for c in choices}

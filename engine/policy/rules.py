@@ -81,8 +81,13 @@ def clock_target(policy: Policy, clock_index: int, priority: str | None) -> tupl
     return parse_duration(clock.target), f"clocks[{clock_index}].target"
 
 
+def default_calendar(policy: Policy) -> str:
+    """The calendar of anything that names none: the first selector, else the first calendar."""
+    return next(iter(policy.calendar_selectors), None) or next(iter(policy.calendars))
+
+
 def clock_calendar(policy: Policy, clock: Clock) -> str:
-    return clock.calendar or next(iter(policy.calendars))
+    return clock.calendar or default_calendar(policy)
 
 
 def clock_applies(clock: Clock, variables: dict[str, Any], evaluator: Evaluator) -> bool:

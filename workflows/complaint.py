@@ -1,0 +1,227 @@
+"""``ComplaintWorkflow``: the thin Temporal shell around the interpreter core.
+
+The workflow turns signals, updates and timers into events for the core, and
+the core's sends into activities, its deadlines into one durable timer, and
+its state into search attributes.  All I/O happens in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from . import search, snapshots
+    from .interpreter import Interpreter, Rejected, record_delivery_failure, status_view
+    from .model import Answer, CaseResult, ComplaintInput, Event, LogEntry, Send, StatusView
+
+WORKFLOW_NAME = "Complaint"
+DELIVER = "deliver"
+EXTEND_CALENDAR = "extend_calendar"
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=20,
+)
+#: Continue as new before the history grows past this many events.
+HISTORY_LIMIT = 2_000
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ComplaintWorkflow:
+    """One complaint, from intake to the last follow-up."""
+
+    @workflow.init
+    def __init__(self, input: ComplaintInput) -> None:
+        self.input = input
+        policy = snapshots.policy(input.policy_sha)
+        self.instance_sha = input.calendar_sha
+        instance = snapshots.instance(input.calendar_sha)
+        complaint_id = workflow.info().workflow_id
+        self.core = Interpreter(policy, instance, input.complaint, complaint_id)
+        self.started = workflow.now()
+        if input.state is not None:
+            self.core.state = input.state
+            self.base = input.state.case_now or input.state.received
+        else:
+            self.base = int(input.complaint.received_at.timestamp())
+        self.inbox: list[Event] = []
+        self.changed = False
+        self.busy = 0
+        self.sa_last: tuple[object, ...] = ()
+
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> int:
+        """Case time: the intake instant plus the time elapsed in the workflow."""
+        return self.base + int((workflow.now() - self.started).total_seconds())
+
+    # ------------------------------------------------------------------ main loop
+
+    @workflow.run
+    async def run(self, input: ComplaintInput) -> CaseResult:
+        core = self.core
+        if input.state is None:
+            core.start(self.now())
+            await self.flush()
+        while not core.state.finished:
+            await self.ensure_horizon()
+            core.tick(self.now())
+            await self.flush()
+            if core.state.finished:
+                break
+            if self.should_continue_as_new():
+                await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
+                core.state.case_now = self.now()
+                workflow.continue_as_new(
+                    input.model_copy(update={"state": core.state, "calendar_sha": self.instance_sha})
+                )
+            wake = core.next_wake()
+            timeout = None if wake is None else max(wake - self.now(), 0)
+            self.changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.changed, timeout=timeout)
+            while self.inbox:
+                event = self.inbox.pop(0)
+                try:
+                    core.apply(event, self.now())
+                except Rejected as exc:
+                    core.log(
+                        self.now(),
+                        f"event:{event.kind}",
+                        "input",
+                        "input refused",
+                        event.actor,
+                        reason=str(exc),
+                    )
+        await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
+        self.upsert_search_attributes()
+        return CaseResult(
+            complaint_id=core.state.complaint_id,
+            status=core.state.status,
+            policy_sha=core.state.policy_sha,
+            log=core.state.log,
+        )
+
+    def should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+
+    async def ensure_horizon(self) -> None:
+        """Extend the case calendar, through an activity, before the case outlives it."""
+        instance = self.core.instance
+        horizon_end = int(instance.received_at.timestamp()) + instance.horizon_days * 86_400
+        margin = instance.horizon_days * 86_400 // 2
+        if self.now() + margin < horizon_end:
+            return
+        new_sha: str = await workflow.execute_activity(
+            EXTEND_CALENDAR,
+            args=[self.core.state.policy_sha, self.instance_sha, self.now()],
+            result_type=str,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=SEND_RETRY,
+        )
+        self.instance_sha = new_sha
+        self.core.instance = snapshots.instance(new_sha)
+        self.core._calendars.clear()
+        self.core.log(
+            self.now(),
+            "deadline:calendar-horizon",
+            "calendars",
+            "case calendar extended",
+            calendar_sha=new_sha,
+        )
+
+    async def flush(self) -> None:
+        """Deliver the core's pending sends through activities; surface failures."""
+        sends, self.core.sends = self.core.sends, []
+        if sends:
+            self.busy += 1
+            try:
+                await asyncio.gather(*(self.deliver(send) for send in sends))
+            finally:
+                self.busy -= 1
+        self.upsert_search_attributes()
+
+    async def deliver(self, send: Send) -> None:
+        try:
+            await workflow.execute_activity(
+                DELIVER,
+                args=[self.core.state.policy_sha, send],
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause or exc
+            record_delivery_failure(self.core, self.now(), send, str(cause))
+
+    def upsert_search_attributes(self) -> None:
+        if not self.input.search_attributes:
+            return
+        s = self.core.state
+        wake = self.core.next_wake()
+        values = (s.status, s.stage, self.core.level_id, s.severity, s.category, s.sla_breached, wake)
+        if values == self.sa_last:
+            return
+        self.sa_last = values
+        deadline = dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None
+        updates: list[SearchAttributeUpdate[Any]] = [
+            search.STATUS.value_set(s.status),
+            search.STAGE.value_set(s.stage),
+            search.LEVEL.value_set(self.core.level_id),
+            search.SEVERITY.value_set(s.severity or "none"),
+            search.CATEGORY.value_set(s.category or "none"),
+            search.CHANNEL.value_set(self.input.complaint.channel),
+            search.POLICY_ID.value_set(self.core.policy.policy.id),
+            search.POLICY_SHA.value_set(s.policy_sha),
+            search.SLA_BREACHED.value_set(s.sla_breached),
+        ]
+        updates.append(
+            search.NEXT_DEADLINE.value_set(deadline) if deadline else search.NEXT_DEADLINE.value_unset()
+        )
+        workflow.upsert_search_attributes(updates)
+
+    # ------------------------------------------------------------------ inputs
+
+    @workflow.signal(name="event")
+    def event(self, event: Event) -> None:
+        """Fire-and-forget input; an invalid one is logged as refused, never fails the case."""
+        self.inbox.append(event)
+        self.changed = True
+
+    @workflow.update(name="act")
+    async def act(self, event: Event) -> Answer:
+        """An input that needs an answer: the decision taken, logged with its rule."""
+        self.busy += 1
+        try:
+            answer = self.core.apply(event, self.now())
+        except Rejected as exc:
+            raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from None
+        finally:
+            self.busy -= 1
+        self.changed = True
+        await self.flush()
+        return answer
+
+    @act.validator
+    def validate_act(self, event: Event) -> None:
+        self.core.validate(event)
+
+    @workflow.query(name="status")
+    def status(self) -> StatusView:
+        return status_view(self.core, self.now())
+
+    @workflow.query(name="log")
+    def log(self) -> list[LogEntry]:
+        return self.core.state.log
+
+
+__all__ = ["ComplaintWorkflow"]
