@@ -49,7 +49,7 @@ def policy(sha: str) -> CompiledPolicy:
     found = _policies.get(sha)
     if found is None:
         found = CompiledPolicy.from_json(_load(sha))
-        if found.sha256 != sha:
+        if sha256(found.canonical_json().encode()) != sha:
             raise SnapshotMissing(f"snapshot {sha} does not match its content")
         _policies[sha] = found
     return found

