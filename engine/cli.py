@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -227,11 +228,30 @@ def deadline(
             typer.echo(f"  {date['title']}: {date['local']}{note}")
 
 
+from .agent_cli import register as _register_agent_commands  # noqa: E402
+
+_register_agent_commands(app)
+
+
 def main() -> None:
+    """Run the CLI; exit without interpreter finalisation once a Temporal client has run.
+
+    The Temporal core's threads can crash CPython's finalisation
+    (``PyGILState_Release``) after the work is done; the command's own exit
+    status is what counts, so output is flushed and the process exits directly.
+    """
+    code: int | str | None = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    if "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

