@@ -11,10 +11,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from ombuds.activities.delivery import Activities
+from ombuds.activities.ledger import LedgerActivities
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
 from ombuds.workflows import snapshots
 from ombuds.workflows.complaint import ComplaintWorkflow
+from ombuds.workflows.ledger import CustomerLedger
 
 from .settings import Settings
 
@@ -58,11 +60,12 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
     store = Store(settings.store_dir)
     snapshots.set_loader(store.get)
     activities = Activities(store, Outbox(settings.outbox_dir))
+    ledger = LedgerActivities(client, settings.task_queue)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ComplaintWorkflow],
-        activities=activities.all(),
+        workflows=[ComplaintWorkflow, CustomerLedger],
+        activities=[*activities.all(), ledger.register, ledger.reserve],
         workflow_runner=workflow_runner(),
         **options,  # type: ignore[arg-type]
     )

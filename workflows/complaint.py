@@ -18,12 +18,16 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from ombuds.engine.policy.durations import parse_duration
+
     from . import search, snapshots
     from .interpreter import Interpreter, Rejected, record_delivery_failure, status_view
     from .model import Answer, CaseResult, ComplaintInput, Event, LogEntry, Send, StatusView
 
 WORKFLOW_NAME = "Complaint"
 DELIVER = "deliver"
+LEDGER_REGISTER = "ledger_register"
+LEDGER_RESERVE = "ledger_reserve"
 EXTEND_CALENDAR = "extend_calendar"
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -71,7 +75,7 @@ class ComplaintWorkflow:
         core = self.core
         if input.state is None:
             core.start(self.now())
-            await self.flush()
+            await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:
             await self.ensure_horizon()
             core.tick(self.now())
@@ -147,8 +151,50 @@ class ComplaintWorkflow:
             calendar_sha=new_sha,
         )
 
+    async def register_with_ledger(self) -> None:
+        """Count the customer's earlier complaints (the repeat-complaint trigger)."""
+        key = self.core.customer_key()
+        if key is None or not self.core.uses_ledger() or self.core.state.status != "open":
+            return
+        per_customer = self.core.policy.compensation.caps.per_customer
+        window = parse_duration(per_customer.period if per_customer else "12 months").approx_minutes() * 60
+        registration = {"complaint_id": self.core.complaint_id, "at": self.now(), "window": window}
+        previous: int = await workflow.execute_activity(
+            LEDGER_REGISTER,
+            args=[key, registration],
+            result_type=int,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=SEND_RETRY,
+        )
+        self.core.repeat_check(self.now(), previous)
+        await self.flush()
+
+    async def settle_cap_checks(self) -> dict[int, Answer]:
+        """Reserve compensation against the customer's ledger, one check at a time."""
+        answers: dict[int, Answer] = {}
+        key = self.core.customer_key()
+        while self.core.cap_checks and key is not None:
+            check = self.core.cap_checks.pop(0)
+            request = {"complaint_id": self.core.complaint_id, **check.model_dump(mode="json")}
+            result: dict[str, Any] = await workflow.execute_activity(
+                LEDGER_RESERVE,
+                args=[key, request],
+                result_type=dict,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=SEND_RETRY,
+            )
+            answers[check.proposal] = self.core.settle_cap_check(
+                self.now(), check, bool(result.get("granted")), str(result.get("reason", ""))
+            )
+        return answers
+
     async def flush(self) -> None:
         """Deliver the core's pending sends through activities; surface failures."""
+        self.busy += 1
+        try:
+            await self.settle_cap_checks()
+        finally:
+            self.busy -= 1
         sends, self.core.sends = self.core.sends, []
         if sends:
             self.busy += 1
@@ -210,6 +256,9 @@ class ComplaintWorkflow:
         self.busy += 1
         try:
             answer = self.core.apply(event, self.now())
+            if answer.status == "pending_cap_check":
+                settled = await self.settle_cap_checks()
+                answer = settled.get(int(answer.detail.get("proposal", 0)), answer)
         except Rejected as exc:
             raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from None
         finally:

@@ -9,6 +9,7 @@ path, file and line), the trigger and the actor.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ from .model import (
     Actor,
     Answer,
     Callback,
+    CapCheck,
     CaseState,
     ClockState,
     ClockView,
@@ -77,6 +79,7 @@ class Interpreter:
         self._calendars: dict[str, CaseCalendar] = {}
         self._complaint_vars = complaint_variables(complaint)
         self.sends: list[Send] = []
+        self.cap_checks: list[CapCheck] = []
         self.state: CaseState = CaseState(
             complaint_id=complaint_id,
             policy_sha=compiled.sha256,
@@ -290,21 +293,33 @@ class Interpreter:
                 state.status = "off"
             s.clocks[clock.id] = state
             del i
-        self.enter_stage(now, policy.stages[0].id, "intake", SYSTEM)
         self.process(now, "submitted", SYSTEM)
+        self.enter_stage(now, policy.stages[0].id, "intake", SYSTEM)
         primary = policy.intake.primary_response
         if primary and primary != policy.stages[0].notify:
             entry = self.log(now, "intake", "intake.primary_response", "primary response sent")
             self.send(entry, primary)
         ack = policy.notifications.events.get("acknowledged")
-        if ack is not None:
+        if ack is not None and policy.intake.acknowledge == "at_intake":
             entry = self.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
             self.send(entry, ack.template, channels=ack.channels or None)
             self.mark_acknowledged(now, SYSTEM)
         self.trigger(now, "classification", "intake", SYSTEM)
-        if s.previous_complaints:
-            self.trigger(now, "repeat_complaint", "intake", SYSTEM)
         return s
+
+    def uses_ledger(self) -> bool:
+        """Whether this policy needs the customer's ledger (per-customer caps, repeat complaints)."""
+        caps = self.policy.compensation.caps.per_customer is not None
+        return caps or any(r.trigger.on == "repeat_complaint" for r in self.policy.escalation)
+
+    def repeat_check(self, now: int, previous: int) -> None:
+        """The ledger's count of the customer's earlier complaints; fires repeat_complaint."""
+        self.state.previous_complaints = previous
+        self.log(
+            now, "intake", "compensation.caps.per_customer", "earlier complaints counted", previous=previous
+        )
+        if previous:
+            self.trigger(now, "repeat_complaint", "intake", SYSTEM)
 
     def refuse(self, now: int, template: str | None, reason: str, rule: str) -> CaseState:
         s = self.state
@@ -478,7 +493,9 @@ class Interpreter:
                     )
                     for template in warning.notify:
                         self.send(entry, template, to="staff", clock=clock.id)
-                    self.trigger(now, "sla_warning", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
+                    self.trigger(
+                        now, "sla_warning", f"deadline:{clock.id}", SYSTEM, clock=clock.id, warning=warning.id
+                    )
             if now > cs.due:
                 self.fall_due(now, clock, cs, i)
         for promise in s.promises:
@@ -559,11 +576,14 @@ class Interpreter:
         actor: Actor,
         clock: str | None = None,
         summary: str | None = None,
+        warning: str | None = None,
     ) -> EscalationRule | None:
         """Fire the first escalation rule for this trigger whose condition holds."""
         for i, rule in enumerate(self.policy.escalation):
             t = rule.trigger
             if t.on != on or (t.clock is not None and t.clock != clock):
+                continue
+            if t.warning is not None and t.warning != warning:
                 continue
             if not self.when(t.when):
                 continue
@@ -994,6 +1014,14 @@ class Interpreter:
                 break
         return self._answer("needs_approval", entry, problem, approval_level=approval_level, **base)
 
+    def customer_key(self) -> str | None:
+        """A stable key for the customer's ledger; contact details only as a hash."""
+        customer = self.complaint.customer
+        raw = customer.id or customer.contacts.email or customer.contacts.phone or customer.account_number
+        if raw is None:
+            return None
+        return hashlib.sha256(f"{self.policy.policy.id}|{raw}".encode()).hexdigest()[:24]
+
     def grant(
         self,
         now: int,
@@ -1005,8 +1033,40 @@ class Interpreter:
         coupons: int,
         rule: str,
         base: dict[str, Any],
+        checked: bool = False,
     ) -> Answer:
         s = self.state
+        per_customer = self.policy.compensation.caps.per_customer
+        if per_customer is not None and amount > 0 and not checked and self.customer_key() is not None:
+            existing_proposal = [p for p in s.proposals if p.number == number]
+            if existing_proposal:
+                existing_proposal[0].status = "pending_cap_check"
+                existing_proposal[0].approved_by = actor.describe()
+            else:
+                s.proposals.append(
+                    Proposal(
+                        number=number,
+                        by=actor.describe(),
+                        level=actor.level or "",
+                        remedy=remedy,
+                        amount=amount,
+                        discount_percent=discount,
+                        coupons=coupons,
+                        status="pending_cap_check",
+                    )
+                )
+            period = parse_duration(per_customer.period).approx_minutes() * 60
+            self.cap_checks.append(
+                CapCheck(
+                    proposal=number,
+                    amount=amount,
+                    at=now,
+                    period=period,
+                    cap=per_customer.amount,
+                    max_compensated=per_customer.max_compensated_complaints,
+                )
+            )
+            return self._answer("pending_cap_check", None, **base)
         s.compensation_total += amount
         existing = [p for p in s.proposals if p.number == number]
         if existing:
@@ -1026,7 +1086,11 @@ class Interpreter:
             )
         entry = self.log(
             now,
-            "event:propose_compensation" if not existing else "event:decide_approval",
+            "event:cap_check"
+            if checked
+            else "event:propose_compensation"
+            if not existing
+            else "event:decide_approval",
             rule,
             "compensation granted",
             actor,
@@ -1038,6 +1102,37 @@ class Interpreter:
         if note is not None:
             self.send(entry, note.template, options=[title], offer=title)
         return self._answer("accepted", entry, **base)
+
+    def settle_cap_check(self, now: int, check: CapCheck, granted: bool, reason: str) -> Answer:
+        """The ledger's answer to a per-customer cap check: grant, or reject with its reason."""
+        proposal = next(p for p in self.state.proposals if p.number == check.proposal)
+        base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
+        actor = SYSTEM
+        if granted:
+            return self.grant(
+                now,
+                actor,
+                proposal.number,
+                proposal.remedy,
+                proposal.amount,
+                proposal.discount_percent,
+                proposal.coupons,
+                "compensation.caps.per_customer",
+                base,
+                checked=True,
+            )
+        proposal.status = "rejected"
+        proposal.reason = reason
+        entry = self.log(
+            now,
+            "event:cap_check",
+            "compensation.caps.per_customer",
+            "compensation rejected",
+            actor,
+            reason=reason,
+            **base,
+        )
+        return self._answer("rejected", entry, reason, **base)
 
     def keep_decision_promises(self) -> None:
         for promise in self.state.promises:

@@ -117,9 +117,10 @@ class Proposal(_Payload):
     amount: Decimal = Decimal(0)
     discount_percent: float = 0
     coupons: int = 0
-    status: Literal["accepted", "needs_approval", "rejected"]
+    status: Literal["accepted", "needs_approval", "pending_cap_check", "rejected"]
     reason: str = ""
     approval_level: str | None = None
+    approved_by: str | None = None
 
 
 class Promise(_Payload):
@@ -219,6 +220,17 @@ class Send(_Payload):
     channels: list[str]
     context: dict[str, Any]
     rule: str
+
+
+class CapCheck(_Payload):
+    """A compensation to reserve against the customer's per-period cap (ledger workflow)."""
+
+    proposal: int
+    amount: Decimal
+    at: int
+    period: int
+    cap: Decimal
+    max_compensated: int | None = None
 
 
 class ComplaintInput(_Payload):

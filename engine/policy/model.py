@@ -226,6 +226,10 @@ class Intake(_Model):
     primary_response: Name | None = Field(
         None, description="Template of the immediate reply that names the planned resolution date."
     )
+    acknowledge: Literal["at_intake", "by_staff"] = Field(
+        "at_intake",
+        description="Send the `acknowledged` message at intake, or when staff acknowledge (event `acknowledge`).",
+    )
 
 
 # --------------------------------------------------------------------------- classification
@@ -415,6 +419,9 @@ class Trigger(_Model):
         "classification",
     ]
     clock: Name | None = Field(None, description="For sla_warning / sla_breach: which clock.")
+    warning: Name | None = Field(
+        None, description="For sla_warning: only this warning (its id) of the clock."
+    )
     when: Cel | None = None
 
 

@@ -1,0 +1,128 @@
+"""``CustomerLedger``: one workflow per customer that complaint workflows reserve against.
+
+It answers two questions atomically across all of a customer's complaints:
+how many earlier complaints fall inside a period (the repeat-complaint
+trigger), and whether a compensation fits the per-customer cap for a period.
+Updates on one workflow run one at a time, so two complaints can never both
+spend the same headroom.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ConfigDict, Field
+
+LEDGER_WORKFLOW = "CustomerLedger"
+HISTORY_LIMIT = 5_000
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Registration(_Payload):
+    complaint_id: str
+    at: int = Field(description="Case time of receipt, UTC seconds.")
+    window: int = Field(description="Count earlier complaints within this many seconds.")
+
+
+class Reservation(_Payload):
+    complaint_id: str
+    proposal: int
+    amount: Decimal
+    at: int
+    period: int = Field(description="Cap period in seconds.")
+    cap: Decimal
+    max_compensated: int | None = None
+
+
+class ReservationAnswer(_Payload):
+    granted: bool
+    total_in_period: Decimal
+    reason: str = ""
+
+
+class Entry(_Payload):
+    complaint_id: str
+    proposal: int
+    amount: Decimal
+    at: int
+
+
+class LedgerState(_Payload):
+    complaints: dict[str, int] = Field(default_factory=dict)
+    entries: list[Entry] = Field(default_factory=list)
+
+
+@workflow.defn(name=LEDGER_WORKFLOW)
+class CustomerLedger:
+    @workflow.init
+    def __init__(self, state: LedgerState | None = None) -> None:
+        self.state = state or LedgerState()
+
+    @workflow.run
+    async def run(self, state: LedgerState | None = None) -> None:
+        await workflow.wait_condition(
+            lambda: (
+                workflow.info().is_continue_as_new_suggested()
+                or workflow.info().get_current_history_length() > HISTORY_LIMIT
+            )
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self.state)
+
+    @workflow.update(name="register")
+    def register(self, registration: Registration) -> int:
+        """Record a complaint; answer how many earlier ones fall inside the window."""
+        complaints = self.state.complaints
+        complaints.setdefault(registration.complaint_id, registration.at)
+        start = registration.at - registration.window
+        return sum(
+            1
+            for cid, at in complaints.items()
+            if cid != registration.complaint_id and start <= at <= registration.at
+        )
+
+    @workflow.update(name="reserve")
+    def reserve(self, request: Reservation) -> ReservationAnswer:
+        """Spend headroom under the per-customer cap, or refuse with the reason."""
+        for entry in self.state.entries:
+            if entry.complaint_id == request.complaint_id and entry.proposal == request.proposal:
+                return ReservationAnswer(granted=True, total_in_period=self._total(request))
+        start = request.at - request.period
+        in_period = [e for e in self.state.entries if start <= e.at <= request.at]
+        total = sum((e.amount for e in in_period), Decimal(0))
+        if total + request.amount > request.cap:
+            return ReservationAnswer(
+                granted=False,
+                total_in_period=total,
+                reason=f"the customer's compensation in the period would reach {total + request.amount}, above the cap of {request.cap}",
+            )
+        compensated = {e.complaint_id for e in in_period} | {request.complaint_id}
+        if request.max_compensated is not None and len(compensated) > request.max_compensated:
+            return ReservationAnswer(
+                granted=False,
+                total_in_period=total,
+                reason=f"the customer already had {len(compensated) - 1} compensated complaints in the period (at most {request.max_compensated})",
+            )
+        self.state.entries.append(
+            Entry(
+                complaint_id=request.complaint_id,
+                proposal=request.proposal,
+                amount=request.amount,
+                at=request.at,
+            )
+        )
+        return ReservationAnswer(granted=True, total_in_period=total + request.amount)
+
+    def _total(self, request: Reservation) -> Decimal:
+        start = request.at - request.period
+        return sum((e.amount for e in self.state.entries if start <= e.at <= request.at), Decimal(0))
+
+    @workflow.query(name="state")
+    def current(self) -> LedgerState:
+        return self.state
