@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from ombuds.engine.policy.compile import CompiledPolicy
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import binary, build_worker
-from ombuds.workflows.model import Actor, Answer, CaseResult, Event, StatusView
+from ombuds.workflows.model import Actor, Answer, CaseResult, Event, LogEntry, StatusView
 
 ROOT = Path(__file__).resolve().parent.parent
 _POLICIES: list[CompiledPolicy] | None = None
@@ -58,16 +59,49 @@ class Case:
     def client(self) -> Client:
         return self.env.client
 
-    async def submit(self, complaint: Complaint) -> str:
-        submitted = await self.intake.submit(self.client, complaint, search_attributes=False)
-        assert submitted.started, submitted.reason
-        self.complaint_id = submitted.complaint_id
-        self.handle = self.client.get_workflow_handle(submitted.complaint_id)
+    async def submit(self, complaint: Complaint, **input_fields: Any) -> str:
+        complaint, _policy, workflow_input = self.intake.prepare(complaint, search_attributes=False)
+        assert complaint.id is not None
+        workflow_input = workflow_input.model_copy(update=input_fields)
+        await self.client.start_workflow(
+            "Complaint", workflow_input, id=complaint.id, task_queue=self.settings.task_queue
+        )
+        self.complaint_id = complaint.id
+        self.handle = self.client.get_workflow_handle(complaint.id)
+        await self.wait_for(lambda view: view.stage != "" or view.status != "open")
         return self.complaint_id
+
+    async def wait_for(self, check: Any, attempts: int = 100) -> StatusView:
+        """Query until ``check(status)`` holds (intake runs in the workflow's first task)."""
+        for _ in range(attempts):
+            view = await self.status()
+            if check(view):
+                return view
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"condition not reached; last status {view}")
+
+    def log_actions(self, log: list[LogEntry]) -> list[str]:
+        return [entry.action for entry in log]
+
+    async def log_entry(self, action: str, attempts: int = 100) -> LogEntry:
+        """The first log entry with this action, waiting for activities that precede it."""
+        for _ in range(attempts):
+            found = [e for e in await self.log() if e.action == action]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f'no "{action}" in the decision log')
+
+    async def log(self) -> list[LogEntry]:
+        assert self.handle is not None
+        entries: list[LogEntry] = await self.handle.query("log", result_type=list[LogEntry])
+        return entries
 
     async def act(self, kind: str, actor: Actor, **fields: Any) -> Answer:
         assert self.handle is not None
-        answer: Answer = await self.handle.execute_update("act", Event(kind=kind, actor=actor, **fields), result_type=Answer)  # type: ignore[arg-type]
+        answer: Answer = await self.handle.execute_update(
+            "act", Event(kind=kind, actor=actor, **fields), result_type=Answer
+        )  # type: ignore[arg-type]
         return answer
 
     async def status(self) -> StatusView:
@@ -98,6 +132,33 @@ async def running_case(env: WorkflowEnvironment, home: Path) -> AsyncIterator[Ca
         yield Case(env, settings, intake)
 
 
+def make_complaint(**fields: Any) -> Complaint:
+    """A complaint with sensible defaults; ``received_at`` as ISO text with offset."""
+    base: dict[str, Any] = {
+        "id": "T-1",
+        "received_at": "2027-03-01T10:00:00+00:00",
+        "channel": "email",
+        "customer": {
+            "id": "CUST-1",
+            "name": "Ana Novak",
+            "account_number": "99887766",
+            "contacts": {"email": "ana@example.org", "phone": "+44 20 7946 0000"},
+            "locale": "en",
+            "region": "GB-ENG",
+        },
+        "product": "current_account",
+        "description": "I was charged an overdraft fee although my account was in credit.",
+    }
+    for key, value in fields.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return Complaint.model_validate(base)
+
+
 STAFF_AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
+DEPARTMENT = Actor(kind="staff", id="carol", level="complaints-department")
+MANAGEMENT = Actor(kind="staff", id="dan", level="management")
 CUSTOMER = Actor(kind="customer")

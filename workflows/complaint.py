@@ -35,8 +35,6 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=20,
 )
-#: Continue as new before the history grows past this many events.
-HISTORY_LIMIT = 2_000
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -124,7 +122,10 @@ class ComplaintWorkflow:
 
     def should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self.input.history_limit
+        )
 
     async def ensure_horizon(self) -> None:
         """Extend the case calendar, through an activity, before the case outlives it."""

@@ -1577,7 +1577,7 @@ class Interpreter:
         cs = s.clocks[clock.id]
         i = self.clock_index(clock.id)
         ext = clock.extension
-        base = {"clock": clock.id, "target": event.target, "reason": event.reason}
+        base = {"clock": clock.id, "target": event.target, "notice_reason": event.reason}
         if ext is None:
             entry = self.log(
                 now,
@@ -1590,7 +1590,9 @@ class Interpreter:
             )
             return self._answer("rejected", entry, "the policy allows no extension of this clock", **base)
         rule = f"clocks[{i}].extension"
-        if cs.status not in ("running", "paused") or cs.due is None or cs.started_at is None:
+        if cs.status == "breached" and cs.due is not None:
+            why = f"the deadline {iso(cs.due)} has passed; an extension notice must go out before it"
+        elif cs.status not in ("running", "paused") or cs.due is None or cs.started_at is None:
             why = f"the clock is {cs.status}"
         elif ext.notice_before_deadline and now > cs.due:
             why = f"the notice must go out before the deadline ({iso(cs.due)})"

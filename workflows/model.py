@@ -242,6 +242,7 @@ class ComplaintInput(_Payload):
     linked_to: str | None = Field(None, description="The complaint this one reopens.")
     state: CaseState | None = Field(None, description="Carried over by continue-as-new.")
     search_attributes: bool = True
+    history_limit: int = Field(2_000, ge=20, description="Continue as new past this many history events.")
 
 
 class CaseResult(_Payload):
