@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from .workflow_support import (
     CUSTOMER,
@@ -249,7 +250,7 @@ async def test_withdrawal_closes_and_stops_clocks(tmp_path: Path) -> None:
         result = await case.result()
         assert result.status == "withdrawn"
         assert "withdrawn" in [m["template"] for m in case.outbox()]
-        with pytest.raises(Exception):
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
             await case.act("resolve", STAFF_AGENT)
 
 
