@@ -1508,12 +1508,10 @@ class Interpreter:
             )
             for template in low.notify:
                 self.send(action_entry, template, to="staff")
-            if low.action == "reopen" and s.status == "resolved":
+            if low.action in ("reopen", "escalate") and s.status == "resolved":
                 self.reopen(now, event.actor, "event:survey_answer")
-            elif low.action == "escalate":
-                if s.status == "resolved":
-                    self.reopen(now, event.actor, "event:survey_answer")
-                self.trigger(now, "low_survey_score", "event:survey_answer", event.actor)
+            # escalation rules on low scores fire whatever the action (they may have conditions)
+            self.trigger(now, "low_survey_score", "event:survey_answer", event.actor)
         return self._answer("recorded", entry, score=event.score)
 
     def on_reopen(self, event: Event, now: int) -> Answer:

@@ -1,0 +1,130 @@
+"""Callbacks, surveys, thank-you messages and priorities: the retail and B2B policies on the time-skipping server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ombuds.workflows.model import Actor
+
+from .workflow_support import CUSTOMER, make_complaint, running_case, time_skipping
+
+pytestmark = pytest.mark.workflow
+DAY = dt.timedelta(days=1)
+RETAIL_AGENT = Actor(kind="staff", id="eva", level="agent")
+
+
+def retail_complaint(**fields):  # type: ignore[no-untyped-def]
+    base = {
+        "id": "R-1",
+        # Tuesday 23 Feb 2027, 10:12 in Berlin
+        "received_at": "2027-02-23T10:12:00+01:00",
+        "channel": "phone",
+        "customer": {
+            "id": "RC-1",
+            "name": "Emma Schulz",
+            "account_number": None,
+            "contacts": {"phone": "+49 30 901820", "email": "emma@example.org"},
+            "locale": "de",
+            "region": None,
+        },
+        "product": "household",
+        "order_ids": ["WEB-558120"],
+        "description": "The electric kettle I ordered stopped working after one week.",
+    }
+    base.update(fields)
+    return make_complaint(**base)
+
+
+async def test_retail_answer_clock_is_ten_elapsed_hours(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        view = await case.status()
+        assert view.policy_id == "retail"
+        answer = next(c for c in view.clocks if c.kind == "first_response")
+        assert answer.due == "2027-02-23T19:12:00Z"  # 10:12 CET + 10 hours = 20:12 CET
+
+
+async def test_missed_callback_after_three_attempts_escalates(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        answer = await case.act("request_callback", CUSTOMER)
+        assert answer.status == "scheduled"
+        await case.act("callback_outcome", RETAIL_AGENT, reached=False)
+        await case.act("callback_outcome", RETAIL_AGENT, reached=False)
+        final = await case.act("callback_outcome", RETAIL_AGENT, reached=False)
+        assert final.status == "missed"
+        view = await case.status()
+        assert view.level != "agent"
+        log = await case.log()
+        escalated = next(e for e in log if e.action == "escalated")
+        assert escalated.trigger == "event:callback_outcome"
+        templates = [m["template"] for m in case.outbox()]
+        assert "callback" in templates and "callback-missed" in templates
+
+
+async def test_unreported_callback_is_missed_by_the_clock(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        await case.act("request_callback", CUSTOMER)
+        await case.skip(DAY)
+        log = await case.log()
+        actions = [e.action for e in log]
+        assert "callback due" in actions and "callback missed" in actions
+        assert any(e.action == "escalated" and e.trigger.startswith("deadline:callback") for e in log)
+
+
+async def test_low_score_reopens_and_very_low_score_escalates_to_store_manager(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        await case.act(
+            "resolve",
+            RETAIL_AGENT,
+            justified=True,
+            root_cause="faulty batch",
+            corrective_actions=["recall batch"],
+        )
+        await case.skip(2 * DAY)
+        survey = [m for m in case.outbox() if m["template"] == "survey"]
+        assert len(survey) == 1 and survey[0]["locale"] == "de"
+        await case.act("survey_answer", CUSTOMER, score=2)
+        view = await case.status()
+        assert view.status == "open" and view.level == "store-manager"
+
+
+async def test_survey_then_thank_you_after_sixty_days_then_the_case_ends(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        await case.act("resolve", RETAIL_AGENT, justified=True)
+        await case.skip(2 * DAY)
+        await case.act("survey_answer", CUSTOMER, score=9)
+        await case.skip(61 * DAY)
+        result = await case.result()
+        assert result.status == "closed"
+        thanks = next(e for e in result.log if e.action == "thank-you sent")
+        resolved = next(e for e in result.log if e.action == "resolved")
+        # 60 calendar days at the same Berlin wall-clock time: 23 Feb 10:12 CET → 24 Apr 10:12 CEST
+        assert resolved.at == "2027-02-23T09:12:00Z"
+        assert thanks.at == "2027-04-24T08:12:00Z"
+        assert [m["template"] for m in case.outbox()].count("thank-you") == 1
+
+
+async def test_b2b_priority_sets_first_response_target(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(
+            make_complaint(
+                id="B-1",
+                received_at="2027-03-02T10:00:00-05:00",
+                product="platform",
+                customer={"segment": "business", "region": "US-NY", "account_number": None},
+                custom={"impact": "outage"},
+                description="The whole platform is down for all our users since 09:40.",
+            )
+        )
+        view = await case.status()
+        assert view.policy_id == "b2b-support"
+        assert view.priority == "P1"
+        first = next(c for c in view.clocks if c.kind == "first_response")
+        assert first.target == "1 business hour"
