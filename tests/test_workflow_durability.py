@@ -1,0 +1,113 @@
+"""Continue-as-new keeps all state; a worker restart mid-case sends nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ombuds.activities.delivery import Activities
+from ombuds.activities.outbox import Outbox
+from ombuds.activities.plugin import OutboundMessage
+from ombuds.engine.intake import Intake
+from ombuds.engine.policy.store import Store
+from ombuds.engine.settings import Settings
+from ombuds.engine.temporal import build_worker
+
+from .workflow_support import (
+    CUSTOMER,
+    ROOT,
+    STAFF_AGENT,
+    SUPERVISOR,
+    Case,
+    make_complaint,
+    running_case,
+    shipped_policies,
+    time_skipping,
+)
+
+pytestmark = pytest.mark.workflow
+DAY = dt.timedelta(days=1)
+
+
+async def test_continue_as_new_keeps_state_and_log(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(make_complaint(), history_limit=20)
+        first_run = (await case.handle.describe()).run_id  # type: ignore[union-attr]
+        await case.act("propose_compensation", STAFF_AGENT, remedy="goodwill", amount=Decimal(100))
+        await case.skip(2 * DAY)
+        await case.act("decide_approval", SUPERVISOR, proposal=1, approve=True)
+        await case.skip(2 * DAY)
+        view = await case.status()
+        latest_run = (await case.client.get_workflow_handle(case.complaint_id).describe()).run_id
+        assert latest_run != first_run
+        first = case.client.get_workflow_handle(case.complaint_id, run_id=first_run)
+        history = await first.fetch_history()
+        assert history.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+        # state from before the continuation survived it
+        assert view.level == "supervisor"
+        assert view.compensation_total == Decimal(100)
+        log = await case.log()
+        assert log[0].action == "registered"
+        assert [e.seq for e in log] == list(range(1, len(log) + 1))
+        await case.act("resolve", SUPERVISOR, justified=True)
+        await case.skip(3 * DAY)
+        await case.act("survey_answer", CUSTOMER, score=5)
+        result = await case.result()
+        assert result.status == "closed"
+        assert result.log[0].action == "registered"
+
+
+async def test_worker_restart_mid_case_sends_each_message_once(tmp_path: Path) -> None:
+    async with time_skipping() as env:
+        settings = Settings(home=tmp_path, policies=ROOT / "policies", task_queue="restart")
+        intake = Intake(settings, shipped_policies())
+        case = Case(env, settings, intake)
+        # no sticky cache on the first worker: the test server would route its next task to it
+        async with build_worker(env.client, settings, max_cached_workflows=0):
+            await case.submit(make_complaint())
+            await case.act("propose_compensation", STAFF_AGENT, remedy="goodwill", amount=Decimal(100))
+        # the worker is gone; time passes; a new worker process takes over from the history
+        async with build_worker(env.client, settings):
+            await case.skip(30 * DAY)
+            await case.act("resolve", SUPERVISOR, justified=True)
+            await case.skip(3 * DAY)
+            await case.act("survey_answer", CUSTOMER, score=5)
+            result = await case.result()
+        assert result.status == "closed"
+        messages = case.outbox()
+        keys = [m["key"] for m in messages]
+        assert len(keys) == len(set(keys))
+        templates = [m["template"] for m in messages]
+        assert templates.count("received") == 1
+        assert templates.count("acknowledgement") == 1
+        assert templates.count("final-response") == 1
+
+
+async def test_delivering_the_same_key_twice_writes_one_message(tmp_path: Path) -> None:
+    policy = next(p for p in shipped_policies() if p.id == "financial-services")
+    store = Store(tmp_path / "store")
+    store.put_policy(policy)
+    activities = Activities(store, Outbox(tmp_path / "outbox"))
+    message = OutboundMessage(
+        key="C-1:7:0",
+        to="customer",
+        template="received",
+        locale="de",
+        channels=["email"],
+        context={
+            "complaint": {"id": "C-1", "received_at": "2027-03-01T10:00:00Z"},
+            "customer": {"name": "Ana", "contacts": {"email": "ana@example.org"}},
+            "deadlines": {"final-response": "2027-03-22 17:30"},
+        },
+        rule="stages[0]",
+    )
+    first = await activities.deliver(policy.sha256, message)
+    second = await activities.deliver(policy.sha256, message)
+    assert (first.status, second.status) == ("sent", "already_sent")
+    files = list((tmp_path / "outbox").glob("*.json"))
+    assert len(files) == 1
+    body = files[0].read_text("utf-8")
+    assert "2027-03-22 17:30" in body and "Guten Tag" in body
