@@ -20,3 +20,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture
 def policies_dir() -> Path:
     return POLICIES
+
+
+@pytest.fixture(scope="session")
+def lsp_install() -> Path:
+    """``node_modules`` of the npm packages locked in tests/lsp, installed once per lock with ``npm ci``."""
+    from .node_tools import install
+
+    return install()

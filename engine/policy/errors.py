@@ -89,8 +89,24 @@ class PolicyInvalid(Exception):
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
-    """A ``did you mean "x"?`` hint for a misspelt name, or None."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """A ``did you mean "x"?`` hint for a misspelt name, or None.
+
+    Besides close spellings it catches a different case (``Mon`` for ``mon``) and
+    a full word for an abbreviated name (``thursday`` for ``thu``).
+    """
+    names = [c for c in candidates if c != word]
+    lower = word.lower()
+    same = [c for c in names if c.lower() == lower]
+    close = same or difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close and len(lower) >= 3:
+        close = sorted(
+            (
+                c
+                for c in names
+                if len(c) >= 3 and (lower.startswith(c.lower()) or c.lower().startswith(lower))
+            ),
+            key=lambda c: (-len(c), c),
+        )
     return f'did you mean "{close[0]}"?' if close else None
 
 

@@ -103,23 +103,67 @@ def _tokens(source: str) -> list[tuple[str, str, int]]:
     return out
 
 
+#: Longest condition checked; the model allows no more, and the CEL parser is
+#: recursive, so far longer input could exhaust its stack.
+MAX_CONDITION_LENGTH = 4000
+
+
 def _syntax_offset(message: str, source: str) -> int:
     found = re.search(r"<input>:(\d+):(\d+)", message)
     if not found:
         return 0
     line, col = int(found.group(1)), int(found.group(2))
     lines = source.split("\n")
-    return sum(len(x) + 1 for x in lines[: line - 1]) + max(col - 1, 0)
+    offset = sum(len(x) + 1 for x in lines[: line - 1]) + max(col - 1, 0)
+    return min(offset, len(source))
+
+
+def _syntax_message(raw: str) -> tuple[str, str | None]:
+    """The parser's first complaint in plain words, and a hint."""
+    found = re.search(r"Syntax error: (.*)", raw)
+    text = found.group(1).strip() if found else " ".join(raw.split())
+    expecting = re.search(r"\s*expecting (\{.*\}|\S+)\s*$", text)
+    if expecting:
+        text = text[: expecting.start()]
+    text = re.sub(r"mismatched input '<EOF>'", "the condition ends too early", text)
+    text = re.sub(r"^token recognition error at: '(.*?)\s*'$", r"cannot read '\1'", text)
+    hint = None
+    unreadable = re.match(r"cannot read '(.)", text)
+    if "ends too early" in text:
+        hint = "something is missing at the end: a value after an operator, or a closing bracket"
+    elif unreadable and unreadable.group(1) in "'\"":
+        hint = "close every string with the quote that opened it"
+    elif unreadable and unreadable.group(1) == "=":
+        hint = 'compare with "=="'
+    elif unreadable and unreadable.group(1) in "&|":
+        hint = 'write "&&" for and, "||" for or'
+    return f"CEL syntax error: {text[:200]}", hint
 
 
 def check(source: str) -> list[ExpressionProblem]:
     """Problems in a condition: syntax, unknown variables, unknown field paths."""
+    if len(source) > MAX_CONDITION_LENGTH:
+        return [
+            ExpressionProblem(
+                f"condition is {len(source)} characters long; the limit is {MAX_CONDITION_LENGTH}",
+                0,
+                "split it into several rules",
+            )
+        ]
+    if not source.strip():
+        return [
+            ExpressionProblem(
+                "condition is empty", 0, 'write a CEL expression, e.g. complaint.channel == "phone"'
+            )
+        ]
     try:
         program = cel.compile(source)
-    except Exception as exc:  # the binding raises ValueError/RuntimeError variants
-        message = str(exc).strip().splitlines()
-        text = " ".join(line.strip() for line in message if line.strip())[:300]
-        return [ExpressionProblem(f"CEL syntax error: {text}", _syntax_offset(str(exc), source))]
+        variables = list(program.variables())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # ValueError/RuntimeError, or a panic from the Rust binding
+        message, hint = _syntax_message(str(exc))
+        return [ExpressionProblem(message, _syntax_offset(str(exc), source), hint)]
     tokens = _tokens(source)
     bound = {
         tokens[i + 2][1]
@@ -131,7 +175,7 @@ def check(source: str) -> list[ExpressionProblem]:
         and tokens[i + 3][1] == ","
     }
     problems: list[ExpressionProblem] = []
-    for name in program.variables():
+    for name in variables:
         if name in ROOTS or name in bound:
             continue
         offset = next((t[2] for t in tokens if t[0] == "ident" and t[1] == name), 0)

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import PolicyError
+from .errors import PolicyError, did_you_mean
 from .loader import Document
 
 #: Names a template may use.
@@ -79,6 +79,10 @@ class TemplateSet:
     problems: list[PolicyError] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     broken: set[str] = field(default_factory=set)
+    #: (name, locale) of template files that exist but failed their checks (already reported).
+    broken_locales: set[tuple[str, str]] = field(default_factory=set)
+    #: False when the folder itself could not be read.
+    found: bool = True
 
     @property
     def names(self) -> set[str]:
@@ -88,7 +92,7 @@ class TemplateSet:
         out = []
         for name, by_locale in sorted(self.templates.items()):
             first = next(iter(by_locale.values()))
-            if default not in by_locale:
+            if default not in by_locale and (name, default) not in self.broken_locales:
                 out.append(
                     PolicyError(
                         first.file,
@@ -102,7 +106,11 @@ class TemplateSet:
                     )
                 )
             for locale in locales:
-                if locale not in by_locale and locale != default:
+                if (
+                    locale not in by_locale
+                    and locale != default
+                    and (name, locale) not in self.broken_locales
+                ):
                     out.append(
                         PolicyError(
                             first.file,
@@ -118,20 +126,72 @@ class TemplateSet:
         return out
 
 
+def _problem(file: Path, line: int, col: int, message: str, hint: str | None = None) -> PolicyError:
+    return PolicyError(str(file), max(line, 1), max(col, 1), "", message, hint, "error", "template")
+
+
+def _bad_utf8(file: Path, raw: bytes, exc: UnicodeDecodeError) -> PolicyError:
+    before = raw[: exc.start]
+    line_start = before.rfind(b"\n") + 1
+    line = before.count(b"\n") + 1
+    col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+    return _problem(
+        file, line, col, f"template is not valid UTF-8 (byte 0x{raw[exc.start]:02X})", "save it as UTF-8"
+    )
+
+
+def _first_use(text: str, name: str) -> tuple[int, int]:
+    """Line and column (1-based) of the first use of variable ``name`` inside a Jinja tag."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    for tag in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", text, re.DOTALL):
+        found = word.search(text, tag.start(), tag.end())
+        if found:
+            line = text.count("\n", 0, found.start()) + 1
+            return line, found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return 1, 1
+
+
+def _syntax_position(text: str, exc: TemplateSyntaxError) -> tuple[int, int]:
+    """Where a syntax error is: Jinja's line, or the opening tag of a block left unclosed."""
+    unclosed = re.search(r"innermost block that needs to be closed is '(\w+)'", exc.message or "")
+    if unclosed:
+        tags = list(re.finditer(r"\{%-?\s*" + re.escape(unclosed.group(1)) + r"\b", text))
+        if tags:
+            start = tags[-1].start()
+            return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+    return exc.lineno or 1, 1
+
+
 def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
     """Read and syntax-check every template in ``folder`` (relative to the policy)."""
     result = TemplateSet(folder)
-    path = (base_dir / folder).resolve()
-    if not path.is_dir():
+    try:
+        path = (base_dir / folder).resolve()
+        is_dir = path.is_dir()
+        files = sorted(path.iterdir()) if is_dir else []
+    except (OSError, ValueError, RuntimeError):
+        is_dir, files = False, []
+        path = base_dir / "?"
+    if not is_dir:
+        result.found = False
         result.problems.append(
-            doc.error(("templates", "dir"), f'template folder "{folder}" does not exist', code="template")
+            doc.error(
+                ("templates", "dir"),
+                f'template folder "{folder}" does not exist',
+                f"the folder is relative to the policy file, in {base_dir}",
+                code="template",
+            )
         )
         return result
     env = environment()
-    for file in sorted(path.iterdir()):
+    for file in files:
         match = _FILE.match(file.name)
-        if not match:
-            if file.is_file() and not file.name.startswith("."):
+        try:
+            is_file = file.is_file()
+        except OSError:
+            is_file = False
+        if not match or not is_file:
+            if is_file and not file.name.startswith("."):
                 result.problems.append(
                     PolicyError(
                         str(file),
@@ -139,24 +199,35 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
                         1,
                         "",
                         f'"{file.name}" is not named <name>.<locale>.txt',
-                        None,
+                        "rename it, e.g. acknowledgement.en.txt",
                         "warning",
                         "template",
                     )
                 )
             continue
-        raw = file.read_bytes()
+        name, locale = match["name"], match["locale"]
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            result.problems.append(_problem(file, 1, 1, f"cannot read template: {exc.strerror or exc}"))
+            result.broken.add(name)
+            result.broken_locales.add((name, locale))
+            continue
         if len(raw) > MAX_TEMPLATE_BYTES:
             result.problems.append(
-                PolicyError(str(file), 1, 1, "", "template is too large", None, "error", "template")
+                _problem(
+                    file, 1, 1, f"template is too large ({len(raw)} bytes; the limit is {MAX_TEMPLATE_BYTES})"
+                )
             )
+            result.broken.add(name)
+            result.broken_locales.add((name, locale))
             continue
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            result.problems.append(
-                PolicyError(str(file), 1, 1, "", "template is not valid UTF-8", None, "error", "template")
-            )
+        except UnicodeDecodeError as exc:
+            result.problems.append(_bad_utf8(file, raw, exc))
+            result.broken.add(name)
+            result.broken_locales.add((name, locale))
             continue
         subject, body, body_line = split_subject(text)
         ok = True
@@ -164,41 +235,35 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             try:
                 parsed = env.parse(part)
             except TemplateSyntaxError as exc:
+                line, col = _syntax_position(text.partition("\n")[0] if offset == 0 else part, exc)
                 result.problems.append(
-                    PolicyError(
-                        str(file),
-                        (exc.lineno or 1) + offset,
-                        1,
-                        "",
-                        f"template syntax error: {exc.message}",
-                        None,
-                        "error",
-                        "template",
-                    )
+                    _problem(file, line + offset, col, f"template syntax error: {exc.message}")
                 )
                 ok = False
                 continue
-            for name in sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES):
-                line = next((n + 1 for n, text in enumerate(part.splitlines()) if name in text), 1)
+            except Exception as exc:  # Jinja raises a few other errors on odd input
+                result.problems.append(_problem(file, 1 + offset, 1, f"template cannot be read: {exc}"))
+                ok = False
+                continue
+            for var in sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES):
+                # the subject is searched in its own line, so the column counts "Subject:"
+                line, col = _first_use(text.partition("\n")[0] if offset == 0 else part, var)
                 result.problems.append(
-                    PolicyError(
-                        str(file),
+                    _problem(
+                        file,
                         line + offset,
-                        1,
-                        "",
-                        f'template uses unknown variable "{name}"',
-                        "templates can use: " + ", ".join(sorted(TEMPLATE_VARIABLES)),
-                        "error",
-                        "template",
+                        col,
+                        f'template uses unknown variable "{var}"',
+                        did_you_mean(var, sorted(TEMPLATE_VARIABLES))
+                        or "templates can use: " + ", ".join(sorted(TEMPLATE_VARIABLES)),
                     )
                 )
                 ok = False
         if not ok:
-            result.broken.add(match["name"])
+            result.broken.add(name)
+            result.broken_locales.add((name, locale))
         else:
-            result.templates.setdefault(match["name"], {})[match["locale"]] = Template(
-                match["name"], match["locale"], subject, body, str(file)
-            )
+            result.templates.setdefault(name, {})[locale] = Template(name, locale, subject, body, str(file))
     return result
 
 

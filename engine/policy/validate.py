@@ -8,7 +8,10 @@ the semantic checks run on every part that is still well-formed.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
 import typing
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,12 @@ class Parts:
 
     sections: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    #: Names (ids, or keys of mapping sections) of items that are present but did not build.
+    broken_names: dict[str, set[str]] = field(default_factory=dict)
+    #: Sections that are written but unusable: of the wrong type, or under a misspelt key.
+    broken_sections: set[str] = field(default_factory=set)
+    #: List sections with a broken item whose id cannot be read.
+    unnamed_broken: set[str] = field(default_factory=set)
 
     def get(self, name: str) -> Any:
         return self.sections.get(name)
@@ -53,19 +62,75 @@ class Parts:
             return dict(value["items"])
         return value if isinstance(value, dict) else {}
 
+    def broken(self, name: str) -> set[str]:
+        return self.broken_names.get(name, set())
+
+    def usable(self, name: str) -> bool:
+        """False when the section is written but could not be read as a whole."""
+        return name not in self.broken_sections
+
+    def names_known(self, name: str) -> bool:
+        """Whether every item's name can be read, so a reference to another name is wrong."""
+        return name in self.sections and name not in self.broken_sections and name not in self.unnamed_broken
+
+
+def _clean_loc(base: Loc, err_loc: tuple[Any, ...]) -> tuple[Loc, bool]:
+    """A pydantic error location as a document path, and whether it names a mapping key."""
+    parts: list[str | int] = list(base)
+    is_key = False
+    for part in err_loc:
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        if part == "[key]":
+            is_key = True
+            continue
+        parts.append(part if isinstance(part, int) else str(part))
+    return tuple(parts), is_key
+
 
 def _pydantic_problems(doc: Document, base: Loc, exc: ValidationError) -> list[PolicyError]:
     out = []
     for err in exc.errors():
-        loc = (*base, *(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")))
+        loc, is_key = _clean_loc(base, err["loc"])
         message = err["msg"]
-        out.append(doc.error(loc, message[0].lower() + message[1:], code="model"))
+        message = message[0].lower() + message[1:] if message else "invalid value"
+        if is_key:
+            key = loc[-1] if loc else ""
+            out.append(doc.error(loc, f'invalid key "{key}": {message}', key=True, code="model"))
+        else:
+            out.append(doc.error(loc, message, code="model"))
     return out
+
+
+def _parent_of_unknown_key(problem: PolicyError) -> str:
+    """For an unknown key, the path of the mapping it is in (the model complains there too)."""
+    if problem.code != "unknown-key" or '"' not in problem.message:
+        return ""
+    key = problem.message.split('"')[1]
+    return problem.path[: -len(key) - 1] if problem.path.endswith("." + key) else ""
+
+
+def _is_within(path: str, ancestor: str) -> bool:
+    """Whether document path ``path`` is ``ancestor`` or inside it."""
+    if not ancestor:
+        return False
+    return path == ancestor or path.startswith((ancestor + ".", ancestor + "["))
+
+
+def _raw_id(item: Any, attr: str = "id") -> str | None:
+    value = item.get(attr) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _build_parts(doc: Document, data: dict[str, Any], problems: list[PolicyError]) -> Parts:
     parts = Parts()
     fields = Policy.model_fields
+    keys = [info.alias or name for name, info in fields.items()]
+    for extra in data:
+        if extra not in keys:
+            guess = difflib.get_close_matches(str(extra), [k for k in keys if k not in data], n=1, cutoff=0.6)
+            if guess:
+                parts.broken_sections.add(guess[0])
     for name, info in fields.items():
         key = info.alias or name
         if key not in data:
@@ -82,6 +147,10 @@ def _build_parts(doc: Document, data: dict[str, Any], problems: list[PolicyError
                     built.append((i, adapter.validate_python(item)))
                 except ValidationError as exc:
                     problems.extend(_pydantic_problems(doc, (key, i), exc))
+                    if _raw_id(item) is not None:
+                        parts.broken_names.setdefault(name, set()).add(str(_raw_id(item)))
+                    else:
+                        parts.unnamed_broken.add(name)
             parts.sections[name] = {"__items__": True, "items": built}
         elif origin is dict and isinstance(raw, dict):
             _, value_type = typing.get_args(annotation)
@@ -92,12 +161,14 @@ def _build_parts(doc: Document, data: dict[str, Any], problems: list[PolicyError
                     built_map.append((k, adapter.validate_python(item)))
                 except ValidationError as exc:
                     problems.extend(_pydantic_problems(doc, (key, k), exc))
+                    parts.broken_names.setdefault(name, set()).add(str(k))
             parts.sections[name] = {"__items__": True, "items": built_map}
         else:
             try:
                 parts.sections[name] = TypeAdapter(annotation).validate_python(raw)
             except ValidationError as exc:
                 problems.extend(_pydantic_problems(doc, (key,), exc))
+                parts.broken_sections.add(name)
     return parts
 
 
@@ -139,21 +210,31 @@ def validate_text(
 
 def _validate_document(doc: Document, base_dir: Path, report: Report, today: dt.date | None) -> Validated:
     if not isinstance(doc.data, dict):
-        report.add(doc.error((), "a policy must be a YAML mapping at the top level", code="type"))
+        report.add(
+            doc.error(
+                (),
+                f"a policy must be a YAML mapping at the top level, found {_kind_of(doc.data)}",
+                "start with keys such as `ombuds: 1` and `policy:`",
+                code="type",
+            )
+        )
         return Validated(report, doc)
     structural = schema_problems(doc, "policy")
     built: list[PolicyError] = []
     parts = _build_parts(doc, doc.data, built)
-    schema_paths = {p.path for p in structural}
+    schema_paths = {p.path for p in structural} | {_parent_of_unknown_key(p) for p in structural}
     report.extend(structural)
     # Model errors the schema already reported at the same place are noise.
-    report.extend(p for p in built if not any(p.path.startswith(s) for s in schema_paths if s))
+    report.extend(p for p in built if not any(_is_within(p.path, s) for s in schema_paths))
     templates: TemplateSet | None = None
     templates_spec = parts.get("templates")
     if templates_spec is not None:
         templates = load_templates(doc, base_dir, templates_spec.dir)
         report.extend(templates.problems)
-    checker = _Checker(doc, parts, templates, today or dt.date.today())
+    # Without the folder every template name would look unknown: the folder problem says it all.
+    usable_templates = templates if templates is not None and templates.found else None
+    checker = _Checker(doc, parts, usable_templates, today or dt.date.today())
+    checker.structure_ok = not report.errors
     report.extend(checker.run())
     policy: Policy | None = None
     if not report.errors:
@@ -162,6 +243,14 @@ def _validate_document(doc: Document, base_dir: Path, report: Report, today: dt.
         except ValidationError as exc:
             report.extend(_pydantic_problems(doc, (), exc))
     return Validated(report, doc, policy, templates)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return "a single value"
 
 
 def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[PolicyError]]:
@@ -187,6 +276,8 @@ class _Checker:
         self.templates = templates
         self.today = today
         self.problems: list[PolicyError] = []
+        #: False when schema or model errors were found: some references may then be unseen.
+        self.structure_ok = True
 
     def run(self) -> list[PolicyError]:
         for check in (
@@ -211,11 +302,21 @@ class _Checker:
 
     # helpers ------------------------------------------------------------------------
 
-    def error(self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic") -> None:
-        self.problems.append(self.doc.error(loc, message, hint, code=code))
+    def _at_key(self, loc: Loc) -> bool:
+        """A problem with a whole mapping or list is shown at its key (``hours:``), not its first item."""
+        return isinstance(self.doc.value(loc), dict | list)
 
-    def warn(self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic") -> None:
-        self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code))
+    def error(
+        self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic", key: bool = False
+    ) -> None:
+        at_key = key or self._at_key(loc)
+        self.problems.append(self.doc.error(loc, message, hint, code=code, key=at_key))
+
+    def warn(
+        self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic", key: bool = False
+    ) -> None:
+        at_key = key or self._at_key(loc)
+        self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code, key=at_key))
 
     def raw(self, *loc: str | int) -> Any:
         node: Any = self.doc.data
@@ -237,6 +338,32 @@ class _Checker:
 
     def names(self, section: str, attr: str = "id") -> list[str]:
         return [getattr(item, attr) for _, item in self.parts.items(section)]
+
+    def known(self, section: str) -> list[str]:
+        """Names of a section's items, including items present but broken (already reported)."""
+        names = self.names(section) if section != "calendars" else list(self.parts.mapping(section))
+        return names + sorted(self.parts.broken(section) - set(names))
+
+    def checkable(self, section: str) -> bool:
+        """Whether references into ``section`` can be checked: it is present and every name is readable."""
+        return self.parts.names_known(section)
+
+    def raw_list(self, *loc: str | int) -> list[Any]:
+        value = self.raw(*loc)
+        return value if isinstance(value, list) else []
+
+    def raw_triggers(self) -> set[str] | None:
+        """Every trigger named by an escalation rule as written, or None when that is unknowable."""
+        if "escalation" in self.parts.broken_sections:
+            return None
+        found = set()
+        for rule in self.raw_list("escalation"):
+            trigger = rule.get("trigger") if isinstance(rule, dict) else None
+            on = trigger.get("on") if isinstance(trigger, dict) else None
+            if not isinstance(on, str):
+                return None  # a broken rule might be the one that handles it
+            found.add(on)
+        return found
 
     def unique(self, section: str, attr: str = "id") -> None:
         seen: dict[str, int] = {}
@@ -266,10 +393,12 @@ class _Checker:
 
     @property
     def calendar_names(self) -> list[str]:
-        return list(self.parts.mapping("calendars")) + list(self.parts.mapping("calendar_selectors"))
+        names = self.known("calendars")
+        names += [n for n in self.parts.mapping("calendar_selectors") if n not in names]
+        return names + sorted(self.parts.broken("calendar_selectors") - set(names))
 
     def calendar_ref(self, loc: Loc, name: str | None) -> None:
-        if name is None or "calendars" not in self.parts.sections:
+        if name is None or not self.checkable("calendars") or not self.parts.usable("calendar_selectors"):
             return
         if name not in self.calendar_names:
             self.error(
@@ -281,7 +410,7 @@ class _Checker:
 
     @property
     def levels(self) -> list[str]:
-        return self.names("authority")
+        return self.known("authority")
 
     # sections -----------------------------------------------------------------------
 
@@ -317,39 +446,48 @@ class _Checker:
             try:
                 zone(cal.timezone)
             except CalendarError as exc:
-                self.error((*loc, "timezone"), str(exc), 'use an IANA name such as "Europe/London"')
+                self.error(
+                    (*loc, "timezone"),
+                    str(exc),
+                    did_you_mean(cal.timezone, _timezones()) or 'use an IANA name such as "Europe/London"',
+                    code="timezone",
+                )
             working = False
             for day, ranges in cal.hours.items():
-                spans = sorted(parse_range(r) for r in ranges)
-                for i, (a, b) in enumerate(spans):
+                spans = sorted((parse_range(r), j) for j, r in enumerate(ranges))
+                for n, ((a, b), j) in enumerate(spans):
                     if b <= a:
                         self.error(
-                            (*loc, "hours", day),
-                            f'"{ranges[i]}" ends before it starts',
+                            (*loc, "hours", day, j),
+                            f'"{ranges[j]}" ' + ("is empty" if a == b else "ends before it starts"),
                             "an overnight shift is two ranges on two days",
+                            code="hours",
                         )
-                    if i and a < spans[i - 1][1]:
-                        self.error((*loc, "hours", day), "working ranges overlap")
-                    working = working or b > a
-            for extra in cal.open:
+                        continue
+                    earlier = [(pa, pb, pj) for (pa, pb), pj in spans[:n] if pb > pa]
+                    if earlier and a < max(pb for _, pb, _ in earlier):
+                        other = max(earlier, key=lambda e: e[1])
+                        self.error(
+                            (*loc, "hours", day, j),
+                            f'working ranges overlap: "{ranges[j]}" starts before "{ranges[other[2]]}" ends',
+                            "merge them into one range",
+                            code="hours",
+                        )
+                    working = True
+            if cal.open:
                 working = True
-                del extra
             if not working:
                 self.error(
-                    (*loc, "hours"), "calendar has no working time", "give at least one weekday working hours"
+                    (*loc, "hours"),
+                    "calendar has no working time",
+                    "give at least one weekday working hours",
+                    code="hours",
                 )
             for i, source in enumerate(cal.holidays):
-                try:
-                    closed_dates(
-                        cal.model_copy(update={"holidays": [source], "closed": []}), [self.today.year]
-                    )
-                except CalendarError as exc:
-                    subdivisions = supported_subdivisions(source.country)
-                    hint = None
-                    if source.subdivision and subdivisions:
-                        hint = known_names_hint(source.subdivision, subdivisions, "subdivisions")
-                    self.error((*loc, "holidays", i), str(exc), hint, code="holidays")
-        for name, choices in self.parts.mapping("calendar_selectors").items():
+                self._check_holidays(cal, (*loc, "holidays", i), source)
+        selectors = self.parts.mapping("calendar_selectors")
+        calendars = self.known("calendars")
+        for name, choices in selectors.items():
             fallback_seen = False
             for i, choice in enumerate(choices):
                 loc = ("calendar_selectors", name, i)
@@ -359,11 +497,11 @@ class _Checker:
                         "unreachable: an earlier choice without a condition always matches",
                         code="unreachable",
                     )
-                if choice.calendar not in self.parts.mapping("calendars"):
+                if self.checkable("calendars") and choice.calendar not in calendars:
                     self.error(
                         (*loc, "calendar"),
                         f'unknown calendar "{choice.calendar}"',
-                        known_names_hint(choice.calendar, list(self.parts.mapping("calendars")), "calendars"),
+                        known_names_hint(choice.calendar, calendars, "calendars"),
                         code="reference",
                     )
                 fallback_seen = fallback_seen or choice.when is None
@@ -373,9 +511,41 @@ class _Checker:
                     "selector has no fallback choice",
                     "end it with a choice that has no `when`",
                 )
-        for name in self.parts.mapping("calendar_selectors"):
-            if name in self.parts.mapping("calendars"):
+        for name in selectors:
+            if name in calendars:
                 self.error(("calendar_selectors", name), f'"{name}" is both a calendar and a selector')
+
+    def _check_holidays(self, cal: Any, loc: Loc, source: Any) -> None:
+        countries = _holiday_countries()
+        if countries and source.country not in countries:
+            self.error(
+                (*loc, "country"),
+                f'no public-holiday data for country "{source.country}"',
+                "use an ISO 3166 code the holidays package supports, such as GB, DE or US",
+                code="holidays",
+            )
+            return
+        try:
+            closed_dates(cal.model_copy(update={"holidays": [source], "closed": []}), [self.today.year])
+        except Exception as exc:  # CalendarError, or anything the holidays package raises
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "holiday data failed"
+            subdivisions = supported_subdivisions(source.country)
+            if source.subdivision and source.subdivision not in subdivisions:
+                hint = (
+                    known_names_hint(source.subdivision, subdivisions, "subdivisions")
+                    if subdivisions
+                    else f'"{source.country}" has no subdivisions; remove `subdivision`'
+                )
+                self.error(
+                    (*loc, "subdivision"),
+                    f'unknown subdivision "{source.subdivision}" of "{source.country}"',
+                    hint,
+                    code="holidays",
+                )
+            elif source.categories:
+                self.error((*loc, "categories"), message, code="holidays")
+            else:
+                self.error(loc, message, code="holidays")
 
     def check_intake(self) -> None:
         intake = self.parts.get("intake")
@@ -391,7 +561,7 @@ class _Checker:
                     self.error(
                         ("intake", "required", i),
                         f'unknown complaint field "{path}"',
-                        did_you_mean(part, list(tree.children)),
+                        known_names_hint(part, list(tree.children), "fields"),
                         code="reference",
                     )
                     break
@@ -451,28 +621,42 @@ class _Checker:
         for i, stage in self.parts.items("stages"):
             self.template_ref(("stages", i, "notify"), stage.notify)
             finals += stage.final
-        if "stages" in self.parts.sections and not finals and list(self.parts.items("stages")):
+        complete = self.checkable("stages") and not self.parts.broken("stages")
+        if complete and not finals and list(self.parts.items("stages")):
             self.warn(("stages",), "no stage is marked final", "mark the closing stage with `final: true`")
 
     def _event_ref(self, loc: Loc, event: str) -> None:
         if event.startswith("stage:"):
             name = event.split(":", 1)[1]
-            stages = self.names("stages")
-            if "stages" in self.parts.sections and name not in stages:
+            stages = self.known("stages")
+            if self.checkable("stages") and name not in stages:
                 self.error(
                     loc, f'unknown stage "{name}"', known_names_hint(name, stages, "stages"), code="reference"
                 )
         elif event.startswith("clock:"):
             name = event.split(":")[1]
-            clocks = self.names("clocks")
-            if name not in clocks:
+            clocks = self.known("clocks")
+            if self.checkable("clocks") and name not in clocks:
                 self.error(
                     loc, f'unknown clock "{name}"', known_names_hint(name, clocks, "clocks"), code="reference"
                 )
 
     @property
-    def priorities(self) -> set[str]:
-        return {rule.set.priority for _, rule in self.parts.items("classification") if rule.set.priority}
+    def priorities(self) -> set[str] | None:
+        """Priorities classification sets, as written; None when a broken rule hides one."""
+        if "classification" in self.parts.broken_sections:
+            return None
+        found = set()
+        for rule in self.raw_list("classification"):
+            sets = rule.get("set") if isinstance(rule, dict) else None
+            if not isinstance(sets, dict):
+                return None
+            priority = sets.get("priority")
+            if isinstance(priority, str):
+                found.add(priority)
+            elif priority is not None:
+                return None
+        return found
 
     def check_clocks(self) -> None:
         self.unique("clocks")
@@ -484,12 +668,14 @@ class _Checker:
                 self.error((*loc, "target"), "target must be more than zero")
             for prio, text in clock.by_priority.items():
                 self.duration((*loc, "by_priority", prio), text)
-                if self.priorities and prio not in self.priorities:
+                priorities = self.priorities
+                if priorities and prio not in priorities:
                     self.warn(
                         (*loc, "by_priority", prio),
                         f'priority "{prio}" is never set by classification',
-                        did_you_mean(prio, sorted(self.priorities)),
+                        did_you_mean(prio, sorted(priorities)),
                         code="unreachable",
+                        key=True,
                     )
             self._event_ref((*loc, "starts"), clock.starts)
             for j, event in enumerate(clock.stops):
@@ -574,7 +760,11 @@ class _Checker:
                             "limits must grow with authority level",
                             code="limits",
                         )
-                missing = [r for r in prev.remedies if r not in limits.remedies]
+                missing = [
+                    r
+                    for r in prev.remedies
+                    if r not in limits.remedies and (remedies is None or r in remedies)
+                ]
                 if missing:
                     self.error(
                         (*loc, "limits", "remedies"),
@@ -587,10 +777,11 @@ class _Checker:
     def check_escalation(self) -> None:
         self.unique("escalation")
         clocks = {c.id: c for _, c in self.parts.items("clocks")}
+        clock_names = self.known("clocks")
         seen: dict[tuple[str, str | None, str | None], int] = {}
         for i, rule in self.parts.items("escalation"):
             loc: Loc = ("escalation", i)
-            if "authority" in self.parts.sections and rule.to != "next" and rule.to not in self.levels:
+            if self.checkable("authority") and rule.to != "next" and rule.to not in self.levels:
                 self.error(
                     (*loc, "to"),
                     f'unknown level "{rule.to}"',
@@ -601,11 +792,11 @@ class _Checker:
             if trigger.on in ("sla_warning", "sla_breach"):
                 if trigger.clock is None:
                     self.error((*loc, "trigger"), f"{trigger.on} needs `clock`")
-                elif "clocks" in self.parts.sections and trigger.clock not in clocks:
+                elif self.checkable("clocks") and trigger.clock not in clock_names:
                     self.error(
                         (*loc, "trigger", "clock"),
                         f'unknown clock "{trigger.clock}"',
-                        known_names_hint(trigger.clock, list(clocks), "clocks"),
+                        known_names_hint(trigger.clock, clock_names, "clocks"),
                         code="reference",
                     )
                 elif (
@@ -634,19 +825,26 @@ class _Checker:
             self.template_ref((*loc, "notify_customer"), rule.notify_customer)
             for j, name in enumerate(rule.notify_staff):
                 self.template_ref((*loc, "notify_staff", j), name)
+        triggers = self.raw_triggers()
         policy_follow = self.parts.get("follow_up")
         if (
-            policy_follow
+            triggers is not None
+            and policy_follow
             and policy_follow.survey
             and policy_follow.survey.low_score
             and policy_follow.survey.low_score.action == "escalate"
-        ) and not any(r.trigger.on == "low_survey_score" for _, r in self.parts.items("escalation")):
+            and "low_survey_score" not in triggers
+        ):
             self.error(
                 ("follow_up", "survey", "low_score", "action"),
                 "low score escalates, but no escalation rule has trigger low_survey_score",
+                "add an escalation rule with `trigger: {on: low_survey_score}`",
             )
-        has_request_rule = any(r.trigger.on == "customer_request" for _, r in self.parts.items("escalation"))
-        if "escalation" in self.parts.sections and not has_request_rule:
+        if (
+            triggers is not None
+            and "escalation" in self.parts.sections
+            and "customer_request" not in triggers
+        ):
             self.warn(
                 ("escalation",),
                 "no rule handles a customer's request to escalate",
@@ -703,7 +901,8 @@ class _Checker:
         self.duration(("callbacks", "remind_owner_before"), cb.remind_owner_before)
         self.calendar_ref(("callbacks", "calendar"), cb.calendar)
         self.template_ref(("callbacks", "template"), cb.template)
-        if not any(r.trigger.on == "missed_callback" for _, r in self.parts.items("escalation")):
+        triggers = self.raw_triggers()
+        if triggers is not None and "missed_callback" not in triggers:
             self.warn(
                 ("callbacks",),
                 "no escalation rule handles a missed callback",
@@ -763,8 +962,25 @@ class _Checker:
         meta = self.parts.get("policy")
         if meta is not None:
             self.problems.extend(self.templates.locale_problems(meta.locale, meta.locales))
+        if not self.structure_ok:
+            return  # a broken section may be the one that uses a template
         for name in sorted(self.templates.names - self.templates.used - {"handoff"}):
             self.warn(("templates", "dir"), f'template "{name}" is never used', code="unused")
+
+
+@functools.lru_cache(maxsize=1)
+def _timezones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+@functools.lru_cache(maxsize=1)
+def _holiday_countries() -> frozenset[str]:
+    try:
+        import holidays
+
+        return frozenset(holidays.list_supported_countries())
+    except Exception:  # pragma: no cover - depends on the holidays release
+        return frozenset()
 
 
 def _fmt(loc: Loc) -> str:
@@ -773,14 +989,17 @@ def _fmt(loc: Loc) -> str:
     return format_loc(loc)
 
 
-_CONDITION_KEYS = {"when", "offer_when"}
+_CONDITION_KEYS = {"when", "offer_when", "applies_when"}
+#: Mappings keyed by names the author chooses: a key there is never a condition.
+_NAMED_KEYS = {"by_priority", "calendars", "calendar_selectors", "remedies", "custom"}
 
 
 def _conditions(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
     """Every CEL condition in the raw document with its location."""
     if isinstance(data, dict):
+        named = bool(loc) and loc[-1] in _NAMED_KEYS
         for key, value in data.items():
-            if key in _CONDITION_KEYS and isinstance(value, str):
+            if key in _CONDITION_KEYS and isinstance(value, str) and not named:
                 yield (*loc, key), value
             else:
                 yield from _conditions(value, (*loc, key))
