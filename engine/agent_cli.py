@@ -42,7 +42,7 @@ def parse_actor(text: str) -> Any:
     from ombuds.workflows.model import Actor
 
     if text in ("customer", "system"):
-        return Actor(kind=text)  # type: ignore[arg-type]
+        return Actor(kind=text)
     if text.startswith("staff:") and "@" in text:
         who, _, level = text[6:].partition("@")
         return Actor(kind="staff", id=who or None, level=level)
@@ -244,7 +244,7 @@ async def _event(
     if not isinstance(fields, dict):
         raise fail("--data must be a JSON object", 2)
     try:
-        event = Event(kind=kind, actor=parse_actor(actor_text), **fields)  # type: ignore[arg-type]
+        event = Event(kind=kind, actor=parse_actor(actor_text), **fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise fail(f"bad event: {problems}", 2) from None

@@ -11,7 +11,7 @@ import pytest
 from ombuds.engine.policy.loader import load_file
 from ombuds.engine.policy.validate import validate_complaint_data
 
-from .workflow_support import CUSTOMER, STAFF_AGENT, SUPERVISOR, ROOT, running_case, time_skipping
+from .workflow_support import CUSTOMER, ROOT, STAFF_AGENT, SUPERVISOR, running_case, time_skipping
 
 pytestmark = pytest.mark.workflow
 
@@ -42,7 +42,13 @@ async def test_card_fee_case_runs_to_close_with_escalated_approval(tmp_path: Pat
         answer = await case.act("decide_approval", SUPERVISOR, proposal=1, approve=True)
         assert answer.status == "accepted"
 
-        await case.act("resolve", SUPERVISOR, justified=True, root_cause="payment posted late", corrective_actions=["fix batch"])
+        await case.act(
+            "resolve",
+            SUPERVISOR,
+            justified=True,
+            root_cause="payment posted late",
+            corrective_actions=["fix batch"],
+        )
         await case.skip(dt.timedelta(days=3))
         answer = await case.act("survey_answer", CUSTOMER, score=5)
         assert answer.status == "recorded"
@@ -51,7 +57,9 @@ async def test_card_fee_case_runs_to_close_with_escalated_approval(tmp_path: Pat
         actions = [e.action for e in result.log]
         assert "escalated" in actions and "compensation granted" in actions and "survey sent" in actions
         assert all(e.policy_sha == status.policy_sha for e in result.log)
-        assert all(e.source.startswith("financial-services.yaml:") for e in result.log if e.rule not in ("input",))
+        assert all(
+            e.source.startswith("financial-services.yaml:") for e in result.log if e.rule not in ("input",)
+        )
         templates = [m["template"] for m in case.outbox()]
         assert templates.count("received") == 1
         assert "acknowledgement" in templates and "final-response" in templates and "survey" in templates

@@ -50,6 +50,7 @@ class ComplaintWorkflow:
         complaint_id = workflow.info().workflow_id
         self.core = Interpreter(policy, instance, input.complaint, complaint_id)
         self.started = workflow.now()
+        self.ready = input.state is not None
         if input.state is not None:
             self.core.state = input.state
             self.base = input.state.case_now or input.state.received
@@ -73,6 +74,7 @@ class ComplaintWorkflow:
         core = self.core
         if input.state is None:
             core.start(self.now())
+            self.ready = True
             await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:
             await self.ensure_horizon()
@@ -247,13 +249,16 @@ class ComplaintWorkflow:
 
     @workflow.signal(name="event")
     def event(self, event: Event) -> None:
-        """Fire-and-forget input; an invalid one is logged as refused, never fails the case."""
+        """Fire-and-forget input; an invalid one is logged as refused, never fails the case.
+
+        Signals wait in the inbox until intake has run."""
         self.inbox.append(event)
         self.changed = True
 
     @workflow.update(name="act")
     async def act(self, event: Event) -> Answer:
         """An input that needs an answer: the decision taken, logged with its rule."""
+        await workflow.wait_condition(lambda: self.ready)
         self.busy += 1
         try:
             answer = self.core.apply(event, self.now())
