@@ -3,14 +3,47 @@
 Pure interval arithmetic: a :class:`CaseCalendar` holds a calendar's working
 time as explicit UTC intervals and its UTC-offset changes over a horizon, so a
 workflow can count deadlines without timezone or holiday look-ups.  All
-instants are integer seconds since the Unix epoch (UTC).
+instants are integer seconds since the Unix epoch (UTC).  A working interval
+``(a, b)`` is half-open: ``a`` is working time, ``b`` is not; every interval
+belongs to one local date (a day's work ending at 24:00 is not merged with the
+next day's work starting at 00:00).
 
-Conventions (docs/deadlines.md):
+Conventions (docs/deadlines.md), as :meth:`CaseCalendar.due` applies them:
 
-* ``end of day`` is 23:59:59 local time of that day; an action at or before a
-  deadline instant is on time.
-* business days end at close of business, the end of the day's last working
-  interval.
+* Units.  ``minutes`` and ``hours`` are elapsed time.  ``business minutes``
+  and ``business hours`` count working time; a result exactly at the end of a
+  working interval stays there (the deadline is the close, not the next
+  opening).  ``days``, ``weeks``, ``months`` and ``years`` are calendar units.
+* Business days (``business_days: close_of_business``, the default) end at
+  close of business, the end of the day's last working interval, on the Nth
+  business day.  A business day is a local date with working time (public
+  holidays and closed days have none; an extra open day has some).  With
+  ``receipt_day: excluded`` (default) the day of receipt does not count and
+  day one is the next business day; with ``included`` the day of receipt is
+  day one.  ``business_days: working_hours`` means N times the working-day
+  length (``business_day_hours``, else the longest weekday) in business
+  hours; the receipt-day setting does not apply to it.
+* Calendar units end at ``end of day``, 23:59:59 local time of the last day
+  (``end_of_day: true``, default), or at the local wall-clock time of the
+  start on that day (``end_of_day: false``).  The last day is the start's
+  local date plus N days or 7N days; for months and years the corresponding
+  date N months (12N months) later, clamped to the month's end (31 Jan +
+  1 month = 28 Feb, or 29 Feb in a leap year).  With ``receipt_day:
+  included`` the period counts the day of receipt and so ends one day
+  earlier.  A wall-clock time that a clock change makes ambiguous is read as
+  the earlier instant; one it skips, with the offset before the change.
+* Out of hours.  A complaint received outside working time (after close, at
+  a weekend, on a holiday or closed day) counts from the next opening
+  (``out_of_hours: next_opening``, default), which is then also its day of
+  receipt.  This never applies to elapsed minutes and hours, always applies
+  to business units (working time starts at the next opening anyway), and
+  applies to calendar units only with ``next_opening`` (``as_received``
+  counts from the instant of receipt).
+* Business hours are local wall-clock time in the calendar's timezone across
+  daylight-saving changes: a 09:00-17:00 day is 8 working hours on the day the
+  clocks change (a shift spanning the change itself is as long as the clock
+  says it is in real time, e.g. 00:00-06:00 is 5 hours when 02:00 is skipped).
+* An action at or before a deadline instant is on time.
 """
 
 from __future__ import annotations
@@ -124,10 +157,20 @@ class CaseCalendar:
         return dt.datetime.fromtimestamp(t, tz)
 
     def utc_of_local(self, local: int) -> int:
-        """The instant whose local wall-clock time is ``local`` seconds (earlier on a fold)."""
-        guess = local - self.offset_at(local)
-        guess = local - self.offset_at(guess)
-        return guess
+        """The instant whose local wall-clock time is ``local`` seconds.
+
+        On a fold (a wall-clock time that happens twice when the clocks go
+        back) this is the earlier instant.  In a gap (a time skipped when the
+        clocks go forward) the time is read with the offset in force before
+        the change, which lands after the change, as many seconds later on
+        the wall clock as the gap is long (``zoneinfo``'s ``fold=0``).
+        """
+        candidates = sorted({self.offset_at(local - DAY), self.offset_at(local + DAY)})
+        candidates = sorted({*candidates, *(self.offset_at(local - o) for o in candidates)})
+        valid = [local - o for o in candidates if self.offset_at(local - o) == o]
+        if valid:
+            return min(valid)
+        return local - self.offset_at(local - candidates[-1])
 
     def end_of_local_day(self, ordinal: int) -> int:
         """23:59:59 local time on the given date."""

@@ -141,6 +141,29 @@ def nominal_day_seconds(spec: Calendar) -> int:
     return best * 60
 
 
+def _add_day(intervals: list[tuple[int, int]], day: list[tuple[int, int]]) -> None:
+    """Append one local date's working intervals, kept disjoint and in order.
+
+    Ranges of the same date that touch or overlap are merged.  Ranges of
+    different dates are never merged, even when one day's work ends at 24:00
+    and the next day's starts at 00:00: every interval must belong to exactly
+    one local date, or business days could not be told apart (a 24/7
+    calendar would be a single business day).  A range that starts before
+    the previous interval ends (possible only around a clock change) is
+    clipped to start where the previous one ends.
+    """
+    first_of_day = len(intervals)
+    for ua, ub in sorted(day):
+        if len(intervals) > first_of_day and intervals[-1][1] >= ua:
+            a, b = intervals[-1]
+            intervals[-1] = (a, max(b, ub))
+            continue
+        if intervals:
+            ua = max(ua, intervals[-1][1])
+        if ub > ua:
+            intervals.append((ua, ub))
+
+
 def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: int) -> CaseCalendar:
     """Working time of ``spec`` from the local day before ``start`` for ``days`` days."""
     tz = zone(spec.timezone)
@@ -153,14 +176,9 @@ def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: in
     while day <= last:
         if day in closed:
             closed_in_range.append((day.toordinal(), closed[day]))
-        for a, b in working_ranges(spec, day, closed):
-            ua, ub = _utc(tz, day, a), _utc(tz, day, b)
-            if ub <= ua:
-                continue
-            if intervals and intervals[-1][1] >= ua:
-                intervals[-1] = (intervals[-1][0], max(intervals[-1][1], ub))
-            else:
-                intervals.append((ua, ub))
+        _add_day(
+            intervals, [(_utc(tz, day, a), _utc(tz, day, b)) for a, b in working_ranges(spec, day, closed)]
+        )
         day += dt.timedelta(days=1)
     horizon_start = _utc(tz, first, 0)
     horizon_end = _utc(tz, last, 1440) - 1
