@@ -42,19 +42,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten import HandEvent, HandInput, HandWrittenComplaint
 
 ROOT = Path(__file__).resolve().parent.parent
+SEARCH_ATTRIBUTES = True
 AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 CUSTOMER = Actor(kind="customer")
 
 
 def bench_policies(folder: Path) -> Path:
-    """financial-services with the survey sent at once, so a case closes in real time."""
+    """financial-services with the survey sent at once, so a case closes in real time.
+
+    The per-customer cap and the repeat-complaint rule are taken out: they add a
+    ledger workflow per customer, which the hand-written twin does not have.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     text = (ROOT / "policies" / "financial-services.yaml").read_text("utf-8")
     text = text.replace(
         "    after: 2 days\n    channel: email\n    template: survey",
         "    after: 0 minutes\n    channel: email\n    template: survey",
     )
+    text = text.replace("    per_customer: {amount: 60000, period: 12 months}\n", "")
+    text = text.replace(
+        "  - id: repeat\n    trigger: {on: repeat_complaint, when: case.previous_complaints >= 2}\n"
+        "    to: supervisor\n    notify_staff: [handoff]\n",
+        "",
+    )
+    assert "per_customer" not in text and "repeat_complaint" not in text
     text = text.replace(
         "  dir: templates/financial", f"  dir: {ROOT / 'policies' / 'templates' / 'financial'}"
     )
@@ -111,7 +123,7 @@ class HandDelivery:
 
 
 async def policy_case(client: Client, intake: Intake, n: int) -> str:
-    submitted = await intake.submit(client, complaint(n))
+    submitted = await intake.submit(client, complaint(n), search_attributes=SEARCH_ATTRIBUTES)
     handle = client.get_workflow_handle(submitted.complaint_id)
     for kind, actor, fields in [
         ("propose_compensation", AGENT, {"remedy": "goodwill", "amount": Decimal(100)}),

@@ -16,7 +16,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from ombuds.engine.policy.compile import CompiledPolicy, compile_validated, instantiate
+from ombuds.engine.policy.compile import CompiledPolicy, compile_validated, instantiate, select_calendars
 from ombuds.engine.policy.errors import PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
@@ -69,6 +69,7 @@ class Intake:
             if not report.ok:
                 raise PolicyInvalid(report)
         self.policies = policies
+        self._calendars: dict[tuple[object, ...], str] = {}
         for policy in policies:
             self.store.put_policy(policy)
 
@@ -86,8 +87,7 @@ class Intake:
         if complaint.id is None:
             complaint = complaint.model_copy(update={"id": new_complaint_id(complaint.received_at)})
         policy = self.select(complaint)
-        instance = instantiate(policy, complaint.received_at, complaint)
-        calendar_sha = self.store.put_instance(instance)
+        calendar_sha = self.case_calendar(policy, complaint)
         workflow_input = ComplaintInput(
             complaint=complaint,
             policy_sha=policy.sha256,
@@ -95,6 +95,18 @@ class Intake:
             search_attributes=search_attributes,
         )
         return complaint, policy, workflow_input
+
+    def case_calendar(self, policy: CompiledPolicy, complaint: Complaint) -> str:
+        """The sha of the case calendar; complaints received on the same day share one."""
+        selected = select_calendars(policy.policy, complaint)
+        day = complaint.received_at.astimezone(dt.UTC).date()
+        key = (policy.sha256, day, tuple(sorted(selected.items())), complaint.customer.timezone)
+        sha = self._calendars.get(key)
+        if sha is None:
+            noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+            instance = instantiate(policy, noon, complaint, selected=selected)
+            sha = self._calendars[key] = self.store.put_instance(instance)
+        return sha
 
     def registered(self, complaint_id: str) -> bool:
         return (self.settings.register_dir / complaint_id).exists()

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from .model import Answer, CaseResult, ComplaintInput, Event, LogEntry, Send, StatusView
 
 WORKFLOW_NAME = "Complaint"
+_UNSET = object()
 DELIVER = "deliver"
 LEDGER_REGISTER = "ledger_register"
 LEDGER_RESERVE = "ledger_reserve"
@@ -59,7 +60,7 @@ class ComplaintWorkflow:
         self.inbox: list[Event] = []
         self.changed = False
         self.busy = 0
-        self.sa_last: tuple[object, ...] = ()
+        self.sa_last: dict[str, object] = {}
 
     # ------------------------------------------------------------------ time
 
@@ -220,30 +221,34 @@ class ComplaintWorkflow:
             record_delivery_failure(self.core, self.now(), send, str(cause))
 
     def upsert_search_attributes(self) -> None:
+        """Upsert only the search attributes that changed since the last upsert."""
         if not self.input.search_attributes:
             return
         s = self.core.state
         wake = self.core.next_wake()
-        values = (s.status, s.stage, self.core.level_id, s.severity, s.category, s.sla_breached, wake)
-        if values == self.sa_last:
-            return
-        self.sa_last = values
-        deadline = dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None
-        updates: list[SearchAttributeUpdate[Any]] = [
-            search.STATUS.value_set(s.status),
-            search.STAGE.value_set(s.stage),
-            search.LEVEL.value_set(self.core.level_id),
-            search.SEVERITY.value_set(s.severity or "none"),
-            search.CATEGORY.value_set(s.category or "none"),
-            search.CHANNEL.value_set(self.input.complaint.channel),
-            search.POLICY_ID.value_set(self.core.policy.policy.id),
-            search.POLICY_SHA.value_set(s.policy_sha),
-            search.SLA_BREACHED.value_set(s.sla_breached),
-        ]
-        updates.append(
-            search.NEXT_DEADLINE.value_set(deadline) if deadline else search.NEXT_DEADLINE.value_unset()
-        )
-        workflow.upsert_search_attributes(updates)
+        current: dict[str, tuple[Any, Any]] = {
+            "status": (search.STATUS, s.status),
+            "stage": (search.STAGE, s.stage),
+            "level": (search.LEVEL, self.core.level_id),
+            "severity": (search.SEVERITY, s.severity or "none"),
+            "category": (search.CATEGORY, s.category or "none"),
+            "channel": (search.CHANNEL, self.input.complaint.channel),
+            "policy_id": (search.POLICY_ID, self.core.policy.policy.id),
+            "policy_sha": (search.POLICY_SHA, s.policy_sha),
+            "breached": (search.SLA_BREACHED, s.sla_breached),
+            "next": (
+                search.NEXT_DEADLINE,
+                dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None,
+            ),
+        }
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for name, (key, value) in current.items():
+            if self.sa_last.get(name, _UNSET) == value:
+                continue
+            self.sa_last[name] = value
+            updates.append(key.value_set(value) if value is not None else key.value_unset())
+        if updates:
+            workflow.upsert_search_attributes(updates)
 
     # ------------------------------------------------------------------ inputs
 
@@ -262,6 +267,7 @@ class ComplaintWorkflow:
         self.busy += 1
         try:
             answer = self.core.apply(event, self.now())
+            self.core.tick(self.now())  # follow-ups due at once go out with the answer
             if answer.status == "pending_cap_check":
                 settled = await self.settle_cap_checks()
                 answer = settled.get(int(answer.detail.get("proposal", 0)), answer)

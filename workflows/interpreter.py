@@ -78,6 +78,12 @@ class Interpreter:
         self.evaluator = Evaluator()
         self._calendars: dict[str, CaseCalendar] = {}
         self._complaint_vars = complaint_variables(complaint)
+        # what templates see of the complaint: no free text, which stays in the history once
+        self._complaint_context = complaint.model_dump(
+            mode="json", exclude={"description", "custom"}, exclude_none=True
+        )
+        self._complaint_context["id"] = complaint_id
+        self._complaint_context.setdefault("customer", {}).setdefault("contacts", {})
         self.sends: list[Send] = []
         self.cap_checks: list[CapCheck] = []
         self.state: CaseState = CaseState(
@@ -184,26 +190,18 @@ class Interpreter:
                 template=template,
                 locale=locale,
                 channels=list(chosen),
-                context=self.context(**context),
+                context=self.context(self.compiled.template_variables(template), **context),
                 rule=rule or entry.rule,
             )
         )
 
-    def context(self, **extra: Any) -> dict[str, Any]:
+    def context(self, needed: frozenset[str] | None = None, **extra: Any) -> dict[str, Any]:
+        """What a template sees: only the names it reads, plus who the message goes to."""
         s = self.state
-        complaint = self.complaint.model_dump(mode="json")
-        complaint["id"] = self.complaint_id
-        deadlines = {
-            cid: self.local(c.due, self.clock_def(cid).calendar)
-            for cid, c in s.clocks.items()
-            if c.due is not None and c.status in ("running", "paused", "breached")
-        }
-        for p in s.promises:
-            if p.kept is None:
-                deadlines.setdefault(p.kind, self.local(p.due))
-        base = {
-            "complaint": complaint,
-            "customer": complaint["customer"],
+        want = (needed or frozenset(self.TEMPLATE_NAMES)) | {"customer", "complaint", "case"}
+        out: dict[str, Any] = {
+            "complaint": self._complaint_context,
+            "customer": self._complaint_context["customer"],
             "case": {
                 "status": s.status,
                 "stage": s.stage,
@@ -213,17 +211,28 @@ class Interpreter:
                 "category": s.category,
                 "survey_score": s.survey_score,
             },
-            "policy": {
-                "id": self.policy.policy.id,
-                "version": self.policy.policy.version,
-                "title": self.policy.policy.title,
-            },
-            "deadlines": deadlines,
-            "dates": self.derived_dates(),
-            "level": self.policy.authority[s.level].title,
         }
-        base.update({k: v for k, v in extra.items() if v is not None})
-        return base
+        if "policy" in want:
+            meta = self.policy.policy
+            out["policy"] = {"id": meta.id, "version": meta.version, "title": meta.title}
+        if "deadlines" in want:
+            deadlines = {
+                cid: self.local(c.due, self.clock_def(cid).calendar)
+                for cid, c in s.clocks.items()
+                if c.due is not None and c.status in ("running", "paused", "breached")
+            }
+            for p in s.promises:
+                if p.kept is None:
+                    deadlines.setdefault(p.kind, self.local(p.due))
+            out["deadlines"] = deadlines
+        if "dates" in want:
+            out["dates"] = self.derived_dates()
+        if "level" in want:
+            out["level"] = self.policy.authority[s.level].title
+        out.update({k: v for k, v in extra.items() if v is not None and k in want})
+        return out
+
+    TEMPLATE_NAMES = ("policy", "deadlines", "dates", "level")
 
     def clock_def(self, clock_id: str) -> Clock:
         for clock in self.policy.clocks:

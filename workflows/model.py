@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ombuds.engine.policy.model import Complaint
 
@@ -41,7 +41,16 @@ EventKind = Literal[
 
 
 class _Payload(BaseModel):
+    """A payload that leaves out empty optional fields, so histories stay small."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 class Actor(_Payload):
@@ -287,15 +296,15 @@ class StatusView(_Payload):
     priority: str
     category: str
     queue: str
-    assignee: str | None
+    assignee: str | None = None
     sla_breached: bool
-    next_deadline: str | None
+    next_deadline: str | None = None
     clocks: list[ClockView]
     promises: list[Promise]
     proposals: list[Proposal]
     compensation_total: Decimal
     offered: list[str]
-    chosen: str | None
+    chosen: str | None = None
     callbacks: list[Callback]
     dates: dict[str, str]
     log_entries: int

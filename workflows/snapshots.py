@@ -49,9 +49,10 @@ def add_policy(policy: CompiledPolicy) -> None:
 def policy(sha: str) -> CompiledPolicy:
     found = _policies.get(sha)
     if found is None:
-        found = CompiledPolicy.from_json(_load(sha))
-        if sha256(found.canonical_json().encode()) != sha:
-            raise SnapshotMissing(f"snapshot {sha} does not match its content")
+        try:
+            found = CompiledPolicy.from_canonical(_load(sha), sha)
+        except ValueError as exc:
+            raise SnapshotMissing(str(exc)) from None
         _policies[sha] = found
     return found
 

@@ -34,6 +34,7 @@ class CompiledTemplate(BaseModel):
     subject: str
     body: str
     sha256: str
+    variables: list[str] = Field(default_factory=list, description="Top-level names the template reads.")
 
 
 class SourceRef(BaseModel):
@@ -91,9 +92,36 @@ class CompiledPolicy(BaseModel):
         first = sorted(by_locale)[0]
         return first, by_locale[first]
 
+    def template_variables(self, name: str) -> frozenset[str]:
+        """Names any locale of a template reads."""
+        found = self._variables.get(name)
+        if found is None:
+            found = frozenset(v for t in self.templates.get(name, {}).values() for v in t.variables)
+            self._variables[name] = found
+        return found
+
+    @property
+    def _variables(self) -> dict[str, frozenset[str]]:
+        cache: dict[str, frozenset[str]] | None = self.__dict__.get("_variables_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_variables_cache", cache)
+        return cache
+
     @classmethod
     def from_json(cls, text: str | bytes) -> CompiledPolicy:
         return cls.model_validate_json(text)
+
+    @classmethod
+    def from_canonical(cls, data: bytes, sha: str) -> CompiledPolicy:
+        """A snapshot from the exact bytes its sha256 was taken of (the store's form).
+
+        Verifying the stored bytes, not a re-serialisation, keeps old snapshots
+        valid when later versions add fields with defaults.
+        """
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ValueError(f"snapshot {sha} does not match its content")
+        return cls.model_validate_json(data).model_copy(update={"sha256": sha})
 
 
 def _sources(doc: Document) -> dict[str, SourceRef]:
@@ -119,7 +147,7 @@ def _templates(templates: TemplateSet | None) -> dict[str, dict[str, CompiledTem
         return {}
     return {
         name: {
-            locale: CompiledTemplate(subject=t.subject, body=t.body, sha256=t.sha256)
+            locale: CompiledTemplate(subject=t.subject, body=t.body, sha256=t.sha256, variables=t.variables)
             for locale, t in sorted(by_locale.items())
         }
         for name, by_locale in sorted(templates.templates.items())

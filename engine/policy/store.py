@@ -24,6 +24,9 @@ class Store:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        # content-addressed, so a parsed snapshot never goes stale
+        self._policies: dict[str, CompiledPolicy] = {}
+        self._instances: dict[str, Instance] = {}
 
     def path(self, sha: str) -> Path:
         return self.root / sha[:2] / f"{sha}.json"
@@ -48,25 +51,34 @@ class Store:
 
     def put_policy(self, policy: CompiledPolicy) -> str:
         """Store a compiled policy under its own sha (of its canonical JSON)."""
-        return self.put_bytes(policy.model_dump_json(by_alias=True).encode(), policy.sha256)
+        return self.put_bytes(policy.canonical_json().encode(), policy.sha256)
 
     def policy(self, sha: str) -> CompiledPolicy:
+        cached = self._policies.get(sha)
+        if cached is not None:
+            return cached
         data = self.get(sha)
         if data is None:
             raise StoreError(f"no policy snapshot {sha} in {self.root}")
-        policy = CompiledPolicy.from_json(data)
-        if hashlib.sha256(policy.canonical_json().encode()).hexdigest() != sha:
-            raise StoreError(f"policy snapshot {sha} does not match its content")
+        try:
+            policy = CompiledPolicy.from_canonical(data, sha)
+        except ValueError as exc:
+            raise StoreError(f"policy snapshot {sha}: {exc}") from None
+        self._policies[sha] = policy
         return policy
 
     def put_instance(self, instance: Instance) -> str:
         return self.put_bytes(instance.model_dump_json().encode())
 
     def instance(self, sha: str) -> Instance:
+        cached = self._instances.get(sha)
+        if cached is not None:
+            return cached
         data = self.get(sha)
         if data is None or hashlib.sha256(data).hexdigest() != sha:
             raise StoreError(f"no case calendar {sha} in {self.root}")
-        return Instance.model_validate_json(data)
+        instance = self._instances[sha] = Instance.model_validate_json(data)
+        return instance
 
     def shas(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*/*.json"))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Template as Template_
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -61,6 +63,15 @@ class Template:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(f"{self.subject}\n\n{self.body}".encode()).hexdigest()
+
+    @property
+    def variables(self) -> list[str]:
+        """The top-level names the template reads (so a send carries only those)."""
+        env = environment()
+        names: set[str] = set()
+        for part in (self.subject, self.body):
+            names |= meta.find_undeclared_variables(env.parse(part))
+        return sorted(names & TEMPLATE_VARIABLES)
 
 
 def split_subject(text: str) -> tuple[str, str, int]:
@@ -267,7 +278,14 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
     return result
 
 
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> Template_:
+    return _RENDER_ENV.from_string(text)
+
+
+_RENDER_ENV = environment()
+
+
 def render(subject: str, body: str, context: dict[str, Any]) -> tuple[str, str]:
-    """Render a template's subject and body in the sandbox."""
-    env = environment()
-    return env.from_string(subject).render(context), env.from_string(body).render(context)
+    """Render a template's subject and body in the sandbox (compiled once per text)."""
+    return _compiled(subject).render(context), _compiled(body).render(context)
