@@ -372,7 +372,7 @@ def test_missing_file() -> None:
 def test_tab_in_indentation_hints_at_spaces() -> None:
     problem = failure("policy:\n  id: a\n\ttitle: b\n")
     assert (problem.line, problem.col) == (3, 1)
-    assert "'\\t'" in problem.message
+    assert "tab" in problem.message or "'\\t'" in problem.message
     assert "spaces, not tabs" in (problem.hint or "")
 
 
@@ -398,7 +398,7 @@ def test_unclosed_quote() -> None:
 def test_bad_indentation() -> None:
     problem = failure("a: 1\n b: 2\n")
     assert (problem.line, problem.col) == (2, 3)
-    assert "mapping values are not allowed here" in problem.message
+    assert "mapping values are not allowed" in problem.message
 
 
 @pytest.mark.parametrize(

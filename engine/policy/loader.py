@@ -63,7 +63,27 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-class _ComposeOnly(yaml.SafeLoader):
+def _event_loader() -> type[Any]:
+    """libyaml's C parser for events when PyYAML has it (several times faster), else PyYAML's own."""
+    try:
+        from yaml.composer import Composer
+        from yaml.constructor import SafeConstructor
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
+        from yaml.resolver import Resolver
+    except ImportError:  # PyYAML built without libyaml
+        return yaml.SafeLoader
+
+    class _CLoader(CParser, Composer, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    return _CLoader
+
+
+class _ComposeOnly(_event_loader()):  # type: ignore[misc]
     """A composer whose resolver tags every plain scalar as a string.
 
     It also limits nesting while composing (so deep input cannot exhaust the
@@ -385,7 +405,7 @@ class _Builder:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _PREFIX + "merge" or (
-                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.style is None
+                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style
             ):
                 raise self.fail(key_node, "merge keys (<<) are not supported", "write the keys out")
             if not isinstance(key_node, yaml.ScalarNode):

@@ -67,11 +67,16 @@ class Template:
     @property
     def variables(self) -> list[str]:
         """The top-level names the template reads (so a send carries only those)."""
-        env = environment()
-        names: set[str] = set()
-        for part in (self.subject, self.body):
-            names |= meta.find_undeclared_variables(env.parse(part))
-        return sorted(names & TEMPLATE_VARIABLES)
+        return sorted((_undeclared(self.subject) | _undeclared(self.body)) & TEMPLATE_VARIABLES)
+
+
+@lru_cache(maxsize=4096)
+def _undeclared(text: str) -> frozenset[str]:
+    """Names a template text reads; parsed once per distinct text (raises TemplateSyntaxError)."""
+    return frozenset(meta.find_undeclared_variables(_PARSE_ENV.parse(text)))
+
+
+_PARSE_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 
 def split_subject(text: str) -> tuple[str, str, int]:
@@ -194,7 +199,6 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             )
         )
         return result
-    env = environment()
     for file in files:
         match = _FILE.match(file.name)
         try:
@@ -244,7 +248,7 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
         ok = True
         for part, offset in ((subject, 0), (body, body_line)):
             try:
-                parsed = env.parse(part)
+                undeclared = _undeclared(part)
             except TemplateSyntaxError as exc:
                 line, col = _syntax_position(text.partition("\n")[0] if offset == 0 else part, exc)
                 result.problems.append(
@@ -256,7 +260,7 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
                 result.problems.append(_problem(file, 1 + offset, 1, f"template cannot be read: {exc}"))
                 ok = False
                 continue
-            for var in sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES):
+            for var in sorted(undeclared - TEMPLATE_VARIABLES):
                 # the subject is searched in its own line, so the column counts "Subject:"
                 line, col = _first_use(text.partition("\n")[0] if offset == 0 else part, var)
                 result.problems.append(
