@@ -28,3 +28,17 @@ def lsp_install() -> Path:
     from .node_tools import install
 
     return install()
+
+
+def _hypothesis_profiles() -> None:
+    """CI runs a fixed set of examples (no flaky discoveries); local runs explore."""
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()

@@ -466,7 +466,7 @@ CEL_CASES = [
     ),
     case(
         "cel-unknown-field",
-        "    when: complaint.custom.vulnerable == true",
+        "    when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
         "    when: complaint.custmer.vulnerable == true",
         86,
         21,
@@ -508,8 +508,8 @@ CEL_CASES = [
         "cel-unknown-field-in-block-scalar",
         (
             (
-                "    when: complaint.custom.vulnerable == true",
-                '    when: >\n      complaint.custom.vulnerable == true\n      || complaint.customer.segmnt == "vip"',
+                "    when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
+                '    when: >\n      has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true\n      || complaint.customer.segmnt == "vip"',
             ),
         ),
         (
@@ -656,9 +656,29 @@ REFERENCE_CASES = [
         'did you mean "incomplete"',
     ),
     case(
+        "sla-warning-trigger-names-an-unknown-warning",
+        "    trigger: {on: sla_warning, clock: final-response, when: case.level_rank == 0}",
+        "    trigger: {on: sla_warning, clock: final-response, warning: half, when: case.level_rank == 0}",
+        228,
+        64,
+        "half",
+        'clock "final-response" has no warning with id "half"',
+    ),
+    case(
+        "custom-field-without-has-guard",
+        "    when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
+        "    when: complaint.custom.vulnerable == true",
+        86,
+        11,
+        "complaint.custom.vulnerable",
+        "complaint.custom.vulnerable is an error for complaints without that field",
+        "guard it: has(complaint.custom.vulnerable)",
+        severity="warning",
+    ),
+    case(
         "unknown-complaint-field-in-required",
-        "  required: [customer.name, description, customer.account_number]",
-        "  required: [customer.name, descripton, customer.account_number]",
+        "  required: [customer.name, description]",
+        "  required: [customer.name, descripton]",
         61,
         29,
         "descripton",
@@ -792,7 +812,7 @@ SEMANTIC_CASES = [
     ),
     case(
         "unreachable-classification-same-condition",
-        "    when: complaint.custom.vulnerable == true",
+        "    when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
         "    when: complaint.amount  !=  null &&   complaint.amount >= 1000.0",
         86,
         11,
@@ -1466,7 +1486,10 @@ TEN = Case(
             "    title: Final response\n    calendar: regional",
             "    title: Final response\n    calendar: regionl",
         ),
-        ("    when: complaint.custom.vulnerable == true", "    when: complaint.custmer.vulnerable == true"),
+        (
+            "    when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
+            "    when: complaint.custmer.vulnerable == true",
+        ),
         (
             "  - id: customer-asks\n    trigger: {on: customer_request}\n    to: complaints-department",
             "  - id: customer-asks\n    trigger: {on: customer_request}\n    to: complaints-dept",

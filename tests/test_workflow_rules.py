@@ -46,12 +46,22 @@ async def test_abusive_complaint_is_refused_and_customer_told_why(tmp_path: Path
         assert "insulting language" in message["body"]
 
 
-async def test_missing_required_field_refuses_naming_the_field(tmp_path: Path) -> None:
+async def test_unidentifiable_customer_is_refused_with_the_reason(tmp_path: Path) -> None:
     async with time_skipping() as env, running_case(env, tmp_path) as case:
-        await case.submit(make_complaint(customer={"account_number": None}))
+        await case.submit(
+            make_complaint(customer={"account_number": None, "contacts": {"messenger": "@ana"}})
+        )
         result = await case.result()
         refusal = next(e for e in result.log if e.action == "refused")
-        assert refusal.detail["reason"] == "missing customer.account_number"
+        assert (refusal.rule, refusal.detail["reason"]) == ("intake.refusals[1]", "unidentifiable")
+
+
+async def test_missing_required_field_refuses_naming_the_field(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(make_complaint(customer={"name": None}))
+        result = await case.result()
+        refusal = next(e for e in result.log if e.action == "refused")
+        assert refusal.detail["reason"] == "missing customer.name"
         assert [m["template"] for m in case.outbox()] == ["refusal-incomplete"]
 
 

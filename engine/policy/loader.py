@@ -462,8 +462,11 @@ def _clamp(text: str, line: int, col: int) -> tuple[int, int]:
 
 def _yaml_problem(text: str, file: str, exc: yaml.YAMLError) -> LoadFailed:
     if isinstance(exc, yaml.reader.ReaderError):
-        line, col = _advance(text, 0, 1, 1, min(exc.position, len(text)))
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        # libyaml counts bytes, PyYAML characters: locate the character itself
+        found = text.find(chr(char))
+        position = found if found >= 0 else min(exc.position, len(text))
+        line, col = _advance(text, 0, 1, 1, position)
         return _problem(
             file,
             line,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import re
 import typing
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from .templates import TemplateSet, load_templates
 
 MAX_SURVEY_QUESTIONS_WARN = 7
 MAX_SURVEY_QUESTIONS = 15
+_CUSTOM_FIELD = re.compile(r"complaint\.custom\.[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -432,6 +434,21 @@ class _Checker:
 
     def check_conditions(self) -> None:
         for loc, source in _conditions(self.doc.data):
+            for match in _CUSTOM_FIELD.finditer(source):
+                if f"has({match.group(0)})" not in source.replace(" ", ""):
+                    line, col = self.doc.line_col_of_offset(loc, match.start())
+                    self.problems.append(
+                        PolicyError(
+                            self.doc.file,
+                            line,
+                            col,
+                            _fmt(loc),
+                            f"{match.group(0)} is an error for complaints without that field",
+                            f"guard it: has({match.group(0)}) && ...",
+                            "warning",
+                            "cel",
+                        )
+                    )
             for problem in expressions.check(source):
                 line, col = self.doc.line_col_of_offset(loc, problem.offset)
                 self.problems.append(
@@ -778,7 +795,7 @@ class _Checker:
         self.unique("escalation")
         clocks = {c.id: c for _, c in self.parts.items("clocks")}
         clock_names = self.known("clocks")
-        seen: dict[tuple[str, str | None, str | None], int] = {}
+        seen: dict[tuple[str, str | None, str | None, str | None], int] = {}
         for i, rule in self.parts.items("escalation"):
             loc: Loc = ("escalation", i)
             if self.checkable("authority") and rule.to != "next" and rule.to not in self.levels:
@@ -809,12 +826,33 @@ class _Checker:
                         f'clock "{trigger.clock}" has no warnings, so this rule never fires',
                         code="unreachable",
                     )
-            elif trigger.clock is not None:
+            if trigger.warning is not None:
+                warning_ids = (
+                    [w.id for w in clocks[trigger.clock].warnings if w.id] if trigger.clock in clocks else []
+                )
+                if trigger.on != "sla_warning":
+                    self.error(
+                        (*loc, "trigger", "warning"),
+                        f"`warning` only applies to sla_warning, not {trigger.on}",
+                    )
+                elif trigger.clock in clocks and trigger.warning not in warning_ids:
+                    self.error(
+                        (*loc, "trigger", "warning"),
+                        f'clock "{trigger.clock}" has no warning with id "{trigger.warning}"',
+                        known_names_hint(trigger.warning, warning_ids, "warning ids"),
+                        code="reference",
+                    )
+            if trigger.clock is not None and trigger.on not in ("sla_warning", "sla_breach"):
                 self.error(
                     (*loc, "trigger", "clock"),
                     f"`clock` only applies to sla_warning and sla_breach, not {trigger.on}",
                 )
-            key = (trigger.on, trigger.clock, " ".join(trigger.when.split()) if trigger.when else None)
+            key = (
+                trigger.on,
+                trigger.clock,
+                trigger.warning,
+                " ".join(trigger.when.split()) if trigger.when else None,
+            )
             if key in seen:
                 self.warn(
                     loc,
