@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up and run ombuds with nothing but Python: ``python3 tasks.py demo|test|setup``.
+"""Set up and run ombuds with nothing but Python: ``python3 tasks.py dev|test|demo|setup``.
 
 Creates ``.venv`` from the pinned lock (``requirements.lock``) the first time
 and whenever the lock or ``pyproject.toml`` changes.
@@ -68,6 +68,13 @@ def demo() -> None:
         run(ombuds, "explain", policy.relative_to(ROOT))
 
 
+def dev() -> None:
+    """Check the shipped policies and examples, then run the embedded default (``ombuds dev``)."""
+    ombuds = BIN / "ombuds"
+    run(ombuds, "validate", "policies", "examples/complaints")
+    os.execv(str(ombuds), [str(ombuds), "dev"])
+
+
 def test(extra: list[str]) -> None:
     """Lint, type-check and run the whole test suite."""
     run(BIN / "ruff", "check", ".")
@@ -93,16 +100,18 @@ def test(extra: list[str]) -> None:
 
 
 def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "demo"
+    command = sys.argv[1] if len(sys.argv) > 1 else "dev"
     setup()
     if command == "setup":
         return
-    if command == "demo":
+    if command == "dev":
+        dev()
+    elif command == "demo":
         demo()
     elif command == "test":
         test(sys.argv[2:])
     else:
-        sys.exit(f"unknown command {command!r}: use demo, test or setup")
+        sys.exit(f"unknown command {command!r}: use dev, test, demo or setup")
 
 
 if __name__ == "__main__":

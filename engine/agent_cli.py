@@ -69,6 +69,11 @@ def register(app: typer.Typer) -> None:
         asyncio.run(_submit(settings(), file, format))
 
     @app.command()
+    def reopen(complaint_id: Annotated[str, typer.Argument(help="A closed complaint's id.")]) -> None:
+        """Reopen a closed complaint: a new run with its own id, linked to the original."""
+        asyncio.run(_reopen(settings(), complaint_id))
+
+    @app.command()
     def status(
         complaint_id: Annotated[str, typer.Argument(help="The complaint id.")],
         format: Output = "text",
@@ -182,6 +187,24 @@ async def _submit(s: Settings, file: Path, fmt: str) -> None:
         )
     else:
         typer.echo(f"not started: {submitted.complaint_id}: {submitted.reason}")
+
+
+async def _reopen(s: Settings, complaint_id: str) -> None:
+    import datetime as dt
+
+    from .intake import Intake, IntakeError
+
+    intake = Intake(s)
+    client = await _client(s)
+    try:
+        submitted = await intake.reopen(client, complaint_id, dt.datetime.now(dt.UTC))
+    except IntakeError as exc:
+        raise fail(str(exc)) from None
+    except RPCError as exc:
+        raise fail(f"complaint {complaint_id}: {exc.message}") from None
+    typer.echo(
+        f"reopened {complaint_id} as {submitted.complaint_id} under {submitted.policy.id} {submitted.policy.version}"
+    )
 
 
 async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> None:

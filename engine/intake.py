@@ -116,10 +116,39 @@ class Intake:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / complaint_id).write_text(f"{policy.id} {policy.version} {policy.sha256}\n", "utf-8")
 
+    async def reopen(
+        self, client: Client, complaint_id: str, received_at: dt.datetime, *, search_attributes: bool = True
+    ) -> Submitted:
+        """Reopen a closed complaint as a new run with its own id, linked to the original.
+
+        Its own id gives it its own idempotency keys; it runs under today's policy
+        for the same complaint, as a new case would.
+        """
+        description = await client.get_workflow_handle(complaint_id).describe()
+        if description.status is None or description.status.name == "RUNNING":
+            raise IntakeError(f"{complaint_id} is still running: send it a `reopen` event instead")
+        original = await original_input(client, complaint_id)
+        n = 1
+        while self.registered(f"{complaint_id}-R{n}"):
+            n += 1
+        complaint = original.complaint.model_copy(
+            update={"id": f"{complaint_id}-R{n}", "received_at": received_at}
+        )
+        return await self.submit(
+            client, complaint, linked_to=complaint_id, search_attributes=search_attributes
+        )
+
     async def submit(
-        self, client: Client, complaint: Complaint, *, search_attributes: bool = True
+        self,
+        client: Client,
+        complaint: Complaint,
+        *,
+        search_attributes: bool = True,
+        linked_to: str | None = None,
     ) -> Submitted:
         complaint, policy, workflow_input = self.prepare(complaint, search_attributes=search_attributes)
+        if linked_to is not None:
+            workflow_input = workflow_input.model_copy(update={"linked_to": linked_to})
         assert complaint.id is not None
         if self.registered(complaint.id):
             return Submitted(complaint.id, policy, False, "already registered")
@@ -151,6 +180,14 @@ class Intake:
             return Submitted(complaint.id, policy, False, "a complaint with this id was already submitted")
         self.register(complaint.id, policy)
         return Submitted(complaint.id, policy, True)
+
+
+async def original_input(client: Client, complaint_id: str) -> ComplaintInput:
+    """The workflow input of a complaint, read from the first event of its history."""
+    history = await client.get_workflow_handle(complaint_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (found,) = client.data_converter.payload_converter.from_payloads(started.input.payloads, [ComplaintInput])
+    return found  # type: ignore[no-any-return]
 
 
 def handle(client: Client, complaint_id: str) -> WorkflowHandle[object, object]:

@@ -111,3 +111,22 @@ async def test_delivering_the_same_key_twice_writes_one_message(tmp_path: Path) 
     assert len(files) == 1
     body = files[0].read_text("utf-8")
     assert "2027-03-22 17:30" in body and "Guten Tag" in body
+
+
+async def test_a_closed_complaint_reopens_as_a_new_linked_run(tmp_path: Path) -> None:
+    import datetime as dt
+
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(make_complaint(id="W-1"))
+        await case.act("withdraw", CUSTOMER, reason="solved in branch")
+        assert (await case.result()).status == "withdrawn"
+        reopened = await case.intake.reopen(
+            case.client, "W-1", dt.datetime(2027, 3, 10, 9, 0, tzinfo=dt.UTC), search_attributes=False
+        )
+        assert reopened.started and reopened.complaint_id == "W-1-R1"
+        case.complaint_id = "W-1-R1"
+        case.handle = case.client.get_workflow_handle("W-1-R1")
+        link = await case.log_entry("reopens an earlier complaint")
+        assert link.detail["original"] == "W-1"
+        assert (await case.status()).status == "open"
+        assert all(m["key"].startswith("W-1-R1:") for m in case.outbox())

@@ -124,12 +124,30 @@ class Case:
 
 
 @asynccontextmanager
-async def running_case(env: WorkflowEnvironment, home: Path) -> AsyncIterator[Case]:
+async def running_case(
+    env: WorkflowEnvironment, home: Path, policies: list[CompiledPolicy] | None = None
+) -> AsyncIterator[Case]:
     settings = Settings(home=home, policies=ROOT / "policies", task_queue=f"tq-{home.name}")
-    intake = Intake(settings, shipped_policies())
+    intake = Intake(settings, policies if policies is not None else shipped_policies())
     worker: Worker = build_worker(env.client, settings)
     async with worker:
         yield Case(env, settings, intake)
+
+
+def policy_variant(folder: Path, name: str, edits: list[tuple[str, str]]) -> list[CompiledPolicy]:
+    """A shipped policy with text edits, compiled from ``folder`` (templates stay shared)."""
+    text = (ROOT / "policies" / name).read_text("utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    target.write_text(
+        text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/"), "utf-8"
+    )
+    policies, report = load_policies(folder)
+    assert report.ok, report.render_text()
+    return policies
 
 
 def make_complaint(**fields: Any) -> Complaint:

@@ -75,6 +75,10 @@ class ComplaintWorkflow:
         core = self.core
         if input.state is None:
             core.start(self.now())
+            if input.linked_to:
+                core.log(
+                    self.now(), "intake", "policy", "reopens an earlier complaint", original=input.linked_to
+                )
             self.ready = True
             await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:
