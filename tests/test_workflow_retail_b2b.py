@@ -128,3 +128,21 @@ async def test_b2b_priority_sets_first_response_target(tmp_path: Path) -> None:
         assert view.priority == "P1"
         first = next(c for c in view.clocks if c.kind == "first_response")
         assert first.target == "1 business hour"
+
+
+async def test_sms_waits_for_the_end_of_quiet_hours(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        # 22:30 in Berlin, the customer can only be reached by SMS
+        await case.submit(
+            retail_complaint(
+                received_at="2027-02-23T22:30:00+01:00",
+                customer={"contacts": {"phone": "+49 30 901820", "email": None}, "timezone": "Europe/Berlin"},
+            )
+        )
+        held = await case.log_entry("held for quiet hours")
+        assert held.detail["until"] == "2027-02-24T07:00:00Z"  # 08:00 in Berlin
+        assert not case.outbox()
+        await case.skip(DAY)
+        released = await case.log_entry("sent after quiet hours")
+        assert released.at == "2027-02-24T07:00:00Z"
+        assert [m["channel"] for m in case.outbox()][:1] == ["sms"]

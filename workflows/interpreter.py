@@ -8,6 +8,7 @@ path, file and line), the trigger and the actor.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from .model import (
     CaseState,
     ClockState,
     ClockView,
+    Deferred,
     Event,
     LogEntry,
     Promise,
@@ -58,6 +60,10 @@ def rules_of(counting: Counting) -> CountingRules:
     return CountingRules(
         counting.receipt_day, counting.business_days, counting.out_of_hours, counting.end_of_day
     )
+
+
+def entry_time(entry: LogEntry) -> int:
+    return int(dt.datetime.fromisoformat(entry.at.replace("Z", "+00:00")).timestamp())
 
 
 def iso(t: int) -> str:
@@ -181,19 +187,68 @@ class Interpreter:
         notes = self.policy.notifications
         n = sum(1 for s in self.sends if s.key.startswith(f"{self.complaint_id}:{entry.seq}:"))
         key = f"{self.complaint_id}:{entry.seq}:{n}"
-        chosen = channels or [notes.preferred, *notes.fallback]
+        chosen = list(channels or [notes.preferred, *notes.fallback])
         locale = self.complaint.customer.locale or self.policy.policy.locale
-        self.sends.append(
-            Send(
-                key=key,
-                to="staff" if to == "staff" else "customer",
-                template=template,
-                locale=locale,
-                channels=list(chosen),
-                context=self.context(self.compiled.template_variables(template), **context),
-                rule=rule or entry.rule,
-            )
+        message = Send(
+            key=key,
+            to="staff" if to == "staff" else "customer",
+            template=template,
+            locale=locale,
+            channels=chosen,
+            context=self.context(self.compiled.template_variables(template), **context),
+            rule=rule or entry.rule,
         )
+        quiet = notes.quiet_hours
+        until = self.quiet_until(entry_time(entry)) if quiet is not None and to != "staff" else None
+        reachable = [c for c in chosen if self.reachable(c)]
+        if quiet is not None and until is not None and any(c in quiet.channels for c in reachable):
+            others = [c for c in reachable if c not in quiet.channels]
+            if others:
+                message = message.model_copy(update={"channels": others})
+            else:
+                self.state.deferred.append(Deferred(at=until, send=message))
+                self.log(
+                    entry_time(entry),
+                    entry.trigger,
+                    "notifications.quiet_hours",
+                    "held for quiet hours",
+                    template=template,
+                    until=iso(until),
+                )
+                return
+        self.sends.append(message)
+
+    def reachable(self, channel: str) -> bool:
+        """Whether the customer gave a contact for this channel."""
+        contacts = self.complaint.customer.contacts
+        field = {
+            "email": "email",
+            "sms": "phone",
+            "phone": "phone",
+            "messenger": "messenger",
+            "letter": "postal_address",
+        }
+        return bool(getattr(contacts, field.get(channel, channel), None))
+
+    def quiet_until(self, now: int) -> int | None:
+        """The end of the quiet hours ``now`` falls in, or None outside them."""
+        quiet = self.policy.notifications.quiet_hours
+        if quiet is None:
+            return None
+        offsets = self.instance.customer_offsets
+        if quiet.timezone == "customer" and offsets:
+            i = max(bisect.bisect_right([t for t, _ in offsets], now) - 1, 0)
+            offset = offsets[i][1]
+        else:
+            offset = self.calendar().offset_at(now)
+        local = now + offset
+        minute = (local % 86_400) // 60
+        start = int(quiet.start[:2]) * 60 + int(quiet.start[3:])
+        end = int(quiet.end[:2]) * 60 + int(quiet.end[3:])
+        inside = start <= minute < end if start < end else (minute >= start or minute < end)
+        if not inside:
+            return None
+        return local - local % 60 + ((end - minute) % 1440) * 60 - offset
 
     def context(self, needed: frozenset[str] | None = None, **extra: Any) -> dict[str, Any]:
         """What a template sees: only the names it reads, plus who the message goes to."""
@@ -478,6 +533,7 @@ class Interpreter:
         for cb in s.callbacks:
             if cb.status == "scheduled":
                 candidates.append(cb.due)
+        candidates += [d.at for d in s.deferred]
         return min(candidates) if candidates else None
 
     def tick(self, now: int) -> CaseState:
@@ -519,6 +575,18 @@ class Interpreter:
         for cb in s.callbacks:
             if cb.status == "scheduled" and cb.due <= now:
                 self.callback_due(now, cb)
+        due = [d for d in s.deferred if d.at <= now]
+        if due:
+            s.deferred = [d for d in s.deferred if d.at > now]
+            for held in due:
+                self.log(
+                    now,
+                    "deadline:quiet_hours",
+                    "notifications.quiet_hours",
+                    "sent after quiet hours",
+                    template=held.send.template,
+                )
+                self.sends.append(held.send)
         self.maybe_close(now)
         return s
 

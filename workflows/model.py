@@ -208,15 +208,23 @@ class CaseState(_Payload):
     callbacks: list[Callback] = Field(default_factory=list)
     scheduled: list[Scheduled] = Field(default_factory=list)
     sla_breached: bool = False
+    deferred: list[Deferred] = Field(default_factory=list)
     case_now: int | None = Field(None, description="Case time when the run continued as new.")
     seq: int = 0
     log: list[LogEntry] = Field(default_factory=list)
 
     @property
     def finished(self) -> bool:
-        """Nothing is left to do: the case is over and no follow-up is pending."""
+        """Nothing is left to do: the case is over and no follow-up or held message is pending."""
         over = self.status in ("refused", "closed", "withdrawn")
-        return over and not any(not s.done for s in self.scheduled)
+        return over and not any(not s.done for s in self.scheduled) and not self.deferred
+
+
+class Deferred(_Payload):
+    """A message held back by quiet hours until ``at``."""
+
+    at: int
+    send: Send
 
 
 class Send(_Payload):
@@ -308,3 +316,7 @@ class StatusView(_Payload):
     callbacks: list[Callback]
     dates: dict[str, str]
     log_entries: int
+
+
+Deferred.model_rebuild()
+CaseState.model_rebuild()
