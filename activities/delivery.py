@@ -9,19 +9,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ombuds.engine.policy.compile import instantiate
+from ombuds.engine.policy.model import CONTACT_FOR_CHANNEL
 from ombuds.engine.policy.store import Store, StoreError
 from ombuds.engine.policy.templates import render
 
 from .outbox import Outbox
 from .plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
-
-_CONTACT = {
-    "email": "email",
-    "sms": "phone",
-    "phone": "phone",
-    "messenger": "messenger",
-    "letter": "postal_address",
-}
 
 
 def recipient(message: OutboundMessage) -> tuple[str, str]:
@@ -31,7 +24,7 @@ def recipient(message: OutboundMessage) -> tuple[str, str]:
         return "staff", f"queue:{level}"
     contacts = message.context.get("customer", {}).get("contacts", {}) or {}
     for channel in message.channels:
-        value = contacts.get(_CONTACT.get(channel, channel))
+        value = contacts.get(CONTACT_FOR_CHANNEL.get(channel, channel))
         if value:
             return channel, str(value)
     raise ApplicationError(

@@ -19,7 +19,7 @@ from ombuds.engine.policy.business_time import CaseCalendar, CountingRules, Hori
 from ombuds.engine.policy.compile import CompiledPolicy, Instance
 from ombuds.engine.policy.durations import Duration, parse_duration, parse_percent
 from ombuds.engine.policy.expressions import Evaluator, case_variables, complaint_variables
-from ombuds.engine.policy.model import Clock, Complaint, Counting, EscalationRule, Policy
+from ombuds.engine.policy.model import CONTACT_FOR_CHANNEL, Clock, Complaint, Counting, EscalationRule, Policy
 from ombuds.engine.policy.rules import (
     classify,
     clock_applies,
@@ -221,14 +221,7 @@ class Interpreter:
     def reachable(self, channel: str) -> bool:
         """Whether the customer gave a contact for this channel."""
         contacts = self.complaint.customer.contacts
-        field = {
-            "email": "email",
-            "sms": "phone",
-            "phone": "phone",
-            "messenger": "messenger",
-            "letter": "postal_address",
-        }
-        return bool(getattr(contacts, field.get(channel, channel), None))
+        return bool(getattr(contacts, CONTACT_FOR_CHANNEL.get(channel, channel), None))
 
     def quiet_until(self, now: int) -> int | None:
         """The end of the quiet hours ``now`` falls in, or None outside them."""
@@ -970,7 +963,6 @@ class Interpreter:
         discount = event.discount_percent or 0.0
         coupons = event.coupons or 0
         number = len(s.proposals) + 1
-        cap = self.policy.compensation.caps.per_complaint
         base = {
             "proposal": number,
             "remedy": remedy,
@@ -978,118 +970,51 @@ class Interpreter:
             "discount_percent": discount,
             "coupons": coupons,
         }
+        draft = Proposal(
+            number=number,
+            by=event.actor.describe(),
+            level=self.policy.authority[actor_level].id,
+            remedy=remedy,
+            amount=amount,
+            discount_percent=discount,
+            coupons=coupons,
+            status="rejected",
+        )
+
+        def decide(status: str, rule: str, reason: str, **detail: Any) -> Answer:
+            s.proposals.append(draft.model_copy(update={"status": status, "reason": reason, **detail}))
+            action = "compensation rejected" if status == "rejected" else "compensation needs approval"
+            entry = self.log(
+                now, "event:propose_compensation", rule, action, event.actor, reason=reason, **detail, **base
+            )
+            return self._answer(status, entry, reason, **detail, **base)
+
+        cap = self.policy.compensation.caps.per_complaint
         if cap is not None and s.compensation_total + amount > cap:
             reason = f"the total {s.compensation_total + amount} would exceed the per-complaint cap of {cap}"
-            s.proposals.append(
-                Proposal(
-                    number=number,
-                    by=event.actor.describe(),
-                    level=self.policy.authority[actor_level].id,
-                    remedy=remedy,
-                    amount=amount,
-                    discount_percent=discount,
-                    coupons=coupons,
-                    status="rejected",
-                    reason=reason,
-                )
-            )
-            entry = self.log(
-                now,
-                "event:propose_compensation",
-                "compensation.caps.per_complaint",
-                "compensation rejected",
-                event.actor,
-                reason=reason,
-                **base,
-            )
-            return self._answer("rejected", entry, reason, **base)
+            return decide("rejected", "compensation.caps.per_complaint", reason)
+        limits = f"authority[{actor_level}].limits"
         problem = self.limit_problem(actor_level, remedy, amount, discount, coupons)
         if problem is None:
-            return self.grant(
-                now,
-                event.actor,
-                number,
-                remedy,
-                amount,
-                discount,
-                coupons,
-                f"authority[{actor_level}].limits",
-                base,
-            )
+            return self.grant(now, event.actor, number, remedy, amount, discount, coupons, limits, base)
+        higher = range(actor_level + 1, len(self.policy.authority))
         approver = next(
-            (
-                i
-                for i in range(actor_level + 1, len(self.policy.authority))
-                if self.limit_problem(i, remedy, amount, discount, coupons) is None
-            ),
-            None,
+            (i for i in higher if self.limit_problem(i, remedy, amount, discount, coupons) is None), None
         )
         if approver is None:
-            reason = f"{problem}, and no level may grant it"
-            s.proposals.append(
-                Proposal(
-                    number=number,
-                    by=event.actor.describe(),
-                    level=self.policy.authority[actor_level].id,
-                    remedy=remedy,
-                    amount=amount,
-                    discount_percent=discount,
-                    coupons=coupons,
-                    status="rejected",
-                    reason=reason,
-                )
-            )
-            entry = self.log(
-                now,
-                "event:propose_compensation",
-                f"authority[{actor_level}].limits",
-                "compensation rejected",
-                event.actor,
-                reason=reason,
-                **base,
-            )
-            return self._answer("rejected", entry, reason, **base)
+            return decide("rejected", limits, f"{problem}, and no level may grant it")
         if self.policy.compensation.approval_from == "next":
             approver = max(approver, actor_level + 1)
-        approval_level = self.policy.authority[approver].id
-        s.proposals.append(
-            Proposal(
-                number=number,
-                by=event.actor.describe(),
-                level=self.policy.authority[actor_level].id,
-                remedy=remedy,
-                amount=amount,
-                discount_percent=discount,
-                coupons=coupons,
-                status="needs_approval",
-                reason=problem,
-                approval_level=approval_level,
-            )
-        )
-        entry = self.log(
-            now,
-            "event:propose_compensation",
-            f"authority[{actor_level}].limits",
-            "compensation needs approval",
-            event.actor,
-            reason=problem,
-            approval_level=approval_level,
-            **base,
-        )
+        answer = decide("needs_approval", limits, problem, approval_level=self.policy.authority[approver].id)
         for i, rule in enumerate(self.policy.escalation):
             if rule.trigger.on == "compensation_above_authority" and self.when(rule.trigger.when):
                 target = approver if rule.to == "next" else self.level_index(rule.to)
+                summary = f"Approval needed for proposal {number}: {remedy} {amount}. {problem}."
                 self.escalate(
-                    now,
-                    i,
-                    rule,
-                    "event:propose_compensation",
-                    event.actor,
-                    f"Approval needed for proposal {number}: {remedy} {amount}. {problem}.",
-                    to_level=target,
+                    now, i, rule, "event:propose_compensation", event.actor, summary, to_level=target
                 )
                 break
-        return self._answer("needs_approval", entry, problem, approval_level=approval_level, **base)
+        return answer
 
     def customer_key(self) -> str | None:
         """A stable key for the customer's ledger; contact details only as a hash."""

@@ -72,6 +72,15 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Channel = Literal["phone", "email", "chat", "web", "messenger", "social", "letter", "in_person", "sms"]
 SendChannel = Literal["email", "sms", "letter", "phone", "messenger"]
 
+#: Which contact of the customer each send channel needs.
+CONTACT_FOR_CHANNEL: dict[str, str] = {
+    "email": "email",
+    "sms": "phone",
+    "phone": "phone",
+    "messenger": "messenger",
+    "letter": "postal_address",
+}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
