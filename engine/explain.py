@@ -25,6 +25,11 @@ _EVENTS = {
 }
 
 
+def cel(condition: str | None) -> str:
+    """A condition on one line, however the YAML folded it."""
+    return " ".join((condition or "").split())
+
+
 def event_words(event: str) -> str:
     if event.startswith("stage:"):
         return f'the case enters stage "{event[6:]}"'
@@ -110,7 +115,7 @@ def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
         lines.append(f"    on breach, staff are sent: {', '.join(clock.notify_on_breach)}")
     if clock.extension:
         ext = clock.extension
-        cond = f" when {ext.when}" if ext.when else ""
+        cond = f" when {cel(ext.when)}" if ext.when else ""
         before = " sent before the original deadline" if ext.notice_before_deadline else ""
         lines.append(
             f'    may be extended{cond} to at most {ext.max_total}, with a notice ("{ext.notice}"){before} giving the reason and new date'
@@ -129,7 +134,7 @@ def explain(compiled: CompiledPolicy) -> str:
         f"  sha256 {compiled.sha256}",
         "",
         "Applies to:",
-        f"  {'complaints where ' + p.applies_to.when if p.applies_to.when else 'every complaint'} "
+        f"  {'complaints where ' + cel(p.applies_to.when) if p.applies_to.when else 'every complaint'} "
         f"(priority {p.applies_to.priority}{', default policy' if p.applies_to.default else ''})",
         "",
         "Calendars:",
@@ -147,21 +152,27 @@ def explain(compiled: CompiledPolicy) -> str:
             out.append(f"    also open: {', '.join(str(d.date) for d in cal.open)}")
     for name, choices in p.calendar_selectors.items():
         rules = "; ".join(
-            f"{c.calendar} when {c.when}" if c.when else f"otherwise {c.calendar}" for c in choices
+            f"{c.calendar} when {cel(c.when)}" if c.when else f"otherwise {c.calendar}" for c in choices
         )
         out.append(f"  {name} (chosen per complaint): {rules}")
     out += ["", "Intake:", f"  accepted channels: {', '.join(p.intake.channels)}"]
     if p.intake.required:
         out.append(f"  required: {', '.join(p.intake.required)}")
+    if p.intake.primary_response:
+        out.append(f'  at intake the customer is sent "{p.intake.primary_response}" with the planned dates')
+    ack = p.notifications.events.get("acknowledged")
+    if ack is not None:
+        when = "at intake" if p.intake.acknowledge == "at_intake" else "when staff acknowledge"
+        out.append(f'  the written acknowledgement ("{ack.template}") is sent {when}')
     for refusal in p.intake.refusals:
         out.append(
-            f'  refused as {refusal.reason} when {refusal.when}; the customer is told why ("{refusal.template}")'
+            f'  refused as {refusal.reason} when {cel(refusal.when)}; the customer is told why ("{refusal.template}")'
         )
     if p.classification:
         out += ["", "Classification (first match wins):"]
         for rule in p.classification:
             sets = ", ".join(f"{k} {v}" for k, v in rule.set.model_dump(exclude_none=True).items())
-            out.append(f"  {'when ' + rule.when if rule.when else 'otherwise'}: {sets}")
+            out.append(f"  {'when ' + cel(rule.when) if rule.when else 'otherwise'}: {sets}")
     out += ["", "Stages (the customer is told on entering each):"]
     for stage in p.stages:
         note = f' → sends "{stage.notify}"' if stage.notify else ""
@@ -193,7 +204,7 @@ def explain(compiled: CompiledPolicy) -> str:
             trig = (
                 t.on.replace("_", " ")
                 + (f" of {t.clock}" if t.clock else "")
-                + (f" when {t.when}" if t.when else "")
+                + (f" when {cel(t.when)}" if t.when else "")
             )
             target = "the next level" if esc.to == "next" else esc.to
             hand = ", with a hand-off summary" if esc.handoff_summary else ""
@@ -203,7 +214,7 @@ def explain(compiled: CompiledPolicy) -> str:
         out += ["", "Compensation:"]
         out.append("  remedies: " + ", ".join(f"{k} ({r.title})" for k, r in comp.remedies.items()))
         for option_set in comp.option_sets:
-            cond = f"when {option_set.when}" if option_set.when else "otherwise"
+            cond = f"when {cel(option_set.when)}" if option_set.when else "otherwise"
             out.append(f"  {cond}: the customer chooses one of {', '.join(option_set.options)}")
         if comp.caps.per_complaint is not None:
             out.append(f"  at most {comp.caps.per_complaint} {m.currency} per complaint")
@@ -221,7 +232,7 @@ def explain(compiled: CompiledPolicy) -> str:
         out += [
             "",
             "Callbacks:",
-            f"  offered {'when ' + cb.offer_when if cb.offer_when else 'always'}; within {cb.within} inside working hours; "
+            f"  offered {'when ' + cel(cb.offer_when) if cb.offer_when else 'always'}; within {cb.within} inside working hours; "
             f"owner: {cb.owner.replace('_', ' ')}; {cb.attempts} attempts {cb.spacing} apart"
             + (f"; owner reminded {cb.remind_owner_before} before" if cb.remind_owner_before else ""),
         ]

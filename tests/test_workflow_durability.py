@@ -130,3 +130,17 @@ async def test_a_closed_complaint_reopens_as_a_new_linked_run(tmp_path: Path) ->
         assert link.detail["original"] == "W-1"
         assert (await case.status()).status == "open"
         assert all(m["key"].startswith("W-1-R1:") for m in case.outbox())
+
+
+async def test_a_case_that_outlives_its_calendar_gets_it_extended_by_an_activity(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(make_complaint())
+        await case.skip(230 * DAY)
+        await case.act("agent_reply", STAFF_AGENT, text="still on it")
+        extended = await case.log_entry("case calendar extended")
+        new_sha = extended.detail["calendar_sha"]
+        assert (tmp_path / "store" / new_sha[:2] / f"{new_sha}.json").exists()
+        answer = await case.act("extend", SUPERVISOR, clock="final-response", target="35 business days", reason="x")
+        assert answer.status == "rejected"  # long past the deadline; computed on the longer calendar
+        view = await case.status()
+        assert view.status == "open"
