@@ -143,6 +143,16 @@ async def _worker(s: Settings) -> None:
 
     Intake(s)  # pins the current policies into the store
     client = await _client(s)
+    from .temporal import register_search_attributes
+
+    try:
+        added = await register_search_attributes(client, s.namespace)
+        if added:
+            typer.echo(f"registered search attributes: {', '.join(added)}")
+    except RPCError as exc:
+        typer.echo(
+            f"warning: could not register search attributes ({exc.message}); register them by hand", err=True
+        )
     typer.echo(f"worker on {s.address} namespace {s.namespace} queue {s.task_queue}")
     await run_until_stopped(build_worker(client, s))
 

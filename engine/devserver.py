@@ -27,7 +27,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def command(settings: Settings, host: str, port: int) -> list[str]:
+def command(settings: Settings, host: str, port: int, *, search_attributes: bool = True) -> list[str]:
     db = settings.home / "temporal.db"
     args = [
         str(binary("temporal")),
@@ -48,7 +48,7 @@ def command(settings: Settings, host: str, port: int) -> list[str]:
         "--log-level",
         "warn",
     ]
-    for name, kind in search.TYPES.items():
+    for name, kind in search.TYPES.items() if search_attributes else ():
         args += ["--search-attribute", f"{name}={kind}"]
     return args
 
@@ -69,13 +69,17 @@ async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeo
 
 
 @contextlib.asynccontextmanager
-async def dev_server(settings: Settings, log: Path | None = None) -> AsyncIterator[Client]:
+async def dev_server(
+    settings: Settings, log: Path | None = None, *, search_attributes: bool = True
+) -> AsyncIterator[Client]:
     """Start the dev server, yield a connected client, stop the server on exit."""
     host, _, port = settings.address.rpartition(":")
     settings.home.mkdir(parents=True, exist_ok=True)
     out = open(log or settings.home / "temporal.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        command(settings, host or "127.0.0.1", int(port)), stdout=out, stderr=subprocess.STDOUT
+        command(settings, host or "127.0.0.1", int(port), search_attributes=search_attributes),
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield await wait_ready(settings, process)

@@ -69,3 +69,32 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         workflow_runner=workflow_runner(),
         **options,  # type: ignore[arg-type]
     )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register the complaint search attributes that the namespace lacks; returns those added.
+
+    Idempotent. Where the operator service refuses (Temporal Cloud registers them
+    in its console), the error propagates for the caller to report.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from ombuds.workflows import search
+
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    known = set(listed.custom_attributes) | set(listed.system_attributes)
+    missing = {
+        key.name: IndexedValueType.Value(
+            "INDEXED_VALUE_TYPE_" + key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
+        )
+        for key in search.ALL
+        if key.name not in known
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

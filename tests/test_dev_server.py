@@ -156,3 +156,13 @@ async def test_dev_server_case_survives_worker_kill_and_server_restart(env: Env)
     assert len(keys) == len(set(keys))
     templates = [m["template"] for m in env.outbox()]
     assert templates.count("received") == 1 and templates.count("final-response") == 1
+
+
+async def test_worker_registers_missing_search_attributes(env: Env) -> None:
+    from ombuds.engine.temporal import register_search_attributes
+    from ombuds.workflows import search
+
+    async with dev_server(env.settings, search_attributes=False) as client:
+        added = await register_search_attributes(client, env.settings.namespace)
+        assert added == sorted(search.TYPES)
+        assert await register_search_attributes(client, env.settings.namespace) == []
