@@ -25,6 +25,7 @@ from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import validate_file
 from ombuds.workflows import search
 from ombuds.workflows.complaint import WORKFLOW_NAME
+from ombuds.workflows.interpreter import Interpreter
 from ombuds.workflows.model import ComplaintInput
 
 from .settings import Settings
@@ -116,6 +117,26 @@ class Intake:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / complaint_id).write_text(f"{policy.id} {policy.version} {policy.sha256}\n", "utf-8")
 
+    def first_attributes(
+        self, policy: CompiledPolicy, workflow_input: ComplaintInput
+    ) -> TypedSearchAttributes:
+        """The search attributes the case will have after intake, set with the start.
+
+        The pure core runs intake here as the workflow will (same input, same case
+        time), so the workflow's first task has nothing to upsert.
+        """
+        complaint = workflow_input.complaint
+        core = Interpreter(
+            policy, self.store.instance(workflow_input.calendar_sha), complaint, complaint.id or ""
+        )
+        core.start(int(complaint.received_at.timestamp()))
+        pairs = [
+            SearchAttributePair(key, value)
+            for key, value in search.case_attributes(core, complaint.channel).items()
+            if value is not None
+        ]
+        return TypedSearchAttributes(pairs)
+
     async def reopen(
         self, client: Client, complaint_id: str, received_at: dt.datetime, *, search_attributes: bool = True
     ) -> Submitted:
@@ -152,14 +173,7 @@ class Intake:
         assert complaint.id is not None
         if self.registered(complaint.id):
             return Submitted(complaint.id, policy, False, "already registered")
-        attributes = TypedSearchAttributes(
-            [
-                SearchAttributePair(search.POLICY_ID, policy.id),
-                SearchAttributePair(search.POLICY_SHA, policy.sha256),
-                SearchAttributePair(search.CHANNEL, complaint.channel),
-                SearchAttributePair(search.STATUS, "open"),
-            ]
-        )
+        attributes = self.first_attributes(policy, workflow_input)
         try:
             await client.start_workflow(
                 WORKFLOW_NAME,

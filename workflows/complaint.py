@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from datetime import timedelta
 from typing import Any
 
@@ -60,7 +59,9 @@ class ComplaintWorkflow:
         self.inbox: list[Event] = []
         self.changed = False
         self.busy = 0
-        self.sa_last: dict[str, object] = {}
+        self.sa_last: dict[str, object] = {
+            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes.search_attributes
+        }
 
     # ------------------------------------------------------------------ time
 
@@ -225,31 +226,14 @@ class ComplaintWorkflow:
             record_delivery_failure(self.core, self.now(), send, str(cause))
 
     def upsert_search_attributes(self) -> None:
-        """Upsert only the search attributes that changed since the last upsert."""
+        """Upsert only the search attributes that changed (intake sets the first ones at start)."""
         if not self.input.search_attributes:
             return
-        s = self.core.state
-        wake = self.core.next_wake()
-        current: dict[str, tuple[Any, Any]] = {
-            "status": (search.STATUS, s.status),
-            "stage": (search.STAGE, s.stage),
-            "level": (search.LEVEL, self.core.level_id),
-            "severity": (search.SEVERITY, s.severity or "none"),
-            "category": (search.CATEGORY, s.category or "none"),
-            "channel": (search.CHANNEL, self.input.complaint.channel),
-            "policy_id": (search.POLICY_ID, self.core.policy.policy.id),
-            "policy_sha": (search.POLICY_SHA, s.policy_sha),
-            "breached": (search.SLA_BREACHED, s.sla_breached),
-            "next": (
-                search.NEXT_DEADLINE,
-                dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None,
-            ),
-        }
         updates: list[SearchAttributeUpdate[Any]] = []
-        for name, (key, value) in current.items():
-            if self.sa_last.get(name, _UNSET) == value:
+        for key, value in search.case_attributes(self.core, self.input.complaint.channel).items():
+            if self.sa_last.get(key.name, _UNSET) == value:
                 continue
-            self.sa_last[name] = value
+            self.sa_last[key.name] = value
             updates.append(key.value_set(value) if value is not None else key.value_unset())
         if updates:
             workflow.upsert_search_attributes(updates)

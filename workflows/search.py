@@ -5,7 +5,13 @@ No personal data goes here; ids, statuses and dates only.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
 from temporalio.common import SearchAttributeKey
+
+if TYPE_CHECKING:
+    from .interpreter import Interpreter
 
 STATUS = SearchAttributeKey.for_keyword("OmbudsStatus")
 STAGE = SearchAttributeKey.for_keyword("OmbudsStage")
@@ -27,3 +33,21 @@ TYPES = {
     ]
     for key in ALL
 }
+
+
+def case_attributes(core: Interpreter, channel: str) -> dict[SearchAttributeKey[Any], Any]:
+    """The search attributes of a case as the core sees it (None: unset)."""
+    s = core.state
+    wake = core.next_wake()
+    return {
+        STATUS: s.status,
+        STAGE: s.stage,
+        LEVEL: core.level_id,
+        SEVERITY: s.severity or "none",
+        CATEGORY: s.category or "none",
+        CHANNEL: channel,
+        POLICY_ID: core.policy.policy.id,
+        POLICY_SHA: s.policy_sha,
+        SLA_BREACHED: s.sla_breached,
+        NEXT_DEADLINE: dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None,
+    }
