@@ -259,11 +259,22 @@ def horizon_days(policy: Policy) -> int:
 
 
 def select_calendars(policy: Policy, complaint: Complaint | None) -> dict[str, str]:
+    """Each calendar selector's choice for a complaint.
+
+    Selectors see the complaint and its classification (``case.priority``,
+    ``case.category``, ``case.queue``, ``case.severity``), so a queue or a
+    priority can have its own calendar.
+    """
+    from .rules import classify
+
     evaluator = expressions.Evaluator()
-    variables = {
+    variables: dict[str, Any] = {
         "complaint": expressions.complaint_variables(complaint) if complaint else {},
         "case": expressions.case_variables(),
     }
+    if complaint is not None:
+        classes = {k: m.value for k, m in classify(policy, variables, evaluator).items()}
+        variables["case"] = expressions.case_variables(classes)
     chosen: dict[str, str] = {}
     for name, choices in policy.calendar_selectors.items():
         for choice in choices:
