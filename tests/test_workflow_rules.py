@@ -290,3 +290,15 @@ async def test_malformed_input_refused_and_case_continues(tmp_path: Path) -> Non
         view = await case.status()
         assert view.status == "open"
         assert not any(e.action == "input refused" for e in await case.log())
+
+
+async def test_dates_the_customer_must_know_are_computed_and_told(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(make_complaint())  # Mon 1 Mar 2027 10:00
+        assert (await case.status()).dates == {"ombudsman-eligible": "2027-04-26"}  # 8 weeks
+        await case.act("resolve", SUPERVISOR, justified=False, root_cause="fee applied correctly")
+        view = await case.status()
+        # six months after the final response, the day of the response not counted
+        assert view.dates["ombudsman-referral"] == "2027-09-01"
+        (final,) = [m for m in case.outbox() if m["template"] == "final-response"]
+        assert "until 2027-09-01" in final["body"]
