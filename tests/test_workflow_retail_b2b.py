@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
 from ombuds.workflows.model import Actor
 
@@ -146,3 +147,26 @@ async def test_sms_waits_for_the_end_of_quiet_hours(tmp_path: Path) -> None:
         released = await case.log_entry("sent after quiet hours")
         assert released.at == "2027-02-24T07:00:00Z"
         assert [m["channel"] for m in case.outbox()][:1] == ["sms"]
+
+
+async def test_customer_chooses_among_offered_remedies(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(retail_complaint())
+        await case.act("assign", RETAIL_AGENT, assignee="eva")
+        await case.act("finding", RETAIL_AGENT, justified=True, root_cause="faulty heating element")
+        offered = await case.act("offer_options", RETAIL_AGENT)
+        assert offered.status == "offered"
+        options = offered.detail["options"]
+        assert "replacement" in options and "refund" in options
+        with pytest.raises(WorkflowUpdateFailedError):
+            await case.act("choose_option", CUSTOMER, option="a-new-car")
+        chosen = await case.act("choose_option", CUSTOMER, option="refund")
+        assert chosen.status == "chosen"
+        view = await case.status()
+        assert (view.chosen, view.assignee) == ("refund", "eva")
+        log = await case.log()
+        assert any(
+            e.action == "finding recorded" and e.detail["root_cause"] == "faulty heating element" for e in log
+        )
+        (message,) = [m for m in case.outbox() if m["template"] == "options"]
+        assert message["locale"] == "de"
