@@ -128,10 +128,8 @@ def _sources(doc: Document) -> dict[str, SourceRef]:
     name = Path(doc.file).name
     out: dict[str, SourceRef] = {}
     for loc, (line, _col) in doc.positions.items():
-        if not loc:
-            continue
         # rules and their direct fields: enough to name any rule that fires
-        if len(loc) <= 4:
+        if 0 < len(loc) <= 4:
             out[format_loc(loc)] = SourceRef(file=name, line=line)
     return out
 

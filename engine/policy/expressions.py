@@ -14,6 +14,7 @@ import types
 import typing
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import cel
@@ -157,7 +158,7 @@ def check(source: str) -> list[ExpressionProblem]:
             )
         ]
     try:
-        program = cel.compile(source)
+        program = _compiled(source)
         variables = list(program.variables())
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -225,9 +226,15 @@ def _check_paths(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[Ex
     return problems
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> cel.Program:
+    """A compiled condition, once per distinct source (programs are immutable)."""
+    return cel.compile(source)
+
+
 def compile_program(source: str) -> cel.Program:
     """A compiled program; Programs do not pickle, so callers recompile from source."""
-    return cel.compile(source)
+    return _compiled(source)
 
 
 def _plain(value: Any) -> Any:
