@@ -140,7 +140,9 @@ async def test_a_case_that_outlives_its_calendar_gets_it_extended_by_an_activity
         extended = await case.log_entry("case calendar extended")
         new_sha = extended.detail["calendar_sha"]
         assert (tmp_path / "store" / new_sha[:2] / f"{new_sha}.json").exists()
-        answer = await case.act("extend", SUPERVISOR, clock="final-response", target="35 business days", reason="x")
+        answer = await case.act(
+            "extend", SUPERVISOR, clock="final-response", target="35 business days", reason="x"
+        )
         assert answer.status == "rejected"  # long past the deadline; computed on the longer calendar
         view = await case.status()
         assert view.status == "open"
