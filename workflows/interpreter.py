@@ -50,6 +50,8 @@ from .model import (
 )
 
 FOREVER = 2**62
+#: Case events that cannot happen twice: a clock stopped by them does not restart on reopen.
+ONCE_ONLY = frozenset({"acknowledged", "first_response", "submitted"})
 
 
 class Rejected(ValueError):
@@ -92,6 +94,7 @@ class Interpreter:
         self._complaint_context.setdefault("customer", {}).setdefault("contacts", {})
         self.sends: list[Send] = []
         self.cap_checks: list[CapCheck] = []
+        self._depth = 0
         self.state: CaseState = CaseState(
             complaint_id=complaint_id,
             policy_sha=compiled.sha256,
@@ -185,7 +188,12 @@ class Interpreter:
         if template is None:
             return
         notes = self.policy.notifications
-        n = sum(1 for s in self.sends if s.key.startswith(f"{self.complaint_id}:{entry.seq}:"))
+        prefix = f"{self.complaint_id}:{entry.seq}:"
+        same_entry = [s for s in self.sends if s.key.startswith(prefix)]
+        audience = "staff" if to == "staff" else "customer"
+        if any(s.template == template and s.to == audience for s in same_entry):
+            return  # one decision sends a message once, however many settings name it
+        n = len(same_entry)
         key = f"{self.complaint_id}:{entry.seq}:{n}"
         chosen = list(channels or [notes.preferred, *notes.fallback])
         locale = self.complaint.customer.locale or self.policy.policy.locale
@@ -242,6 +250,14 @@ class Interpreter:
         if not inside:
             return None
         return local - local % 60 + ((end - minute) % 1440) * 60 - offset
+
+    def announce(self, entry: LogEntry, event: str, **context: Any) -> bool:
+        """Send the policy's message for a notification event, to its audience on its channels."""
+        note = self.policy.notifications.events.get(event)  # type: ignore[call-overload]
+        if note is None:
+            return False
+        self.send(entry, note.template, to=note.to, channels=note.channels or None, **context)
+        return True
 
     def context(self, needed: frozenset[str] | None = None, **extra: Any) -> dict[str, Any]:
         """What a template sees: only the names it reads, plus who the message goes to."""
@@ -351,7 +367,7 @@ class Interpreter:
             s.clocks[clock.id] = state
             del i
         self.process(now, "submitted", SYSTEM)
-        self.enter_stage(now, policy.stages[0].id, "intake", SYSTEM)
+        self.announce(self.enter_stage(now, policy.stages[0].id, "intake", SYSTEM), "received")
         primary = policy.intake.primary_response
         if primary and primary != policy.stages[0].notify:
             entry = self.log(now, "intake", "intake.primary_response", "primary response sent")
@@ -359,7 +375,7 @@ class Interpreter:
         ack = policy.notifications.events.get("acknowledged")
         if ack is not None and policy.intake.acknowledge == "at_intake":
             entry = self.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
-            self.send(entry, ack.template, channels=ack.channels or None)
+            self.announce(entry, "acknowledged")
             self.mark_acknowledged(now, SYSTEM)
         self.trigger(now, "classification", "intake", SYSTEM)
         return s
@@ -383,9 +399,8 @@ class Interpreter:
         s.status = "refused"
         entry = self.log(now, "intake", rule, "refused", reason=reason)
         self.send(entry, template, reason=reason)
-        note = self.policy.notifications.events.get("refused")
-        if template is None and note is not None:
-            self.send(entry, note.template, reason=reason)
+        if template is None:
+            self.announce(entry, "refused", reason=reason)
         return s
 
     def record_event(self, now: int, name: str) -> None:
@@ -399,8 +414,22 @@ class Interpreter:
     # ------------------------------------------------------------------ clocks
 
     def process(self, now: int, event: str, actor: Actor) -> None:
-        """Start and stop clocks on a case event (anchors), then record it."""
+        """Start and stop clocks on a case event (anchors), then record it.
+
+        Starting, stopping or breaching a clock is itself an event
+        (``clock:<id>:started`` ...), so clocks can be anchored on each other.
+        """
         self.record_event(now, event)
+        self._depth += 1
+        if self._depth > 16:  # clocks anchored on each other in a ring stop here
+            self._depth -= 1
+            return
+        try:
+            self._process_clocks(now, event, actor)
+        finally:
+            self._depth -= 1
+
+    def _process_clocks(self, now: int, event: str, actor: Actor) -> None:
         for clock in self.policy.clocks:
             cs = self.state.clocks.get(clock.id)
             if cs is None or cs.status == "off":
@@ -435,6 +464,7 @@ class Interpreter:
             due=iso(due),
             target=str(duration),
         )
+        self.process(now, f"clock:{clock.id}:started", actor)
 
     def warning_instants(
         self, clock: Clock, cal: CaseCalendar, duration: Duration, start: int, due: int
@@ -472,6 +502,10 @@ class Interpreter:
             clock=clock.id,
             met=met,
         )
+        for promise in self.state.promises:
+            if promise.kind == clock.id and promise.kept is None:
+                promise.kept = now <= promise.due
+        self.process(now, f"clock:{clock.id}:stopped", actor)
 
     def pause_clock(self, now: int, clock: Clock, cs: ClockState, actor: Actor) -> None:
         if cs.status != "running" or cs.due is None:
@@ -595,6 +629,8 @@ class Interpreter:
             )
             new_date = self.expected_resolution()
             self.send(entry, clock.notify_customer, reason=self.delay_reason(), new_date=new_date)
+            if clock.kind == "delay_notice":
+                self.announce(entry, "delay", reason=self.delay_reason(), new_date=new_date)
             cs.status, cs.stopped_at = "stopped", now
             if clock.repeat:
                 cs.status = "waiting"
@@ -607,7 +643,7 @@ class Interpreter:
         )
         for template in clock.notify_on_breach:
             self.send(entry, template, to="staff", clock=clock.id)
-        self.record_event(now, f"clock:{clock.id}:breached")
+        self.process(now, f"clock:{clock.id}:breached", SYSTEM)
         self.trigger(now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
 
     def delay_reason(self) -> str:
@@ -628,7 +664,7 @@ class Interpreter:
 
     # ------------------------------------------------------------------ stages and escalation
 
-    def enter_stage(self, now: int, stage_id: str, trigger: str, actor: Actor) -> None:
+    def enter_stage(self, now: int, stage_id: str, trigger: str, actor: Actor) -> LogEntry:
         index = next((i for i, st in enumerate(self.policy.stages) if st.id == stage_id), None)
         if index is None:
             raise Rejected(f'unknown stage "{stage_id}"')
@@ -637,6 +673,7 @@ class Interpreter:
         entry = self.log(now, trigger, f"stages[{index}]", "stage entered", actor, stage=stage.id)
         self.send(entry, stage.notify)
         self.process(now, f"stage:{stage.id}", actor)
+        return entry
 
     def trigger(
         self,
@@ -727,9 +764,7 @@ class Interpreter:
                     rule=f"authority[{to_level}].decision_within",
                 )
             )
-        note = self.policy.notifications.events.get("escalated")
-        if note is not None and note.template != rule.notify_customer:
-            self.send(entry, note.template, level=level.title)
+        self.announce(entry, "escalated", level=level.title)
         return True
 
     def handoff_summary(self, rule: EscalationRule, trigger: str) -> str:
@@ -882,12 +917,10 @@ class Interpreter:
     def on_acknowledge(self, event: Event, now: int) -> Answer:
         if self.state.acknowledged:
             return self._answer("already_acknowledged", None)
-        note = self.policy.notifications.events.get("acknowledged")
         entry = self.log(
             now, "event:acknowledge", "notifications.events.acknowledged", "acknowledgement sent", event.actor
         )
-        if note is not None:
-            self.send(entry, note.template, channels=note.channels or None)
+        self.announce(entry, "acknowledged")
         self.mark_acknowledged(now, event.actor)
         return self._answer("acknowledged", entry)
 
@@ -1003,8 +1036,6 @@ class Interpreter:
         )
         if approver is None:
             return decide("rejected", limits, f"{problem}, and no level may grant it")
-        if self.policy.compensation.approval_from == "next":
-            approver = max(approver, actor_level + 1)
         answer = decide("needs_approval", limits, problem, approval_level=self.policy.authority[approver].id)
         for i, rule in enumerate(self.policy.escalation):
             if rule.trigger.on == "compensation_above_authority" and self.when(rule.trigger.when):
@@ -1099,10 +1130,8 @@ class Interpreter:
             total=str(s.compensation_total),
             **base,
         )
-        note = self.policy.notifications.events.get("compensation_offered")
         title = self.policy.compensation.remedies[remedy].title
-        if note is not None:
-            self.send(entry, note.template, options=[title], offer=title)
+        self.announce(entry, "compensation_offered", options=[title], offer=title)
         return self._answer("accepted", entry, **base)
 
     def settle_cap_check(self, now: int, check: CapCheck, granted: bool, reason: str) -> Answer:
@@ -1272,7 +1301,9 @@ class Interpreter:
             at=iso(wanted),
             owner=owner,
         )
-        self.send(entry, cb.template, callback=self.local(wanted, cb.calendar))
+        when = self.local(wanted, cb.calendar)
+        if not self.announce(entry, "callback_scheduled", callback=when):
+            self.send(entry, cb.template, callback=when)
         if cb.remind_owner_before:
             before = parse_duration(cb.remind_owner_before).approx_minutes() * 60
             self.state.scheduled.append(
@@ -1382,9 +1413,7 @@ class Interpreter:
         )
         if event.final_response:
             self.record_event(now, "final_response")
-        note = self.policy.notifications.events.get("resolved")
-        if note is not None:
-            self.send(entry, note.template, channels=note.channels or None, reason=event.text)
+        self.announce(entry, "resolved", reason=event.text)
         if event.final_response:
             self.process(now, "final_response", event.actor)
         self.process(now, "resolved", event.actor)
@@ -1434,13 +1463,12 @@ class Interpreter:
             entry = self.log(
                 now, "deadline:survey", item.rule, "survey sent", questions=len(follow.survey.questions)
             )
-            self.send(
-                entry,
-                follow.survey.template,
-                channels=[follow.survey.channel],
-                survey_url=f"/survey/{self.complaint_id}",
-                questions=follow.survey.questions,
-            )
+            survey: dict[str, Any] = {
+                "survey_url": f"/survey/{self.complaint_id}",
+                "questions": follow.survey.questions,
+            }
+            if not self.announce(entry, "survey", **survey):
+                self.send(entry, follow.survey.template, channels=[follow.survey.channel], **survey)
             if follow.survey.reminder_after:
                 s.scheduled.append(
                     Scheduled(
@@ -1470,7 +1498,8 @@ class Interpreter:
                 self.log(now, "deadline:survey_expiry", item.rule, "survey expired unanswered")
         elif item.kind == "thank_you" and follow.thank_you:
             entry = self.log(now, "deadline:thank_you", item.rule, "thank-you sent")
-            self.send(entry, follow.thank_you.template, channels=[follow.thank_you.channel])
+            if not self.announce(entry, "thank_you"):
+                self.send(entry, follow.thank_you.template, channels=[follow.thank_you.channel])
         elif item.kind == "check_in":
             entry = self.log(
                 now, "deadline:check_in", item.rule, "check-in call due", owner=s.assignee or self.level_id
@@ -1520,21 +1549,23 @@ class Interpreter:
         self.reopen(now, event.actor, "event:reopen")
         return self._answer("reopened", self.state.log[-1])
 
+    def stopped_for_good(self, clock: Clock) -> bool:
+        """A clock whose stop events happen once and have happened (an acknowledgement)."""
+        return all(e in ONCE_ONLY and e in self.state.events for e in clock.stops)
+
     def reopen(self, now: int, actor: Actor, trigger: str) -> None:
         s = self.state
         s.status = "open"
         s.reopened += 1
         s.scheduled = [x for x in s.scheduled if x.done or x.kind == "thank_you"]
         self.log(now, trigger, "clocks", "reopened", actor, times=s.reopened)
-        note = self.policy.notifications.events.get("reopened")
-        if note is not None:
-            self.send(s.log[-1], note.template)
+        self.announce(s.log[-1], "reopened")
         for clock in self.policy.clocks:
             cs = s.clocks.get(clock.id)
             if cs is None or cs.status != "stopped":
                 continue
             i = self.clock_index(clock.id)
-            if clock.on_reopen == "restart":
+            if clock.on_reopen == "restart" and not self.stopped_for_good(clock):
                 cs.status = "waiting"
                 self.start_clock(now, clock, cs, "reopened", actor)
             elif clock.on_reopen == "resume" and cs.remaining is not None:
@@ -1551,7 +1582,7 @@ class Interpreter:
                     clock=clock.id,
                     due=iso(cs.due),
                 )
-        self.record_event(now, "reopened")
+        self.process(now, "reopened", actor)
 
     def on_withdraw(self, event: Event, now: int) -> Answer:
         s = self.state
@@ -1564,9 +1595,7 @@ class Interpreter:
             event.actor,
             reason=event.reason,
         )
-        note = self.policy.notifications.events.get("withdrawn")
-        if note is not None:
-            self.send(entry, note.template)
+        self.announce(entry, "withdrawn")
         self.process(now, "withdrawn", event.actor)
         s.scheduled = [x for x in s.scheduled if x.done]
         return self._answer("withdrawn", entry)
@@ -1590,9 +1619,9 @@ class Interpreter:
             )
             return self._answer("rejected", entry, "the policy allows no extension of this clock", **base)
         rule = f"clocks[{i}].extension"
-        if cs.status == "breached" and cs.due is not None:
+        if cs.status == "breached" and cs.due is not None and ext.notice_before_deadline:
             why = f"the deadline {iso(cs.due)} has passed; an extension notice must go out before it"
-        elif cs.status not in ("running", "paused") or cs.due is None or cs.started_at is None:
+        elif cs.status not in ("running", "paused", "breached") or cs.due is None or cs.started_at is None:
             why = f"the clock is {cs.status}"
         elif ext.notice_before_deadline and now > cs.due:
             why = f"the notice must go out before the deadline ({iso(cs.due)})"
@@ -1635,6 +1664,9 @@ class Interpreter:
             **base,
         )
         self.send(entry, ext.notice, reason=event.reason, new_date=new_date)
+        self.announce(entry, "extension", reason=event.reason, new_date=new_date)
+        if cs.status == "breached" and new_due > now:
+            cs.status = "running"  # a late extension the policy allows (no notice-before rule)
         s.promises.append(
             Promise(kind=clock.id, due=new_due, text=f"{clock.title or clock.id} by {new_date}", rule=rule)
         )
@@ -1651,10 +1683,15 @@ class Interpreter:
         final = next((st for st in self.policy.stages if st.final), None)
         if final is not None and s.stage != final.id:
             self.enter_stage(now, final.id, trigger, actor)
-        self.log(
+        closed = self.log(
             now, trigger, "records", "closed", actor, retention_years=self.policy.records.retention_years
         )
+        self.announce(closed, "closed")
         self.process(now, "closed", actor)
+        for clock in self.policy.clocks:
+            cs = s.clocks.get(clock.id)
+            if cs is not None and cs.status in ("running", "paused"):
+                self.stop_clock(now, clock, cs, "closed", actor)
         for promise in s.promises:
             if promise.kept is None:
                 promise.kept = True

@@ -479,7 +479,11 @@ class Compensation(_Model):
     remedies: dict[Name, Remedy] = Field(default_factory=dict)
     option_sets: list[OptionSet] = Field(default_factory=list)
     caps: Caps = Field(default_factory=Caps)
-    approval_from: Literal["next", "any_higher"] = "next"
+    approval_from: Literal["next", "any_higher"] = Field(
+        "next",
+        description="Either way, the approver is the lowest higher level whose limits allow the "
+        "proposal (kept so that every snapshot ever compiled stays readable).",
+    )
 
 
 # --------------------------------------------------------------------------- callbacks

@@ -1,0 +1,147 @@
+"""The pure interpreter core, driven directly: what the workflow shell runs, without Temporal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from ombuds.engine.policy.compile import CompiledPolicy, instantiate
+from ombuds.engine.policy.model import Complaint
+from ombuds.workflows.interpreter import Interpreter
+from ombuds.workflows.model import Actor, Event
+
+from .workflow_support import SUPERVISOR, make_complaint, policy_variant, shipped_policies
+
+DAY = 86_400
+CUSTOMER = Actor(kind="customer")
+
+
+def core_for(
+    policy_id: str, complaint: Complaint, policies: list[CompiledPolicy] | None = None
+) -> Interpreter:
+    policy = next(p for p in policies or shipped_policies() if p.id == policy_id)
+    return Interpreter(
+        policy, instantiate(policy, complaint.received_at, complaint), complaint, complaint.id or "X"
+    )
+
+
+def run_until(core: Interpreter, until: int) -> None:
+    while (wake := core.next_wake()) is not None and wake <= until:
+        core.tick(wake)
+
+
+def test_acknowledgement_clock_does_not_restart_on_reopen() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + 3600)
+    core.apply(Event(kind="reopen", actor=CUSTOMER), t0 + 7200)
+    clocks = core.state.clocks
+    assert clocks["acknowledge"].status == "stopped"
+    assert clocks["final-response"].status == "running"
+    run_until(core, t0 + 20 * DAY)
+    assert not [e for e in core.state.log if e.action == "breached" and e.detail["clock"] == "acknowledge"]
+
+
+def test_extension_promise_is_kept_when_the_clock_stops_in_time() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    run_until(core, t0 + 10 * DAY)
+    extended = core.apply(
+        Event(
+            kind="extend",
+            actor=SUPERVISOR,
+            clock="final-response",
+            target="35 business days",
+            reason="records",
+        ),
+        t0 + 10 * DAY,
+    )
+    assert extended.status == "extended"
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + 12 * DAY)
+    (promise,) = [p for p in core.state.promises if p.kind == "final-response"]
+    assert promise.kept is True
+    run_until(core, t0 + 80 * DAY)
+    assert not [e for e in core.state.log if e.action == "promise missed"]
+
+
+def test_closing_without_resolution_stops_every_clock() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.apply(Event(kind="close", actor=SUPERVISOR), t0 + 3600)
+    assert {c.status for c in core.state.clocks.values()} == {"stopped"}
+    assert core.next_wake() is None
+
+
+def test_clocks_anchor_on_reopen_and_on_other_clocks(tmp_path: Path) -> None:
+    extra = """  - id: after-reopen
+    kind: custom
+    target: 2 business days
+    starts: reopened
+    stops: [resolved]
+  - id: chained
+    kind: custom
+    target: 1 business day
+    starts: clock:after-reopen:started
+    stops: [clock:after-reopen:stopped]
+dates:"""
+    policies = policy_variant(tmp_path, "financial-services.yaml", [("dates:", extra)])
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint, policies)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    assert core.state.clocks["after-reopen"].status == "waiting"
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + 3600)
+    core.apply(Event(kind="reopen", actor=CUSTOMER), t0 + 7200)
+    assert core.state.clocks["after-reopen"].status == "running"
+    assert core.state.clocks["chained"].status == "running"
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + 10800)
+    assert core.state.clocks["chained"].status == "stopped"
+
+
+def test_a_message_named_twice_for_one_decision_goes_once() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.sends.clear()
+    core.apply(Event(kind="escalate", actor=CUSTOMER, reason="not happy"), t0 + 60)
+    templates = [(s.to, s.template) for s in core.sends]
+    assert len(templates) == len(set(templates))
+    assert ("customer", "escalated") in templates
+
+
+def test_retail_callback_confirmation_uses_the_event_channels() -> None:
+    complaint = make_complaint(
+        id="R-9",
+        received_at="2027-02-23T10:12:00+01:00",
+        channel="phone",
+        product="household",
+        order_ids=["WEB-1"],
+        customer={"account_number": None, "region": None},
+    )
+    core = core_for("retail", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.sends.clear()
+    answer = core.apply(Event(kind="request_callback", actor=CUSTOMER), t0 + 60)
+    assert answer.status == "scheduled"
+    (message,) = [s for s in core.sends if s.template == "callback"]
+    assert message.channels == ["sms", "email"]
+
+
+def test_compensation_over_every_limit_is_rejected_with_the_reason() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    agent = Actor(kind="staff", id="a", level="agent")
+    answer = core.apply(
+        Event(kind="propose_compensation", actor=agent, remedy="apology", amount=Decimal(60000)), t0
+    )
+    assert answer.status == "rejected" and "per-complaint cap" in answer.reason
