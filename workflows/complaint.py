@@ -2,7 +2,9 @@
 
 The workflow turns signals, updates and timers into events for the core, and
 the core's sends into activities, its deadlines into one durable timer, and
-its state into search attributes.  All I/O happens in activities.
+its state into search attributes.  Every effect happens in an activity; the
+only thing read outside one is the pinned snapshot and case calendar, by sha256
+from the worker's content-addressed store (deterministic: a sha names one content).
 """
 
 from __future__ import annotations

@@ -58,6 +58,21 @@ class Parts:
         elif isinstance(value, list):
             yield from enumerate(value)
 
+    def assembled(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The document with every built section in place of its raw data."""
+        out = dict(data)
+        for name, info in Policy.model_fields.items():
+            key = info.alias or name
+            value = self.sections.get(name)
+            if value is None or key not in out:
+                continue
+            if isinstance(value, dict) and value.get("__items__"):
+                items = value["items"]
+                out[key] = dict(items) if isinstance(data[key], dict) else [item for _, item in items]
+            else:
+                out[key] = value
+        return out
+
     def mapping(self, name: str) -> dict[str, Any]:
         value = self.sections.get(name)
         if isinstance(value, dict) and value.get("__items__"):
@@ -241,7 +256,8 @@ def _validate_document(doc: Document, base_dir: Path, report: Report, today: dt.
     policy: Policy | None = None
     if not report.errors:
         try:
-            policy = Policy.model_validate(doc.data)
+            # the sections are built already; assembling them skips validating them twice
+            policy = Policy.model_validate(parts.assembled(doc.data))
         except ValidationError as exc:
             report.extend(_pydantic_problems(doc, (), exc))
     return Validated(report, doc, policy, templates)
