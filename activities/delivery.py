@@ -17,8 +17,8 @@ from .outbox import Outbox
 from .plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
 
 
-def recipient(message: OutboundMessage) -> tuple[str, str]:
-    """The first of the message's channels the customer can be reached on."""
+def recipient(message: OutboundMessage) -> tuple[str, str] | None:
+    """The first of the message's channels the customer can be reached on, or None."""
     if message.to == "staff":
         level = message.context.get("case", {}).get("level", "staff")
         return "staff", f"queue:{level}"
@@ -27,9 +27,7 @@ def recipient(message: OutboundMessage) -> tuple[str, str]:
         value = contacts.get(CONTACT_FOR_CHANNEL.get(channel, channel))
         if value:
             return channel, str(value)
-    raise ApplicationError(
-        f"the customer has no contact for {', '.join(message.channels)}", type="NoContact", non_retryable=True
-    )
+    return None
 
 
 class Activities:
@@ -53,7 +51,12 @@ class Activities:
             policy = self.store.policy(policy_sha)
         except StoreError as exc:
             raise ApplicationError(str(exc), type="StoreError") from None
-        channel, address = recipient(message)
+        found = recipient(message)
+        if found is None:
+            # not a failure to retry: the complaint records it as undelivered, with the reason
+            reason = f"the customer has no contact for {', '.join(message.channels)}"
+            return Receipt(key=message.key, channel="none", status="undeliverable", reference=reason)
+        channel, address = found
         plugin = self.channel_for(channel)
         locale, template = policy.template(message.template, message.locale)
         subject, body = render(template.subject, template.body, message.context)

@@ -49,7 +49,7 @@ class RenderedMessage(BaseModel):
 class Receipt(BaseModel):
     key: str
     channel: str
-    status: Literal["sent", "already_sent"]
+    status: Literal["sent", "already_sent", "undeliverable"]
     reference: str = Field(description="Where the channel put it (file, message id).")
 
 

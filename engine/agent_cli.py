@@ -123,6 +123,13 @@ def register(app: typer.Typer) -> None:
 
 
 async def _dev(s: Settings) -> None:
+    try:
+        await _run_dev(s)
+    except (RuntimeError, TimeoutError) as exc:
+        raise fail(str(exc)) from None
+
+
+async def _run_dev(s: Settings) -> None:
     from .devserver import dev_server
     from .intake import Intake
     from .temporal import build_worker
@@ -197,6 +204,7 @@ async def _submit(s: Settings, file: Path, fmt: str) -> None:
         )
     else:
         typer.echo(f"not started: {submitted.complaint_id}: {submitted.reason}")
+        raise typer.Exit(1)
 
 
 async def _reopen(s: Settings, complaint_id: str) -> None:
@@ -239,6 +247,7 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
     )
     typer.echo(
         f"case time {view.now}; next deadline {view.next_deadline or 'none'}; SLA breached: {'yes' if view.sla_breached else 'no'}"
+        + (f"; {view.undelivered} message(s) undelivered" if view.undelivered else "")
     )
     typer.echo("clocks:")
     for clock in view.clocks:
@@ -269,7 +278,12 @@ async def _event(
 ) -> None:
     from ombuds.workflows.model import Answer, Event
 
-    raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
+    try:
+        raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(
+            f"cannot read --data file {data[1:]}: {getattr(exc, 'strerror', None) or exc}", 2
+        ) from None
     try:
         fields = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -301,7 +315,11 @@ async def _list(s: Settings, query: str, limit: int) -> None:
     client = await _client(s)
     count = 0
     try:
-        async for wf in client.list_workflows(query or None, limit=limit):
+        from ombuds.workflows.complaint import WORKFLOW_NAME
+
+        complaints = f"WorkflowType = '{WORKFLOW_NAME}'"
+        full = f"{complaints} AND ({query})" if query else complaints
+        async for wf in client.list_workflows(full, limit=limit):
             attrs = {
                 k: v[0] if isinstance(v, list) and v else v for k, v in (wf.search_attributes or {}).items()
             }

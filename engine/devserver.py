@@ -53,13 +53,28 @@ def command(settings: Settings, host: str, port: int, *, search_attributes: bool
     return args
 
 
-async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeout: float = 30.0) -> Client:
+def _last_error(log_file: Path | None) -> str:
+    """The most telling line of the server's log (e.g. an address already in use)."""
+    if log_file is None or not log_file.exists():
+        return "see its log"
+    lines = [line for line in log_file.read_text("utf-8", "replace").splitlines() if line.strip()]
+    for line in reversed(lines[-40:]):
+        if "address already in use" in line or "error" in line.lower():
+            return line.strip()[-300:] + f" (log: {log_file})"
+    return f"see {log_file}"
+
+
+async def wait_ready(
+    settings: Settings, process: subprocess.Popen[bytes], timeout: float = 30.0, log_file: Path | None = None
+) -> Client:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: Exception | None = None
     while loop.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with status {process.returncode}")
+            raise RuntimeError(
+                f"the Temporal dev server exited with status {process.returncode}: {_last_error(log_file)}"
+            )
         try:
             return await connect(settings)
         except Exception as exc:  # not listening yet
@@ -82,7 +97,7 @@ async def dev_server(
         stderr=subprocess.STDOUT,
     )
     try:
-        yield await wait_ready(settings, process)
+        yield await wait_ready(settings, process, log_file=log or settings.home / "temporal.log")
     finally:
         process.terminate()
         try:

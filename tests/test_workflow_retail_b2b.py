@@ -170,3 +170,15 @@ async def test_customer_chooses_among_offered_remedies(tmp_path: Path) -> None:
         )
         (message,) = [m for m in case.outbox() if m["template"] == "options"]
         assert message["locale"] == "de"
+
+
+async def test_a_message_with_no_contact_is_recorded_as_undelivered(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        await case.submit(
+            retail_complaint(customer={"contacts": {"social": "@emma"}, "id": "RC-2"}, channel="social")
+        )
+        failed = await case.log_entry("delivery failed")
+        assert "no contact for" in failed.detail["error"]
+        view = await case.status()
+        assert view.undelivered >= 1 and not view.sla_breached
+        assert not case.outbox()

@@ -217,12 +217,15 @@ class ComplaintWorkflow:
 
     async def deliver(self, send: Send) -> None:
         try:
-            await workflow.execute_activity(
+            receipt: dict[str, Any] = await workflow.execute_activity(
                 DELIVER,
                 args=[self.core.state.policy_sha, send],
+                result_type=dict,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=SEND_RETRY,
             )
+            if receipt.get("status") == "undeliverable":
+                record_delivery_failure(self.core, self.now(), send, str(receipt.get("reference", "")))
         except ActivityError as exc:
             cause = exc.cause or exc
             record_delivery_failure(self.core, self.now(), send, str(cause))

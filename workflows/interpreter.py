@@ -1757,6 +1757,7 @@ def status_view(core: Interpreter, now: int) -> StatusView:
         queue=s.queue,
         assignee=s.assignee,
         sla_breached=s.sla_breached,
+        undelivered=s.undelivered,
         next_deadline=iso(wake) if wake is not None else None,
         clocks=clocks,
         promises=s.promises,
@@ -1772,7 +1773,7 @@ def status_view(core: Interpreter, now: int) -> StatusView:
 
 def record_delivery_failure(core: Interpreter, now: int, send: Send, error: str) -> None:
     """A message that could not be delivered after all retries is surfaced, never dropped."""
-    core.state.sla_breached = core.state.sla_breached or send.to == "customer"
+    core.state.undelivered += 1
     core.log(
         now,
         f"delivery:{send.key}",

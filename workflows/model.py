@@ -208,6 +208,7 @@ class CaseState(_Payload):
     callbacks: list[Callback] = Field(default_factory=list)
     scheduled: list[Scheduled] = Field(default_factory=list)
     sla_breached: bool = False
+    undelivered: int = Field(0, description="Messages that could not be delivered (logged with the reason).")
     deferred: list[Deferred] = Field(default_factory=list)
     case_now: int | None = Field(None, description="Case time when the run continued as new.")
     seq: int = 0
@@ -306,6 +307,7 @@ class StatusView(_Payload):
     queue: str
     assignee: str | None = None
     sla_breached: bool
+    undelivered: int = 0
     next_deadline: str | None = None
     clocks: list[ClockView]
     promises: list[Promise]
