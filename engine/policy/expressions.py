@@ -9,6 +9,7 @@ complaint runs.
 
 from __future__ import annotations
 
+import ast
 import re
 import types
 import typing
@@ -188,7 +189,87 @@ def check(source: str) -> list[ExpressionProblem]:
             )
         )
     problems.extend(_check_paths(tokens, bound))
+    problems.extend(_check_regexes(tokens))
+    if not problems:
+        problems.extend(_dry_run(program))
     return problems
+
+
+def _check_regexes(tokens: list[tuple[str, str, int]]) -> list[ExpressionProblem]:
+    """``matches("...")`` patterns that are not regular expressions."""
+    out = []
+    for i in range(len(tokens) - 2):
+        if tokens[i][1] == "matches" and tokens[i + 1][1] == "(":
+            j = i + 2
+            if tokens[j][0] == "ident" and j + 2 < len(tokens) and tokens[j + 1][1] == ",":
+                j += 2  # matches(text, "pattern")
+            kind, literal, offset = tokens[j]
+            if kind != "str":
+                continue
+            try:
+                pattern = ast.literal_eval(literal)
+                re.compile(pattern)
+            except (ValueError, SyntaxError):
+                continue  # a literal Python reads differently: left to the run-time check
+            except re.error as exc:
+                out.append(ExpressionProblem(f"invalid regular expression: {exc.msg}", offset + 1))
+    return out
+
+
+@lru_cache(maxsize=1)
+def sample_variables() -> dict[str, Any]:
+    """A complaint with every field set and a fresh case: what a dry run evaluates against."""
+    sample = Complaint.model_validate(
+        {
+            "id": "SAMPLE-1",
+            "received_at": "2026-01-05T10:00:00+00:00",
+            "channel": "email",
+            "customer": {
+                "id": "C-1",
+                "name": "Sample",
+                "contacts": {
+                    "email": "a@b.c",
+                    "phone": "+1",
+                    "messenger": "m",
+                    "social": "s",
+                    "postal_address": "p",
+                },
+                "account_number": "1",
+                "locale": "en",
+                "timezone": "UTC",
+                "segment": "retail",
+                "region": "XX",
+            },
+            "product": "product",
+            "order_ids": ["A-1"],
+            "amount": "1.5",
+            "currency": "EUR",
+            "subject": "subject",
+            "description": "description",
+            "incident_date": "2026-01-01",
+        }
+    )
+    return {"complaint": complaint_variables(sample), "case": case_variables()}
+
+
+def _dry_run(program: cel.Program) -> list[ExpressionProblem]:
+    """Evaluate once on a full sample: catches comparisons between different types."""
+    try:
+        program.execute(sample_variables())
+    except TypeError as exc:
+        text = str(exc).split(". ")[0]
+        return [
+            ExpressionProblem(
+                f"type mismatch: {text}",
+                0,
+                'compare like with like, e.g. complaint.amount >= 1000.0, complaint.product == "card"',
+            )
+        ]
+    except Exception as exc:  # missing map keys and the like depend on the complaint
+        message = str(exc)
+        if "regex" in message:
+            return [ExpressionProblem("invalid regular expression: " + message.splitlines()[0][:200], 0)]
+    return []
 
 
 def _check_paths(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[ExpressionProblem]:
