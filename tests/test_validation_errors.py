@@ -1613,3 +1613,19 @@ def test_cli_as_a_program(tmp_path: Path) -> None:
     assert text.returncode == 1
     assert f'{path}:86:21: error: classification[2].when: unknown field "custmer"' in text.stdout
     assert text.stdout.strip().endswith("invalid: 1 file checked, 10 errors, 0 warnings")
+
+
+def test_template_reading_unknown_fields_and_keys_is_reported(tmp_path: Path) -> None:
+    shutil.copytree(TEMPLATES, tmp_path / "templates" / "financial")
+    (tmp_path / "policy.yaml").write_text(SOURCE.read_text("utf-8"), "utf-8")
+    folder = tmp_path / "templates" / "financial"
+    (folder / "received.en.txt").write_text("Subject: Received\n\nDear {{ customer.nmae }},\n", "utf-8")
+    (folder / "closed.en.txt").write_text(
+        "Subject: Closed\n\nClosed.\nby {{ deadlines['final-respons'] }}\n", "utf-8"
+    )
+    report = validate_file(tmp_path / "policy.yaml").report
+    found = {(Path(p.file).name, p.line, p.message) for p in report.errors}
+    assert ("received.en.txt", 3, "customer.nmae is not a field messages carry") in found
+    assert ("closed.en.txt", 4, 'deadlines["final-respons"] names no clock of the policy') in found
+    hints = " ".join(p.hint or "" for p in report.errors)
+    assert 'did you mean "name"' in hints and 'did you mean "final-response"' in hints

@@ -88,7 +88,7 @@ class Interpreter:
         self._complaint_vars = complaint_variables(complaint)
         # what templates see of the complaint: no free text, which stays in the history once
         self._complaint_context = complaint.model_dump(
-            mode="json", exclude={"description", "custom"}, exclude_none=True
+            mode="json", exclude={"description"}, exclude_none=True
         )
         self._complaint_context["id"] = complaint_id
         self._complaint_context.setdefault("customer", {}).setdefault("contacts", {})

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Template as Template_
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import PolicyError, did_you_mean
 from .loader import Document
+from .model import Complaint, Contacts, Customer
 
 #: Names a template may use.
 TEMPLATE_VARIABLES = frozenset(
@@ -77,6 +78,56 @@ def _undeclared(text: str) -> frozenset[str]:
 
 
 _PARSE_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+#: Fields of ``complaint`` and ``customer`` a template can read (free text stays out of messages).
+_COMPLAINT_FIELDS = frozenset(Complaint.model_fields) - {"description"}
+_CUSTOMER_FIELDS = frozenset(Customer.model_fields)
+_CONTACT_FIELDS = frozenset(Contacts.model_fields)
+
+
+@lru_cache(maxsize=4096)
+def field_uses(text: str) -> tuple[tuple[str, str, int], ...]:
+    """``(variable, field or key, line)`` for ``complaint.x``, ``customer.x``,
+    ``customer.contacts.x`` and constant subscripts such as ``deadlines["id"]``."""
+    found: list[tuple[str, str, int]] = []
+    node: Any
+    for node in _PARSE_ENV.parse(text).find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(node, nodes.Getattr):
+            if isinstance(target, nodes.Name) and target.name in ("complaint", "customer"):
+                found.append((target.name, node.attr, node.lineno))
+            elif (
+                isinstance(target, nodes.Getattr)
+                and target.attr == "contacts"
+                and isinstance(target.node, nodes.Name)
+                and target.node.name == "customer"
+            ):
+                found.append(("customer.contacts", node.attr, node.lineno))
+        elif (
+            isinstance(target, nodes.Name)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            found.append((target.name, node.arg.value, node.lineno))
+    return tuple(found)
+
+
+def unknown_fields(text: str) -> list[tuple[str, int, str | None]]:
+    """Complaint and customer fields a template reads that messages never carry."""
+    known = {
+        "complaint": _COMPLAINT_FIELDS,
+        "customer": _CUSTOMER_FIELDS,
+        "customer.contacts": _CONTACT_FIELDS,
+    }
+    out = []
+    for variable, name, line in field_uses(text):
+        fields = known.get(variable)
+        if fields is not None and name not in fields:
+            hint = did_you_mean(name, sorted(fields))
+            if variable == "complaint" and name == "description":
+                hint = "free text is not put into messages"
+            out.append((f"{variable}.{name} is not a field messages carry", line, hint))
+    return out
 
 
 def split_subject(text: str) -> tuple[str, str, int]:
@@ -260,6 +311,9 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
                 result.problems.append(_problem(file, 1 + offset, 1, f"template cannot be read: {exc}"))
                 ok = False
                 continue
+            for message, line, hint in unknown_fields(part):
+                result.problems.append(_problem(file, line + offset, 1, message, hint))
+                ok = False
             for var in sorted(undeclared - TEMPLATE_VARIABLES):
                 # the subject is searched in its own line, so the column counts "Subject:"
                 line, col = _first_use(text.partition("\n")[0] if offset == 0 else part, var)

@@ -27,7 +27,7 @@ from .errors import PolicyError, Report, did_you_mean, known_names_hint
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .model import Complaint, Policy
 from .schema import schema_problems
-from .templates import TemplateSet, load_templates
+from .templates import TemplateSet, field_uses, load_templates
 
 MAX_SURVEY_QUESTIONS_WARN = 7
 MAX_SURVEY_QUESTIONS = 15
@@ -1016,10 +1016,38 @@ class _Checker:
         meta = self.parts.get("policy")
         if meta is not None:
             self.problems.extend(self.templates.locale_problems(meta.locale, meta.locales))
+        self._template_keys()
         if not self.structure_ok:
             return  # a broken section may be the one that uses a template
         for name in sorted(self.templates.names - self.templates.used - {"handoff"}):
             self.warn(("templates", "dir"), f'template "{name}" is never used', code="unused")
+
+    def _template_keys(self) -> None:
+        """``deadlines["id"]`` and ``dates["id"]`` in templates name clocks and dates that exist."""
+        assert self.templates is not None
+        clocks = [*self.known("clocks"), "decision"]
+        dates = self.known("dates")
+        checkable = {"deadlines": self.checkable("clocks"), "dates": self.checkable("dates")}
+        for by_locale in self.templates.templates.values():
+            for template in by_locale.values():
+                offset = 2 if template.subject else 0
+                for part, shift in ((template.subject, 0), (template.body, offset)):
+                    for variable, key, line in field_uses(part):
+                        known = {"deadlines": clocks, "dates": dates}.get(variable)
+                        if known is None or key in known or not checkable[variable]:
+                            continue
+                        self.problems.append(
+                            PolicyError(
+                                template.file,
+                                line + shift,
+                                1,
+                                "",
+                                f'{variable}["{key}"] names no {"clock" if variable == "deadlines" else "date"} of the policy',
+                                known_names_hint(key, known, "ids"),
+                                "error",
+                                "template",
+                            )
+                        )
 
 
 @functools.lru_cache(maxsize=1)
