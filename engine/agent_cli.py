@@ -38,6 +38,12 @@ async def _client(s: Settings) -> Client:
         ) from None
 
 
+def details(detail: dict[str, Any]) -> str:
+    """A log entry's details on one line (the hand-off summary is left to --format json)."""
+    shown = ", ".join(f"{k}={v}" for k, v in detail.items() if k != "handoff")
+    return f"  {shown[:100]}" if shown else ""
+
+
 def parse_actor(text: str) -> Any:
     from ombuds.workflows.model import Actor
 
@@ -270,6 +276,7 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         for entry in log:
             typer.echo(
                 f"  {entry.seq:>3} {entry.at} {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor} [{entry.trigger}]"
+                + details(entry.detail)
             )
 
 
@@ -369,6 +376,7 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
     for entry in report.rebuilt:
         typer.echo(
             f"{entry.seq:>3} {entry.at} {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor} [{entry.trigger}]"
+            + details(entry.detail)
         )
     typer.echo(
         f"replayed {report.workflow_id}: {'deterministic' if report.deterministic else 'NONDETERMINISTIC: ' + (report.failure or '')}"
