@@ -90,8 +90,8 @@ async def test_dev_server_case_survives_worker_kill_and_server_restart(env: Env)
             submitted = env.cli("submit", complaint, "--format", "json")
             info = json.loads(submitted.stdout)
             assert info["started"] and info["policy"] == "financial-services"
-            again = env.cli("submit", complaint)
-            assert "not started" in again.stdout
+            again = env.cli("submit", complaint, check=False)
+            assert again.returncode == 1 and "not started" in again.stdout
 
             status = env.until(lambda: _has(env.cli("status", info["id"]).stdout, "stage received"))
             assert "final-response" in status and "2027-01-21 17:30" in status
