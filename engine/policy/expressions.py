@@ -143,7 +143,16 @@ def _syntax_message(raw: str) -> tuple[str, str | None]:
 
 
 def check(source: str) -> list[ExpressionProblem]:
-    """Problems in a condition: syntax, unknown variables, unknown field paths."""
+    """Problems in a condition: syntax, unknown variables, field paths, regexes, types."""
+    return list(_check(source))
+
+
+@lru_cache(maxsize=8192)
+def _check(source: str) -> tuple[ExpressionProblem, ...]:
+    return tuple(_check_uncached(source))
+
+
+def _check_uncached(source: str) -> list[ExpressionProblem]:
     if len(source) > MAX_CONDITION_LENGTH:
         return [
             ExpressionProblem(
@@ -252,10 +261,16 @@ def sample_variables() -> dict[str, Any]:
     return {"complaint": complaint_variables(sample), "case": case_variables()}
 
 
+@lru_cache(maxsize=1)
+def _sample_context() -> cel.Context:
+    """The sample as a reusable CEL context (converted once, not on every evaluation)."""
+    return cel.Context(sample_variables())
+
+
 def _dry_run(program: cel.Program) -> list[ExpressionProblem]:
     """Evaluate once on a full sample: catches comparisons between different types."""
     try:
-        program.execute(sample_variables())
+        program.execute(_sample_context())
     except TypeError as exc:
         text = str(exc).split(". ")[0]
         return [
