@@ -1047,6 +1047,37 @@ class Interpreter:
                 break
         return answer
 
+    def record_proposal(
+        self,
+        number: int,
+        actor: Actor,
+        remedy: str,
+        amount: Decimal,
+        discount: float,
+        coupons: int,
+        status: str,
+    ) -> bool:
+        """Set a proposal's status (a new one is recorded as the actor's); True if it existed."""
+        for proposal in self.state.proposals:
+            if proposal.number == number:
+                proposal.status = status  # type: ignore[assignment]
+                if status == "pending_cap_check":
+                    proposal.approved_by = actor.describe()
+                return True
+        self.state.proposals.append(
+            Proposal(
+                number=number,
+                by=actor.describe(),
+                level=actor.level or "",
+                remedy=remedy,
+                amount=amount,
+                discount_percent=discount,
+                coupons=coupons,
+                status=status,  # type: ignore[arg-type]
+            )
+        )
+        return False
+
     def customer_key(self) -> str | None:
         """A stable key for the customer's ledger; contact details only as a hash."""
         customer = self.complaint.customer
@@ -1071,23 +1102,7 @@ class Interpreter:
         s = self.state
         per_customer = self.policy.compensation.caps.per_customer
         if per_customer is not None and amount > 0 and not checked and self.customer_key() is not None:
-            existing_proposal = [p for p in s.proposals if p.number == number]
-            if existing_proposal:
-                existing_proposal[0].status = "pending_cap_check"
-                existing_proposal[0].approved_by = actor.describe()
-            else:
-                s.proposals.append(
-                    Proposal(
-                        number=number,
-                        by=actor.describe(),
-                        level=actor.level or "",
-                        remedy=remedy,
-                        amount=amount,
-                        discount_percent=discount,
-                        coupons=coupons,
-                        status="pending_cap_check",
-                    )
-                )
+            self.record_proposal(number, actor, remedy, amount, discount, coupons, "pending_cap_check")
             period = parse_duration(per_customer.period).approx_minutes() * 60
             self.cap_checks.append(
                 CapCheck(
@@ -1101,22 +1116,7 @@ class Interpreter:
             )
             return self._answer("pending_cap_check", None, **base)
         s.compensation_total += amount
-        existing = [p for p in s.proposals if p.number == number]
-        if existing:
-            existing[0].status = "accepted"
-        else:
-            s.proposals.append(
-                Proposal(
-                    number=number,
-                    by=actor.describe(),
-                    level=actor.level or "",
-                    remedy=remedy,
-                    amount=amount,
-                    discount_percent=discount,
-                    coupons=coupons,
-                    status="accepted",
-                )
-            )
+        existing = self.record_proposal(number, actor, remedy, amount, discount, coupons, "accepted")
         entry = self.log(
             now,
             "event:cap_check"
