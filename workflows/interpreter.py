@@ -1073,7 +1073,7 @@ class Interpreter:
                 amount=amount,
                 discount_percent=discount,
                 coupons=coupons,
-                status=status,  # type: ignore[arg-type]
+                status=status,
             )
         )
         return False
