@@ -337,13 +337,7 @@ class _Checker:
         self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code, key=at_key))
 
     def raw(self, *loc: str | int) -> Any:
-        node: Any = self.doc.data
-        for part in loc:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
+        return self.doc.value(loc)
 
     def duration(self, loc: Loc, text: str | None) -> Duration | None:
         if text is None:
