@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ombuds.engine.cli import app
+from ombuds.engine.policy import loader
 from ombuds.engine.policy.errors import PolicyError
 from ombuds.engine.policy.loader import (
     MAX_BYTES,
@@ -517,3 +521,61 @@ def test_dates_stay_text_until_the_model_reads_them() -> None:
     assert result.policy is not None, result.report.render_text()
     assert result.policy.policy.effective == dt.date(2026, 1, 1)
     assert result.policy.calendars["england"].closed == [dt.date(2026, 12, 24)]
+
+
+# --------------------------------------------------------------------------- one pass and composer agree
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _both(text: str) -> tuple[Any, Any]:
+    """What ``load_text`` (one pass over events when it can) and the composer make of ``text``."""
+
+    def run(load: Any) -> Any:
+        try:
+            doc = load(text, FILE)
+        except LoadFailed as exc:
+            return exc.problem
+        return (doc.data, doc.positions, doc.key_positions, doc.spans)
+
+    return run(load_text), run(loader._load_composed)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        [*ROOT.glob("policies/*.yaml"), *ROOT.glob("examples/**/*.yaml")],
+        key=str,
+    ),
+    ids=lambda path: path.name,
+)
+def test_shipped_yaml_loads_the_same_in_one_pass_as_composed(path: Path) -> None:
+    fast, composed = _both(path.read_text(encoding="utf-8"))
+    assert not isinstance(fast, PolicyError)
+    assert fast == composed
+
+
+_yaml_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.sampled_from("ab<-:1 '"), min_size=1, max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_yaml_values,
+    flow=st.sampled_from([None, True, False]),
+    tail=st.sampled_from(["", "\n---\nx: 1\n", "\n&a x: *a\n", "\n!!str y: 1\n", "\n<<: {}\n"]),
+)
+def test_one_pass_and_composer_agree_on_any_yaml(value: Any, flow: bool | None, tail: str) -> None:
+    text = yaml.safe_dump(value, default_flow_style=flow, allow_unicode=True) + tail
+    fast, composed = _both(text)
+    assert fast == composed

@@ -500,6 +500,96 @@ def load_text(text: str, file: str = "<string>") -> Document:
     """Parse one YAML document from ``text``; raises :class:`LoadFailed`."""
     if len(text) > MAX_BYTES:
         raise _problem(file, 1, 1, f"text is {len(text)} characters; the limit is {MAX_BYTES}")
+    if _CParser is not None:
+        try:
+            return _load_plain_events(text, file)
+        except (_NotPlain, yaml.YAMLError, ValueError, RecursionError):
+            pass  # composed below, which explains what is wrong or handles what is unusual
+    return _load_composed(text, file)
+
+
+class _NotPlain(Exception):
+    """The text needs the composer: aliases, anchors, tags, odd keys, or a problem to explain."""
+
+
+def _c_parser() -> type[Any] | None:
+    try:
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
+    except ImportError:  # PyYAML built without libyaml
+        return None
+    return cast(type[Any], CParser)
+
+
+_CParser = _c_parser()
+
+
+def _load_plain_events(text: str, file: str) -> Document:
+    """The common case in one pass over libyaml's events, without composing nodes.
+
+    Only plain data qualifies: no anchors, aliases or tags, scalar keys that are
+    neither repeated nor ``<<``, one non-empty document, within the size and depth
+    limits.  Anything else raises :class:`_NotPlain` and goes through
+    :func:`_load_composed`, which gives the same result or the located problem.
+    """
+    assert _CParser is not None
+    parser = _CParser(text)
+    positions: dict[Loc, tuple[int, int]] = {}
+    key_positions: dict[Loc, tuple[int, int]] = {}
+    spans: dict[Loc, tuple[int, int, int, int]] = {}
+    get = parser.get_event
+    count = 0
+
+    def build(event: Any, loc: Loc, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH or event.anchor is not None or event.tag is not None:
+            raise _NotPlain
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
+        positions[loc] = (line, col)
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            spans[loc] = (mark.index, event.end_mark.index, line, col)
+            return _resolve_plain(event.value) if event.implicit[0] else event.value
+        if kind is yaml.SequenceStartEvent:
+            items: list[Any] = []
+            while type(item := get()) is not yaml.SequenceEndEvent:
+                items.append(build(item, (*loc, len(items)), depth + 1))
+            return items
+        if kind is not yaml.MappingStartEvent:
+            raise _NotPlain
+        out: dict[str, Any] = {}
+        while type(key_event := get()) is not yaml.MappingEndEvent:
+            if (
+                type(key_event) is not yaml.ScalarEvent
+                or key_event.anchor is not None
+                or key_event.tag is not None
+            ):
+                raise _NotPlain
+            key = key_event.value
+            if key in out or (key == "<<" and not key_event.style):
+                raise _NotPlain
+            child = (*loc, key)
+            key_mark: Any = key_event.start_mark
+            key_positions[child] = (key_mark.line + 1, key_mark.column + 1)
+            out[key] = build(get(), child, depth + 1)
+        return out
+
+    try:
+        if type(get()) is not yaml.StreamStartEvent or type(get()) is not yaml.DocumentStartEvent:
+            raise _NotPlain
+        root = get()
+        if type(root) is yaml.ScalarEvent and root.implicit[0] and not root.value:
+            raise _NotPlain  # an empty document
+        data = build(root, (), 0)
+        if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
+            raise _NotPlain
+    finally:
+        parser.dispose()
+    return Document(file, data, positions, key_positions, text, spans)
+
+
+def _load_composed(text: str, file: str) -> Document:
     try:
         loader = _ComposeOnly(text)
         try:

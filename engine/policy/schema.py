@@ -15,6 +15,7 @@ from .durations import DURATION_PATTERN, UNITS_HELP, DurationError, parse_durati
 from .errors import PolicyError, did_you_mean
 from .loader import Document, Loc, format_loc
 from .model import complaint_json_schema, policy_json_schema
+from .schema_check import Check, Unsupported, compile_check
 
 SCHEMAS = {"policy": policy_json_schema, "complaint": complaint_json_schema}
 
@@ -64,6 +65,17 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
         _inline_refs(_with_key_patterns(schema)), format_checker=jsonschema.FormatChecker()
     )
+
+
+@lru_cache(maxsize=4)
+def quick_check(kind: str) -> Check | None:
+    """The yes/no check compiled from the same schema, or None when the schema is beyond it."""
+    full = validator(kind)
+    checker = full.format_checker or jsonschema.FormatChecker()
+    try:
+        return compile_check(full.schema, checker.conforms)
+    except Unsupported:
+        return None
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +337,10 @@ def _misspelt_required(error: ValidationError) -> set[tuple[str, str]]:
 
 
 def schema_problems(doc: Document, kind: str) -> list[PolicyError]:
+    """Every schema problem of ``doc``, located; the quick check answers for valid documents."""
+    check = quick_check(kind)
+    if check is not None and check(doc.data):
+        return []
     problems: list[PolicyError] = []
     misspelt: set[tuple[str, str]] = set()
     for error in validator(kind).iter_errors(doc.data):
