@@ -156,7 +156,7 @@ def compile_validated(validated: Validated) -> CompiledPolicy:
     if not validated.ok or validated.policy is None or validated.document is None:
         raise PolicyInvalid(validated.report)
     for source in _conditions(validated.document).values():
-        expressions.compile_program(source)
+        expressions.program(source)
     compiled = CompiledPolicy(
         policy=validated.policy,
         templates=_templates(validated.templates),

@@ -152,6 +152,12 @@ def _check(source: str) -> tuple[ExpressionProblem, ...]:
     return tuple(_check_uncached(source))
 
 
+@lru_cache(maxsize=4096)
+def program(source: str) -> cel.Program:
+    """The compiled condition; compiling is pure, so every evaluator shares the programs."""
+    return cel.compile(source)
+
+
 def _check_uncached(source: str) -> list[ExpressionProblem]:
     if len(source) > MAX_CONDITION_LENGTH:
         return [
@@ -168,8 +174,7 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
             )
         ]
     try:
-        program = _compiled(source)
-        variables = list(program.variables())
+        variables = list(program(source).variables())
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # ValueError/RuntimeError, or a panic from the Rust binding
@@ -200,7 +205,7 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
     problems.extend(_check_paths(tokens, bound))
     problems.extend(_check_regexes(tokens))
     if not problems:
-        problems.extend(_dry_run(program))
+        problems.extend(_dry_run(program(source)))
     return problems
 
 
@@ -267,10 +272,10 @@ def _sample_context() -> cel.Context:
     return cel.Context(sample_variables())
 
 
-def _dry_run(program: cel.Program) -> list[ExpressionProblem]:
+def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
     """Evaluate once on a full sample: catches comparisons between different types."""
     try:
-        program.execute(_sample_context())
+        compiled.execute(_sample_context())
     except TypeError as exc:
         text = str(exc).split(". ")[0]
         return [
@@ -322,17 +327,6 @@ def _check_paths(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[Ex
     return problems
 
 
-@lru_cache(maxsize=4096)
-def _compiled(source: str) -> cel.Program:
-    """A compiled condition, once per distinct source (programs are immutable)."""
-    return cel.compile(source)
-
-
-def compile_program(source: str) -> cel.Program:
-    """A compiled program; Programs do not pickle, so callers recompile from source."""
-    return _compiled(source)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
@@ -377,19 +371,40 @@ def case_variables(values: dict[str, Any] | None = None) -> dict[str, Any]:
     return base
 
 
+_UNSET = object()
+
+
 class Evaluator:
-    """Evaluates conditions against one context, caching compiled programs by source."""
+    """Evaluates conditions, converting variables for CEL only when they change.
+
+    Converting a variable into CEL's form costs far more than evaluating a
+    condition, so the evaluator keeps one CEL context and sets a top-level
+    variable again only when a call passes a different value for it (the same
+    object, or an equal one, is reused).  Callers pass fresh values and never
+    change a value in place after passing it.
+    """
 
     def __init__(self) -> None:
-        self._programs: dict[str, cel.Program] = {}
+        self._context: cel.Context | None = None
+        self._values: dict[str, Any] = {}
+
+    def _context_for(self, variables: dict[str, Any]) -> cel.Context:
+        if self._context is None or self._values.keys() != variables.keys():
+            self._context = cel.Context(variables)
+            self._values = dict(variables)
+            return self._context
+        for name, value in variables.items():
+            known = self._values.get(name, _UNSET)
+            if known is not value and known != value:
+                self._context.add_variable(name, value)
+                self._values[name] = value
+        return self._context
 
     def truth(self, source: str, variables: dict[str, Any]) -> tuple[bool, str | None]:
         """``(result, error)``; a condition that fails to evaluate is false, with the reason."""
-        program = self._programs.get(source)
-        if program is None:
-            program = self._programs[source] = cel.compile(source)
+        compiled = program(source)
         try:
-            result = program.execute(variables)
+            result = compiled.execute(self._context_for(variables))
         except Exception as exc:
             return False, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
         if not isinstance(result, bool):
