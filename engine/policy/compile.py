@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -189,10 +190,18 @@ class Instance(BaseModel):
     holidays_version: str
     tzdata_version: str
 
+    @cached_property
+    def built_calendars(self) -> dict[str, CaseCalendar]:
+        """Calendars decoded so far: every case of a day shares them (they never change)."""
+        return {}
+
     def calendar(self, name: str) -> CaseCalendar:
         """The case calendar for a calendar or selector name."""
         real = self.selected.get(name, name)
-        return calendar_from_data(self.calendars[real])
+        built = self.built_calendars.get(real)
+        if built is None:
+            built = self.built_calendars[real] = calendar_from_data(self.calendars[real])
+        return built
 
 
 def calendar_to_data(cal: CaseCalendar) -> dict[str, Any]:
