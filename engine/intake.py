@@ -20,7 +20,7 @@ from ombuds.engine.policy.compile import CompiledPolicy, compile_validated, inst
 from ombuds.engine.policy.errors import PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
-from ombuds.engine.policy.rules import select_policy
+from ombuds.engine.policy.rules import in_effect, select_policy
 from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import validate_file
 from ombuds.workflows import search
@@ -75,10 +75,17 @@ class Intake:
             self.store.put_policy(policy)
 
     def select(self, complaint: Complaint) -> CompiledPolicy:
-        chosen = select_policy(
-            [p.policy for p in self.policies], complaint_variables(complaint), case_variables()
-        )
+        """The policy for a complaint among those in effect on the day it was received."""
+        received = complaint.received_at.date()
+        policies = [p.policy for p in self.policies]
+        chosen = select_policy(policies, complaint_variables(complaint), case_variables(), on=received)
         if chosen is None:
+            if policies and not in_effect(policies, received):
+                first = min(p.policy.effective for p in policies)
+                raise IntakeError(
+                    f"no policy is in effect on {received.isoformat()}, the day the complaint was received "
+                    f"(the earliest takes effect on {first.isoformat()})"
+                )
             raise IntakeError("no policy applies to this complaint and none is marked default")
         return next(p for p in self.policies if p.policy is chosen)
 

@@ -3,6 +3,7 @@ policy selection, required fields, refusals, classification, clock targets."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,32 @@ class Match:
     error: str | None = None
 
 
+def in_effect(policies: Sequence[Policy], on: dt.date) -> list[Policy]:
+    """The policies in effect on a day: effective by then, and of each id the latest version so."""
+    latest: dict[str, Policy] = {}
+    for policy in policies:
+        meta = policy.policy
+        if meta.effective > on:
+            continue
+        known = latest.get(meta.id)
+        if known is None or (meta.effective, meta.version) > (known.policy.effective, known.policy.version):
+            latest[meta.id] = policy
+    return list(latest.values())
+
+
 def select_policy(
-    policies: Sequence[Policy], complaint_vars: dict[str, Any], case_vars: dict[str, Any]
+    policies: Sequence[Policy],
+    complaint_vars: dict[str, Any],
+    case_vars: dict[str, Any],
+    on: dt.date | None = None,
 ) -> Policy | None:
-    """The matching policy with the highest priority, else the default policy."""
+    """The matching policy with the highest priority, else the default policy.
+
+    With ``on`` (the day the complaint was received) only the policies in effect
+    that day take part.
+    """
+    if on is not None:
+        policies = in_effect(policies, on)
     evaluator = Evaluator()
     variables = {"complaint": complaint_vars, "case": case_vars}
     matching = []

@@ -1,0 +1,56 @@
+"""Intake chooses among the policies in effect on the day a complaint was received."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ombuds.engine.intake import Intake, IntakeError
+from ombuds.engine.policy.compile import CompiledPolicy
+from ombuds.engine.settings import Settings
+
+from .conftest import ROOT
+from .workflow_support import make_complaint, policy_variant
+
+
+def intake(tmp_path: Path, policies: list[CompiledPolicy]) -> Intake:
+    return Intake(Settings(home=tmp_path / "home", policies=ROOT / "policies"), policies)
+
+
+def two_versions(tmp_path: Path) -> list[CompiledPolicy]:
+    """financial-services 2026.1 (in effect from 2026-01-01) and 2027.1 (from 2027-04-01)."""
+    old = policy_variant(tmp_path / "old", "financial-services.yaml", [])
+    new = policy_variant(
+        tmp_path / "new",
+        "financial-services.yaml",
+        [
+            ('version: "2026.1"', 'version: "2027.1"'),
+            ("effective: 2026-01-01", "effective: 2027-04-01"),
+            ("review_by: 2027-01-01", "review_by: 2028-04-01"),
+        ],
+    )
+    return [*old, *new]
+
+
+@pytest.mark.parametrize(
+    ("received", "version"),
+    [
+        ("2027-03-31T23:30:00+00:00", "2026.1"),
+        ("2027-04-01T00:10:00+01:00", "2027.1"),  # the day of receipt is the day where it was received
+        ("2027-04-01T00:10:00+02:00", "2027.1"),
+        ("2028-01-01T10:00:00+00:00", "2027.1"),
+    ],
+)
+def test_the_version_in_effect_on_the_day_of_receipt_is_chosen(
+    tmp_path: Path, received: str, version: str
+) -> None:
+    chosen = intake(tmp_path, two_versions(tmp_path)).select(make_complaint(received_at=received))
+    assert (chosen.id, chosen.version) == ("financial-services", version)
+
+
+def test_a_policy_not_yet_in_effect_is_not_chosen(tmp_path: Path) -> None:
+    policies = policy_variant(tmp_path / "p", "financial-services.yaml", [])
+    with pytest.raises(IntakeError, match=r"no policy is in effect on 2025-12-31.*2026-01-01"):
+        intake(tmp_path, policies).select(make_complaint(received_at="2025-12-31T16:00:00+00:00"))
+    assert intake(tmp_path, policies).select(make_complaint(received_at="2026-01-01T09:00:00+00:00"))
