@@ -18,7 +18,7 @@ from .policy.business_time import HorizonExceeded
 from .policy.errors import PolicyError, Report, known_names_hint
 from .policy.loader import LoadFailed, load_file
 from .policy.model import Complaint
-from .policy.validate import validate_complaint_data, validate_file
+from .policy.validate import validate_complaint_data, validate_document, validate_file
 
 app = typer.Typer(
     help="ombuds: complaint-handling procedures as YAML, run as durable Temporal workflows.",
@@ -63,14 +63,14 @@ def validate(
             report.add(PolicyError(str(path), 1, 1, "", "no such file", None, "error", "io"))
             continue
         try:
-            doc = load_file(path)
+            doc = load_file(path, collect=True)
         except LoadFailed as exc:
             report.add(exc.problem)
             continue
         if kind_of(doc.data) == "complaint":
             report.extend(validate_complaint_data(doc)[1])
         else:
-            report.extend(validate_file(path).report.problems)
+            report.extend(validate_document(doc, path.parent).report.problems)
     _echo_report(report, format, len(files))
     raise typer.Exit(0 if report.ok else 1)
 
@@ -149,7 +149,7 @@ def _parse_instant(text: str) -> datetime.datetime:
 
 def _load_complaint(path: Path) -> Complaint:
     try:
-        doc = load_file(path)
+        doc = load_file(path, collect=True)
     except LoadFailed as exc:
         typer.echo(exc.problem.render(), err=True)
         raise typer.Exit(1) from None

@@ -258,6 +258,32 @@ def test_same_key_in_different_mappings_is_fine() -> None:
     assert load("a: {id: 1}\nb: {id: 2}\n") == {"a": {"id": 1}, "b": {"id": 2}}
 
 
+def test_collected_duplicate_keys_keep_the_first_value_and_the_load_goes_on() -> None:
+    doc = load_text("a: 1\nb: {x: 1, x: 2}\na: 3\nc: [1]\n", FILE, collect=True)
+    assert doc.data == {"a": 1, "b": {"x": 1}, "c": [1]}
+    assert [(p.line, p.col, p.message) for p in doc.problems] == [
+        (2, 11, 'duplicate key "x"'),
+        (3, 1, 'duplicate key "a"'),
+    ]
+    assert doc.position(("c",)) == (4, 4)
+
+
+def test_a_duplicate_key_does_not_hide_the_other_problems_of_a_policy() -> None:
+    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8")
+    text = text.replace(
+        "  owner: Head of Customer Service\n", "  owner: Head of Customer Service\n  owner: X\n", 1
+    )
+    text = text.replace(
+        "  title: Complaint handling procedure (retail stores and web shop)\n", "  title: 5\n", 1
+    )
+    result = validate_text(text, FILE, base_dir=ROOT / "policies", today=dt.date(2026, 11, 1))
+    assert not result.ok
+    assert sorted((p.line, p.col, p.path, p.message) for p in result.report.errors) == [
+        (13, 10, "policy.title", "expected text, found a number 5"),
+        (15, 3, "policy.owner", 'duplicate key "owner"'),
+    ]
+
+
 # --------------------------------------------------------------------------- aliases and nesting
 
 BILLION_LAUGHS = "".join(

@@ -15,6 +15,7 @@ expand to huge documents or refer to themselves, nesting deeper than
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -162,6 +163,8 @@ class Document:
     text: str = ""
     #: For every scalar: (start index, end index, line, column) of its source text.
     spans: dict[Loc, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: Problems that left the document readable (a repeated key: its first value is kept).
+    problems: list[PolicyError] = field(default_factory=list)
 
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """The line and column of ``loc``, or of its nearest located ancestor.
@@ -326,8 +329,12 @@ def _shown_tag(tag: str) -> str:
 
 
 class _Builder:
-    def __init__(self, file: str, text: str, alias_marks: dict[tuple[str, int, int], Any]) -> None:
+    def __init__(
+        self, file: str, text: str, alias_marks: dict[tuple[str, int, int], Any], collect: bool = False
+    ) -> None:
         self.file = file
+        self.collect = collect
+        self.problems: list[PolicyError] = []
         self.text = text
         self.alias_marks = alias_marks
         self.positions: dict[Loc, tuple[int, int]] = {}
@@ -417,11 +424,15 @@ class _Builder:
             key = key_node.value
             if key in out:
                 first = self.key_positions.get((*loc, key), (0, 0))
-                raise self.fail(
+                repeated = self.fail(
                     key_node,
                     f'duplicate key "{key}"',
                     f"first defined at line {first[0]}, column {first[1]}; remove one of them",
                 )
+                if not self.collect:
+                    raise repeated
+                self.problems.append(dataclasses.replace(repeated.problem, path=format_loc((*loc, key))))
+                continue
             child = (*loc, key)
             self.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             mark = self.alias_marks.get(("m", id(node), id(key_node)))
@@ -496,8 +507,13 @@ def _yaml_problem(text: str, file: str, exc: yaml.YAMLError) -> LoadFailed:
     return _problem(file, line, col, f"malformed YAML: {message}", "; ".join(hints) or None)
 
 
-def load_text(text: str, file: str = "<string>") -> Document:
-    """Parse one YAML document from ``text``; raises :class:`LoadFailed`."""
+def load_text(text: str, file: str = "<string>", *, collect: bool = False) -> Document:
+    """Parse one YAML document from ``text``; raises :class:`LoadFailed`.
+
+    With ``collect`` a repeated key does not stop the load: it is kept in
+    :attr:`Document.problems` (with the key's first value in the data), so the
+    rest of the document can still be checked.
+    """
     if len(text) > MAX_BYTES:
         raise _problem(file, 1, 1, f"text is {len(text)} characters; the limit is {MAX_BYTES}")
     if _CParser is not None:
@@ -505,7 +521,7 @@ def load_text(text: str, file: str = "<string>") -> Document:
             return _load_plain_events(text, file)
         except (_NotPlain, yaml.YAMLError, ValueError, RecursionError):
             pass  # composed below, which explains what is wrong or handles what is unusual
-    return _load_composed(text, file)
+    return _load_composed(text, file, collect)
 
 
 class _NotPlain(Exception):
@@ -589,7 +605,7 @@ def _load_plain_events(text: str, file: str) -> Document:
     return Document(file, data, positions, key_positions, text, spans)
 
 
-def _load_composed(text: str, file: str) -> Document:
+def _load_composed(text: str, file: str, collect: bool = False) -> Document:
     try:
         loader = _ComposeOnly(text)
         try:
@@ -607,9 +623,11 @@ def _load_composed(text: str, file: str) -> Document:
         ) from None
     except RecursionError:
         raise _problem(file, 1, 1, "document is nested too deeply") from None
-    builder = _Builder(file, text, loader.alias_marks)
+    builder = _Builder(file, text, loader.alias_marks, collect)
     data = builder.build(root, (), 0)
-    return Document(file, data, builder.positions, builder.key_positions, text, builder.spans)
+    return Document(
+        file, data, builder.positions, builder.key_positions, text, builder.spans, builder.problems
+    )
 
 
 def _compose_single(composer: _ComposeOnly, text: str, file: str) -> yaml.Node:
@@ -633,15 +651,15 @@ def _compose_single(composer: _ComposeOnly, text: str, file: str) -> yaml.Node:
     return root
 
 
-def load_file(path: str | Path) -> Document:
-    """Read and parse a YAML (or JSON) file; raises :class:`LoadFailed`."""
+def load_file(path: str | Path, *, collect: bool = False) -> Document:
+    """Read and parse a YAML (or JSON) file; raises :class:`LoadFailed` (see :func:`load_text`)."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _problem(file, 1, 1, f"cannot read file: {reason}") from None
-    return load_text(decode(raw, file), file)
+    return load_text(decode(raw, file), file, collect=collect)
 
 
 def as_mapping(doc: Document, what: str) -> Mapping[str, Any]:

@@ -206,7 +206,7 @@ class Validated:
 def validate_file(path: str | Path, *, today: dt.date | None = None) -> Validated:
     report = Report()
     try:
-        doc = load_file(path)
+        doc = load_file(path, collect=True)
     except LoadFailed as exc:
         report.add(exc.problem)
         return Validated(report)
@@ -218,14 +218,20 @@ def validate_text(
 ) -> Validated:
     report = Report()
     try:
-        doc = load_text(text, file)
+        doc = load_text(text, file, collect=True)
     except LoadFailed as exc:
         report.add(exc.problem)
         return Validated(report)
     return _validate_document(doc, base_dir or Path("."), report, today)
 
 
+def validate_document(doc: Document, base_dir: Path, *, today: dt.date | None = None) -> Validated:
+    """Validate a policy already loaded (with ``collect=True``); ``base_dir`` holds its templates."""
+    return _validate_document(doc, base_dir, Report(), today)
+
+
 def _validate_document(doc: Document, base_dir: Path, report: Report, today: dt.date | None) -> Validated:
+    report.extend(doc.problems)
     if not isinstance(doc.data, dict):
         report.add(
             doc.error(
@@ -274,8 +280,8 @@ def _kind_of(value: Any) -> str:
 def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[PolicyError]]:
     """Schema-check and build a complaint document."""
     if not isinstance(doc.data, dict):
-        return None, [doc.error((), "a complaint must be a mapping", code="type")]
-    problems = schema_problems(doc, "complaint")
+        return None, [*doc.problems, doc.error((), "a complaint must be a mapping", code="type")]
+    problems = [*doc.problems, *schema_problems(doc, "complaint")]
     if problems:
         return None, problems
     try:
