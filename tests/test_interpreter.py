@@ -6,11 +6,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from ombuds.engine.policy.compile import CompiledPolicy, instantiate
+from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Complaint
 from ombuds.workflows.interpreter import Interpreter
 from ombuds.workflows.model import Actor, Event
 
-from .workflow_support import SUPERVISOR, make_complaint, policy_variant, shipped_policies
+from .workflow_support import STAFF_AGENT, SUPERVISOR, make_complaint, policy_variant, shipped_policies
 
 DAY = 86_400
 CUSTOMER = Actor(kind="customer")
@@ -145,3 +146,27 @@ def test_compensation_over_every_limit_is_rejected_with_the_reason() -> None:
         Event(kind="propose_compensation", actor=agent, remedy="apology", amount=Decimal(60000)), t0
     )
     assert answer.status == "rejected" and "per-complaint cap" in answer.reason
+
+
+def test_an_extension_keeps_the_working_time_the_clock_was_paused() -> None:
+    """Paused 3 working days waiting on the customer, then extended: the pause still counts."""
+    complaint = make_complaint()  # Monday 2027-03-01 10:00 UTC, England
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    clock = core.state.clocks["final-response"]
+    unpaused_due = clock.due
+    assert unpaused_due is not None
+    core.apply(Event(kind="request_information", actor=STAFF_AGENT, text="Which card?"), t0 + DAY)
+    assert clock.status == "paused"
+    core.apply(Event(kind="customer_message", actor=CUSTOMER, text="The blue one."), t0 + 4 * DAY)
+    cal = core.calendar("regional")
+    paused = cal.business_seconds_between(unpaused_due, clock.due or 0)
+    assert paused == 3 * 8 * 3600 + 30 * 60 * 3  # three working days of 09:00-17:30
+    answer = core.apply(
+        Event(kind="extend", actor=SUPERVISOR, clock="final-response", target="35 business days", reason="x"),
+        t0 + 5 * DAY,
+    )
+    assert answer.status == "extended"
+    plain = cal.due(clock.started_at or 0, parse_duration("35 business days"))
+    assert clock.due == cal.add_business_seconds(plain, paused)

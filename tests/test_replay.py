@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from ombuds.engine.policy.store import Store
-from ombuds.engine.replay import replay
+from ombuds.engine.replay import recorded_log, replay
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HISTORIES = sorted(GOLDEN.glob("v*/*.json"))
@@ -80,3 +80,29 @@ def test_cli_replays_a_history_file() -> None:
     assert done.returncode == 0, done.stderr
     assert "refused" in done.stdout
     assert "decision log: identical to the recorded log" in done.stdout
+
+
+async def test_a_history_from_before_a_change_replays_with_the_old_behaviour() -> None:
+    """v1 predates `extension-keeps-paused-time`: its extension ignores the pause, v2's keeps it.
+
+    Both replay to their own recorded log, so the change is gated by ``workflow.patched``.
+    """
+
+    def extended(version: str) -> tuple[str, str]:
+        history = load(GOLDEN / version / "financial-full-path.json")
+        markers = [
+            e.marker_recorded_event_attributes.marker_name
+            for e in history.events
+            if e.HasField("marker_recorded_event_attributes")
+        ]
+        assert ("core_patch" in markers) == (version != "v1"), markers
+        recorded = {e["action"]: e for e in (entry.model_dump() for entry in recorded_log(history) or [])}
+        return recorded["extended"]["detail"]["previous_due"], recorded["extended"]["detail"]["due"]
+
+    old_previous, old_due = extended("v1")
+    new_previous, new_due = extended("v2")
+    assert old_previous == new_previous  # the deadline after the pause is the same
+    assert new_due > old_due  # the extension now keeps the two paused days
+    for version in ("v1", "v2"):
+        report = await replay(load(GOLDEN / version / "financial-full-path.json"), STORE)
+        assert report.deterministic and report.logs_match

@@ -50,7 +50,7 @@ class ComplaintWorkflow:
         self.instance_sha = input.calendar_sha
         instance = snapshots.instance(input.calendar_sha)
         complaint_id = workflow.info().workflow_id
-        self.core = Interpreter(policy, instance, input.complaint, complaint_id)
+        self.core = Interpreter(policy, instance, input.complaint, complaint_id, patched=workflow.patched)
         self.started = workflow.now()
         self.ready = input.state is not None
         if input.state is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -72,13 +72,32 @@ def iso(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+#: An extension (and its cap) keeps the working time the clock spent paused.
+EXTENSION_KEEPS_PAUSED_TIME = "extension-keeps-paused-time"
+#: Every change of behaviour a recorded history may predate, oldest first.
+PATCHES = (EXTENSION_KEEPS_PAUSED_TIME,)
+
+
+def _current(_: str) -> bool:
+    return True
+
+
 class Interpreter:
     """Interprets one compiled policy for one complaint."""
 
     def __init__(
-        self, compiled: CompiledPolicy, instance: Instance, complaint: Complaint, complaint_id: str
+        self,
+        compiled: CompiledPolicy,
+        instance: Instance,
+        complaint: Complaint,
+        complaint_id: str,
+        patched: Callable[[str], bool] | None = None,
     ) -> None:
         self.compiled = compiled
+        #: Whether a change of behaviour (by its id in :data:`PATCHES`) applies at this point of
+        #: the case: the workflow passes ``workflow.patched``, so a history recorded before the
+        #: change replays with the old behaviour; everywhere else the current behaviour holds.
+        self.patched: Callable[[str], bool] = patched or _current
         self.policy: Policy = compiled.policy
         self.instance = instance
         self.complaint = complaint
@@ -539,6 +558,20 @@ class Interpreter:
         cs.remaining = None
         rule = f"clocks[{self.clock_index(clock.id)}].pause_while_waiting_on_customer"
         self.log(now, trigger, rule, "clock resumed", actor, clock=clock.id, due=iso(cs.due))
+
+    def paused_shift(self, cal: CaseCalendar, cs: ClockState, due: int, duration: Duration) -> int:
+        """``due`` (counted from the clock's start) moved on by the time the clock spent paused.
+
+        A pause moves the deadline on when the clock resumes; a deadline counted
+        afresh from the start (an extension, its cap) keeps that time too.
+        """
+        if cs.due is None or cs.started_at is None:
+            return due
+        counted = cal.due(cs.started_at, parse_duration(cs.target), rules_of(self.clock_def(cs.id).counting))
+        if duration.is_business:
+            paused = cal.business_seconds_between(counted, cs.due) if cs.due > counted else 0
+            return cal.add_business_seconds(due, paused) if paused > 0 else due
+        return due + max(cs.due - counted, 0)
 
     def shift_business(self, cal: CaseCalendar, t: int, old_due: int, new_due: int) -> int:
         """Move a warning instant by the working time the pause added."""
@@ -1635,8 +1668,13 @@ class Interpreter:
         assert cs.due is not None and cs.started_at is not None
         cal = self.calendar(clock_calendar(self.policy, clock))
         counting = rules_of(clock.counting)
-        new_due = cal.due(cs.started_at, parse_duration(event.target or ""), counting)
-        cap_due = cal.due(cs.started_at, parse_duration(ext.max_total), counting)
+        new_target = parse_duration(event.target or "")
+        cap_target = parse_duration(ext.max_total)
+        new_due = cal.due(cs.started_at, new_target, counting)
+        cap_due = cal.due(cs.started_at, cap_target, counting)
+        if self.patched(EXTENSION_KEEPS_PAUSED_TIME):
+            new_due = self.paused_shift(cal, cs, new_due, new_target)
+            cap_due = self.paused_shift(cal, cs, cap_due, cap_target)
         if new_due > cap_due:
             why = f"the new date is past the cap of {ext.max_total} ({self.local(cap_due, clock.calendar)})"
         elif new_due <= cs.due:
