@@ -271,6 +271,12 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         )
     if view.dates:
         typer.echo("dates: " + ", ".join(f"{k} {v}" for k, v in view.dates.items()))
+    for failed in view.condition_errors:
+        times = f" ({failed.count} times)" if failed.count > 1 else ""
+        typer.echo(
+            f"  condition failed, counted as false{times}: {', '.join(failed.rules) or failed.condition}: "
+            f"{failed.error} (first at {failed.first_at})"
+        )
     if log:
         typer.echo("decision log:")
         for entry in log:

@@ -8,7 +8,7 @@ from pathlib import Path
 from ombuds.engine.policy.compile import CompiledPolicy, instantiate
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Complaint
-from ombuds.workflows.interpreter import Interpreter
+from ombuds.workflows.interpreter import Interpreter, status_view
 from ombuds.workflows.model import Actor, Event
 
 from .workflow_support import STAFF_AGENT, SUPERVISOR, make_complaint, policy_variant, shipped_policies
@@ -170,3 +170,37 @@ def test_an_extension_keeps_the_working_time_the_clock_was_paused() -> None:
     assert answer.status == "extended"
     plain = cal.due(clock.started_at or 0, parse_duration("35 business days"))
     assert clock.due == cal.add_business_seconds(plain, paused)
+
+
+def test_a_condition_that_fails_at_run_time_is_recorded_beside_the_log(tmp_path: Path) -> None:
+    """`complaint.custom.vulnerable` is absent: the rule counts as not matching, and status says why."""
+    policies = policy_variant(
+        tmp_path,
+        "financial-services.yaml",
+        [
+            (
+                "when: has(complaint.custom.vulnerable) && complaint.custom.vulnerable == true",
+                "when: complaint.custom.vulnerable == true",
+            )
+        ],
+    )
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint, policies)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    assert core.state.severity == "medium"  # the default rule, as the failed one counts as false
+    (failed,) = core.state.condition_errors
+    assert failed.rules == ["classification[2].when"]
+    assert failed.condition == "complaint.custom.vulnerable == true"
+    assert "vulnerable" in failed.error and failed.count == 1
+    assert not [e for e in core.state.log if "vulnerable" in str(e.detail)]  # the log stays as it was
+    core.start(t0)  # the same failure again is counted, not repeated
+    assert [(e.rules, e.count) for e in core.state.condition_errors] == [(["classification[2].when"], 2)]
+    assert status_view(core, t0).condition_errors == core.state.condition_errors
+
+
+def test_conditions_that_evaluate_leave_no_error() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    core.start(int(complaint.received_at.timestamp()))
+    assert core.state.condition_errors == []

@@ -39,6 +39,7 @@ from .model import (
     CaseState,
     ClockState,
     ClockView,
+    ConditionError,
     Deferred,
     Event,
     LogEntry,
@@ -74,6 +75,8 @@ def iso(t: int) -> str:
 
 #: An extension (and its cap) keeps the working time the clock spent paused.
 EXTENSION_KEEPS_PAUSED_TIME = "extension-keeps-paused-time"
+#: Distinct condition errors kept per case (a broken condition repeats the same one).
+MAX_CONDITION_ERRORS = 20
 #: Every change of behaviour a recorded history may predate, oldest first.
 PATCHES = (EXTENSION_KEEPS_PAUSED_TIME,)
 
@@ -355,6 +358,12 @@ class Interpreter:
 
     def start(self, now: int) -> CaseState:
         """Intake: register, refuse or accept, classify, start clocks, first messages."""
+        try:
+            return self._start(now)
+        finally:
+            self.note_condition_errors(now)
+
+    def _start(self, now: int) -> CaseState:
         policy = self.policy
         s = self.state
         self.log(
@@ -598,6 +607,12 @@ class Interpreter:
 
     def tick(self, now: int) -> CaseState:
         """Fire everything due at or before ``now``: warnings, breaches, follow-ups."""
+        try:
+            return self._tick(now)
+        finally:
+            self.note_condition_errors(now)
+
+    def _tick(self, now: int) -> CaseState:
         s = self.state
         for clock in self.policy.clocks:
             cs = s.clocks.get(clock.id)
@@ -899,9 +914,28 @@ class Interpreter:
         """Validate and apply one event; returns the decision taken."""
         self.validate(event)
         handler = getattr(self, f"on_{event.kind}")
-        answer: Answer = handler(event, now)
-        self.maybe_close(now)
+        try:
+            answer: Answer = handler(event, now)
+            self.maybe_close(now)
+        finally:
+            self.note_condition_errors(now)
         return answer
+
+    def note_condition_errors(self, now: int) -> None:
+        """Record the conditions that failed to evaluate (each counted as false), once per error.
+
+        They go beside the decision log, not into it, so the log and the message keys
+        of a case stay what they were; ``ombuds status`` shows them.
+        """
+        failures, self.evaluator.failures = self.evaluator.failures, []
+        known = self.state.condition_errors
+        for condition, error in failures:
+            found = next((e for e in known if e.condition == condition and e.error == error), None)
+            if found is not None:
+                found.count += 1
+            elif len(known) < MAX_CONDITION_ERRORS:
+                rules = sorted(path for path, text in self.compiled.conditions.items() if text == condition)
+                known.append(ConditionError(rules=rules, condition=condition, error=error, first_at=iso(now)))
 
     def _answer(self, status: str, entry: LogEntry | None, reason: str | None = "", **detail: Any) -> Answer:
         return Answer(status=status, reason=reason or "", seq=entry.seq if entry else None, detail=detail)
@@ -1806,6 +1840,7 @@ def status_view(core: Interpreter, now: int) -> StatusView:
         callbacks=s.callbacks,
         dates=core.derived_dates(),
         log_entries=len(s.log),
+        condition_errors=s.condition_errors,
     )
 
 

@@ -174,6 +174,16 @@ class LogEntry(_Payload):
     policy_sha: str
 
 
+class ConditionError(_Payload):
+    """A condition that could not be evaluated for this case, and so counted as false."""
+
+    rules: list[str] = Field(description="Rule paths with this condition text.")
+    condition: str
+    error: str
+    first_at: str
+    count: int = 1
+
+
 class CaseState(_Payload):
     """Everything a case knows; carried across continue-as-new."""
 
@@ -213,6 +223,9 @@ class CaseState(_Payload):
     case_now: int | None = Field(None, description="Case time when the run continued as new.")
     seq: int = 0
     log: list[LogEntry] = Field(default_factory=list)
+    condition_errors: list[ConditionError] = Field(
+        default_factory=list, description="Conditions that failed to evaluate (counted as false)."
+    )
 
     @property
     def finished(self) -> bool:
@@ -318,6 +331,7 @@ class StatusView(_Payload):
     callbacks: list[Callback]
     dates: dict[str, str]
     log_entries: int
+    condition_errors: list[ConditionError] = Field(default_factory=list)
 
 
 Deferred.model_rebuild()

@@ -387,6 +387,8 @@ class Evaluator:
     def __init__(self) -> None:
         self._context: cel.Context | None = None
         self._values: dict[str, Any] = {}
+        #: (condition, error) of every evaluation that failed, for the caller to report.
+        self.failures: list[tuple[str, str]] = []
 
     def _context_for(self, variables: dict[str, Any]) -> cel.Context:
         if self._context is None or self._values.keys() != variables.keys():
@@ -406,7 +408,10 @@ class Evaluator:
         try:
             result = compiled.execute(self._context_for(variables))
         except Exception as exc:
-            return False, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
-        if not isinstance(result, bool):
-            return False, f"condition gave {type(result).__name__}, not a bool"
-        return result, None
+            error = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
+        else:
+            if isinstance(result, bool):
+                return result, None
+            error = f"condition gave {type(result).__name__}, not a bool"
+        self.failures.append((source, error))
+        return False, error
