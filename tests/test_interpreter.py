@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from ombuds.engine.policy.compile import CompiledPolicy, instantiate
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Complaint
+from ombuds.engine.policy.templates import render
 from ombuds.workflows.interpreter import Interpreter, status_view
 from ombuds.workflows.model import Actor, Event
 
@@ -204,3 +207,34 @@ def test_conditions_that_evaluate_leave_no_error() -> None:
     core = core_for("financial-services", complaint)
     core.start(int(complaint.received_at.timestamp()))
     assert core.state.condition_errors == []
+
+
+@pytest.mark.parametrize(
+    ("justified", "decision", "line"),
+    [(True, "upheld", "We have upheld your complaint."), (False, "not_upheld", "We have not upheld")],
+)
+def test_the_final_response_states_the_decision(justified: bool, decision: str, line: str) -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.sends.clear()
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=justified), t0 + DAY)
+    (send,) = [s for s in core.sends if s.template == "final-response"]
+    assert send.context["decision"] == decision
+    _, template = core.compiled.template("final-response", send.locale)
+    _, body = render(template.subject, template.body, send.context)
+    assert line in body and "until 2027-" in body
+
+
+def test_without_a_finding_the_final_response_states_no_decision() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.sends.clear()
+    core.apply(Event(kind="resolve", actor=SUPERVISOR), t0 + DAY)
+    (send,) = [s for s in core.sends if s.template == "final-response"]
+    _, template = core.compiled.template("final-response", send.locale)
+    _, body = render(template.subject, template.body, send.context)
+    assert "upheld" not in body

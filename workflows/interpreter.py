@@ -1480,7 +1480,8 @@ class Interpreter:
         )
         if event.final_response:
             self.record_event(now, "final_response")
-        self.announce(entry, "resolved", reason=event.text)
+        decision = None if s.justified is None else ("upheld" if s.justified else "not_upheld")
+        self.announce(entry, "resolved", reason=event.text, decision=decision)
         if event.final_response:
             self.process(now, "final_response", event.actor)
         self.process(now, "resolved", event.actor)
