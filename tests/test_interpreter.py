@@ -238,3 +238,26 @@ def test_without_a_finding_the_final_response_states_no_decision() -> None:
     _, template = core.compiled.template("final-response", send.locale)
     _, body = render(template.subject, template.body, send.context)
     assert "upheld" not in body
+
+
+@pytest.mark.parametrize(("required", "carried"), [(True, True), (False, False)])
+def test_handoff_summary_setting(tmp_path: Path, required: bool, carried: bool) -> None:
+    """`handoff_summary: false`: no summary is built from the case for the escalation."""
+    edits = (
+        []
+        if required
+        else [
+            (
+                "    notify_staff: [handoff]\n    reason: The customer",
+                "    notify_staff: [handoff]\n    handoff_summary: false\n    reason: The customer",
+            )
+        ]
+    )
+    policies = policy_variant(tmp_path, "financial-services.yaml", edits)
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint, policies)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    core.apply(Event(kind="escalate", actor=CUSTOMER, reason="not happy"), t0 + 60)
+    (entry,) = [e for e in core.state.log if e.action == "escalated"]
+    assert ("handoff" in entry.detail) is carried

@@ -783,7 +783,7 @@ class Interpreter:
         previous = levels[s.level].id
         s.level = to_level
         s.escalations += 1
-        handoff = summary or self.handoff_summary(rule, trigger)
+        handoff = summary or (self.handoff_summary(rule, trigger) if rule.handoff_summary else None)
         entry = self.log(
             now,
             trigger,
