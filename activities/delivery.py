@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -15,6 +16,8 @@ from ombuds.engine.policy.templates import render
 
 from .outbox import Outbox
 from .plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
+
+log = structlog.get_logger("ombuds.delivery")
 
 
 def recipient(message: OutboundMessage) -> tuple[str, str] | None:
@@ -51,10 +54,18 @@ class Activities:
             policy = self.store.policy(policy_sha)
         except StoreError as exc:
             raise ApplicationError(str(exc), type="StoreError") from None
+        said = log.bind(
+            key=message.key,
+            complaint=str(message.context.get("complaint", {}).get("id", "")),
+            rule=message.rule,
+            template=message.template,
+            policy_sha=policy_sha[:12],
+        )
         found = recipient(message)
         if found is None:
             # not a failure to retry: the complaint records it as undelivered, with the reason
             reason = f"the customer has no contact for {', '.join(message.channels)}"
+            said.warning("message undeliverable", reason=reason)
             return Receipt(key=message.key, channel="none", status="undeliverable", reference=reason)
         channel, address = found
         plugin = self.channel_for(channel)
@@ -74,7 +85,9 @@ class Activities:
             complaint_id=str(message.context.get("complaint", {}).get("id", "")),
             rule=message.rule,
         )
-        return await plugin.send(rendered)
+        receipt = await plugin.send(rendered)
+        said.info("message delivered", to=message.to, channel=channel, locale=locale, status=receipt.status)
+        return receipt
 
     @activity.defn(name="extend_calendar")
     async def extend_calendar(self, policy_sha: str, calendar_sha: str, now: int) -> str:

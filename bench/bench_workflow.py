@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import shutil
 import socket
@@ -41,6 +42,7 @@ from ombuds.activities.outbox import Outbox
 from ombuds.activities.plugin import Receipt, RenderedMessage
 from ombuds.engine.devserver import dev_server
 from ombuds.engine.intake import Intake, load_policies
+from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import build_worker, workflow_runner
@@ -50,6 +52,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten import HandEvent, HandInput, HandWrittenComplaint, first_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Sink(io.TextIOBase):
+    """Where the bench's log lines go: formatted and written, then dropped."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+NOWHERE = _Sink()
 AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 CUSTOMER = Actor(kind="customer")
@@ -256,6 +268,8 @@ async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
         policies, problems = load_policies(folder)
         assert problems.ok, problems.render_text()
         intake = Intake(settings, policies)
+        # the worker logs every delivery as a production worker does (JSON), here to nowhere
+        configure_logs("json", NOWHERE)
         async with dev_server(settings) as client:
             policy_worker = build_worker(client, settings)
             hand_worker = Worker(

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from .logs import configure as configure_logs
 from .settings import Settings
 
 Output = Annotated[str, typer.Option("--format", "-f", help="text or json")]
@@ -140,6 +141,7 @@ async def _run_dev(s: Settings) -> None:
     from .intake import Intake
     from .temporal import build_worker
 
+    configure_logs(s.log_format)
     intake = Intake(s)
     typer.echo(f"policies: {', '.join(f'{p.id} {p.version}' for p in intake.policies)}")
     async with dev_server(s) as client:
@@ -154,6 +156,7 @@ async def _worker(s: Settings) -> None:
     from .intake import Intake
     from .temporal import build_worker
 
+    configure_logs(s.log_format)
     Intake(s)  # pins the current policies into the store
     client = await _client(s)
     from .temporal import register_search_attributes

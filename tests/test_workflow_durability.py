@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from ombuds.activities.delivery import Activities
 from ombuds.activities.outbox import Outbox
 from ombuds.activities.plugin import OutboundMessage
 from ombuds.engine.intake import Intake
+from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.store import Store
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import build_worker
@@ -146,3 +149,41 @@ async def test_a_case_that_outlives_its_calendar_gets_it_extended_by_an_activity
         assert answer.status == "rejected"  # long past the deadline; computed on the longer calendar
         view = await case.status()
         assert view.status == "open"
+
+
+async def test_each_delivery_is_logged_as_a_json_line(tmp_path: Path) -> None:
+    policy = next(p for p in shipped_policies() if p.id == "financial-services")
+    store = Store(tmp_path / "store")
+    store.put_policy(policy)
+    stream = io.StringIO()
+    configure_logs("json", stream)
+    try:
+        message = OutboundMessage(
+            key="C-9:3:0",
+            to="customer",
+            template="received",
+            locale="en",
+            channels=["sms", "email"],
+            context={
+                "complaint": {"id": "C-9", "received_at": "2027-03-01T10:00:00Z"},
+                "customer": {"name": "Ana", "contacts": {"email": "ana@example.org"}},
+                "deadlines": {"final-response": "2027-03-22 17:30"},
+            },
+            rule="stages[0]",
+        )
+        await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, message)
+        nowhere = message.model_copy(update={"key": "C-9:4:0", "channels": ["sms"]})
+        await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, nowhere)
+    finally:
+        configure_logs("console")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event"] == "message delivered" and first["level"] == "info"
+    assert (first["key"], first["complaint"], first["channel"], first["template"], first["status"]) == (
+        "C-9:3:0",
+        "C-9",
+        "email",
+        "received",
+        "sent",
+    )
+    assert second["event"] == "message undeliverable" and second["level"] == "warning"
+    assert "sms" in second["reason"] and first["timestamp"].endswith("Z")
