@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -83,12 +84,37 @@ async def wait_ready(
     raise TimeoutError(f"the Temporal dev server did not answer within {timeout:.0f} s: {last}")
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # a port left in TIME_WAIT by a server that just stopped is free; a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports_free(settings: Settings, host: str, port: int) -> None:
+    """Refuse to start beside another server: the worker would otherwise join that one."""
+    for what, number, setting in (
+        ("the Temporal address", port, "OMBUDS_ADDRESS"),
+        ("the Temporal UI port", settings.ui_port, "OMBUDS_UI_PORT"),
+    ):
+        if _port_in_use(host, number):
+            raise RuntimeError(
+                f"{what} {host}:{number} is already in use (another `ombuds dev` or Temporal server?); "
+                f"stop it, or set {setting} to a free port"
+            )
+
+
 @contextlib.asynccontextmanager
 async def dev_server(
     settings: Settings, log: Path | None = None, *, search_attributes: bool = True
 ) -> AsyncIterator[Client]:
     """Start the dev server, yield a connected client, stop the server on exit."""
     host, _, port = settings.address.rpartition(":")
+    check_ports_free(settings, host or "127.0.0.1", int(port))
     settings.home.mkdir(parents=True, exist_ok=True)
     out = open(log or settings.home / "temporal.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

@@ -166,3 +166,32 @@ async def test_worker_registers_missing_search_attributes(env: Env) -> None:
         added = await register_search_attributes(client, env.settings.namespace)
         assert added == sorted(search.TYPES)
         assert await register_search_attributes(client, env.settings.namespace) == []
+
+
+@pytest.mark.parametrize("busy", ["address", "ui"])
+def test_dev_refuses_to_start_beside_another_server(tmp_path: Path, busy: str) -> None:
+    """A busy port is a clear error, not a worker quietly joining someone else's server."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        port, ui = (taken, free_port()) if busy == "address" else (free_port(), taken)
+        environment = {
+            **os.environ,
+            "OMBUDS_HOME": str(tmp_path / "home"),
+            "OMBUDS_ADDRESS": f"127.0.0.1:{port}",
+            "OMBUDS_UI_PORT": str(ui),
+            "OMBUDS_POLICIES": str(ROOT / "policies"),
+        }
+        done = subprocess.run(
+            [OMBUDS, "dev"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    setting = "OMBUDS_ADDRESS" if busy == "address" else "OMBUDS_UI_PORT"
+    assert f"127.0.0.1:{taken} is already in use" in done.stderr and setting in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "home" / "temporal.db").exists()
