@@ -353,13 +353,14 @@ async def _list(s: Settings, query: str, limit: int) -> None:
 async def _replay(s: Settings, complaint_id: str | None, history_file: Path | None, fmt: str) -> bool:
     from ombuds.engine.policy.store import Store
 
-    from .replay import replay
+    from .replay import SnapshotsMissing, replay, with_own_id
 
     if history_file is not None:
         try:
             history = WorkflowHistory.from_json(history_file.stem, history_file.read_text("utf-8"))
         except (OSError, ValueError, KeyError) as exc:
             raise fail(f"cannot read history {history_file}: {exc}") from None
+        history = with_own_id(history)
     else:
         client = await _client(s)
         assert complaint_id is not None
@@ -367,7 +368,10 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
             history = await client.get_workflow_handle(complaint_id).fetch_history()
         except RPCError as exc:
             raise fail(f"complaint {complaint_id}: {exc.message}") from None
-    report = await replay(history, Store(s.store_dir))
+    try:
+        report = await replay(history, Store(s.store_dir))
+    except SnapshotsMissing as exc:
+        raise fail(f"cannot replay {history.workflow_id}: {exc}") from None
     if fmt == "json":
         typer.echo(
             json.dumps(

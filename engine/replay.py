@@ -11,7 +11,7 @@ from temporalio.worker import Replayer
 from ombuds.engine.policy.store import Store
 from ombuds.workflows import snapshots
 from ombuds.workflows.complaint import ComplaintWorkflow
-from ombuds.workflows.model import CaseResult, LogEntry
+from ombuds.workflows.model import CaseResult, ComplaintInput, LogEntry
 
 from .temporal import workflow_runner
 
@@ -45,8 +45,55 @@ def recorded_log(history: WorkflowHistory) -> list[LogEntry] | None:
     return None
 
 
+class SnapshotsMissing(Exception):
+    """The store lacks a snapshot the history names, so the history cannot be replayed here."""
+
+
+def _started(history: WorkflowHistory) -> ComplaintInput | None:
+    """The workflow input of a complaint's history (None for any other history)."""
+    if not history.events or not history.events[0].HasField("workflow_execution_started_event_attributes"):
+        return None
+    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    try:
+        (started,) = pydantic_data_converter.payload_converter.from_payloads(payloads, [ComplaintInput])
+    except Exception:  # not a complaint's history: the replay itself will say so
+        return None
+    return started  # type: ignore[no-any-return]
+
+
+def pinned_snapshots(history: WorkflowHistory) -> list[str]:
+    """The policy and case-calendar sha256 the history's input names."""
+    started = _started(history)
+    return [] if started is None else [started.policy_sha, started.calendar_sha]
+
+
+def with_own_id(history: WorkflowHistory) -> WorkflowHistory:
+    """The history under the workflow id it ran with (recorded, else its complaint's id)."""
+    first = history.events[0] if history.events else None
+    recorded = ""
+    if first is not None and first.HasField("workflow_execution_started_event_attributes"):
+        recorded = first.workflow_execution_started_event_attributes.workflow_id
+    if not recorded:
+        started = _started(history)
+        recorded = (started.complaint.id or "") if started is not None else ""
+    if recorded and recorded != history.workflow_id:
+        return WorkflowHistory(recorded, history.events)
+    return history
+
+
 async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
-    """Replay one history; the store supplies the pinned snapshots it names."""
+    """Replay one history; the store supplies the pinned snapshots it names.
+
+    Raises :class:`SnapshotsMissing` before replaying when the store lacks them:
+    a replay without them would fail in a way that looks like a changed history.
+    """
+    missing = [sha for sha in pinned_snapshots(history) if store.get(sha) is None]
+    if missing:
+        raise SnapshotsMissing(
+            f"the store at {store.root} does not hold the snapshot(s) this history names "
+            f"({', '.join(sha[:12] for sha in missing)}); use the home whose store holds them "
+            "(OMBUDS_HOME), or copy the files named <sha>.json into this store"
+        )
     snapshots.set_loader(store.get)
     snapshots.start_capture()
     try:

@@ -80,6 +80,23 @@ def test_cli_replays_a_history_file() -> None:
     assert done.returncode == 0, done.stderr
     assert "refused" in done.stdout
     assert "decision log: identical to the recorded log" in done.stdout
+    assert "replayed G-FS-2:" in done.stdout  # named by the workflow id it records, not the file
+
+
+def test_cli_replay_without_the_snapshots_says_so(tmp_path: Path) -> None:
+    """A store that lacks the pinned snapshots is a setup problem, not a changed history."""
+    path = next(p for p in HISTORIES if p.stem == "financial-refused")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ombuds"), "replay", "--history", str(path)],
+        capture_output=True,
+        text=True,
+        env={"OMBUDS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "does not hold the snapshot(s) this history names" in done.stderr
+    assert "OMBUDS_HOME" in done.stderr
+    assert "NONDETERMINISTIC" not in done.stdout + done.stderr and "Traceback" not in done.stderr
 
 
 async def test_a_history_from_before_a_change_replays_with_the_old_behaviour() -> None:
