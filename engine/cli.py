@@ -18,7 +18,13 @@ from .policy.business_time import HorizonExceeded
 from .policy.errors import PolicyError, Report, known_names_hint
 from .policy.loader import LoadFailed, load_file
 from .policy.model import Complaint
-from .policy.validate import validate_complaint_data, validate_document, validate_file
+from .policy.validate import (
+    Validated,
+    across_policies,
+    validate_complaint_data,
+    validate_document,
+    validate_file,
+)
 
 app = typer.Typer(
     help="ombuds: complaint-handling procedures as YAML, run as durable Temporal workflows.",
@@ -57,6 +63,7 @@ def validate(
 ) -> None:
     """Check policies and complaints; report every problem at file:line:col."""
     report = Report()
+    validated: list[Validated] = []
     files = expand(paths)
     for path in files:
         if not path.exists():
@@ -70,7 +77,9 @@ def validate(
         if kind_of(doc.data) == "complaint":
             report.extend(validate_complaint_data(doc)[1])
         else:
-            report.extend(validate_document(doc, path.parent).report.problems)
+            validated.append(validate_document(doc, path.parent))
+            report.extend(validated[-1].report.problems)
+    report.extend(across_policies(validated))
     _echo_report(report, format, len(files))
     raise typer.Exit(0 if report.ok else 1)
 

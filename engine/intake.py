@@ -22,7 +22,7 @@ from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.policy.rules import in_effect, select_policy
 from ombuds.engine.policy.store import Store
-from ombuds.engine.policy.validate import validate_file
+from ombuds.engine.policy.validate import across_policies, validate_file
 from ombuds.workflows import search
 from ombuds.workflows.complaint import WORKFLOW_NAME
 from ombuds.workflows.interpreter import Interpreter
@@ -47,11 +47,14 @@ def load_policies(folder: Path) -> tuple[list[CompiledPolicy], Report]:
     """Compile every valid policy in a folder; the report lists the invalid ones."""
     report = Report()
     compiled = []
+    loaded = []
     for path in sorted(folder.glob("*.y*ml")):
         validated = validate_file(path)
         report.extend(validated.report.problems)
+        loaded.append(validated)
         if validated.ok:
             compiled.append(compile_validated(validated))
+    report.extend(across_policies(loaded))
     return compiled, report
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from ombuds.engine.intake import Intake, IntakeError
+from ombuds.engine.cli import app
+from ombuds.engine.intake import Intake, IntakeError, load_policies
 from ombuds.engine.policy.compile import CompiledPolicy
 from ombuds.engine.settings import Settings
 
@@ -54,3 +56,38 @@ def test_a_policy_not_yet_in_effect_is_not_chosen(tmp_path: Path) -> None:
     with pytest.raises(IntakeError, match=r"no policy is in effect on 2025-12-31.*2026-01-01"):
         intake(tmp_path, policies).select(make_complaint(received_at="2025-12-31T16:00:00+00:00"))
     assert intake(tmp_path, policies).select(make_complaint(received_at="2026-01-01T09:00:00+00:00"))
+
+
+def write_policy(folder: Path, name: str, edits: list[tuple[str, str]]) -> Path:
+    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8")
+    for old, new in [("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/"), *edits]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, "utf-8")
+    return folder / name
+
+
+def test_two_versions_taking_effect_on_one_day_are_an_error(tmp_path: Path) -> None:
+    write_policy(tmp_path, "a.yaml", [])
+    write_policy(tmp_path, "b.yaml", [('version: "2026.1"', 'version: "2026.2"')])
+    _, report = load_policies(tmp_path)
+    (problem,) = report.errors
+    assert (Path(problem.file).name, problem.line, problem.path) == ("b.yaml", 15, "policy.effective")
+    assert 'versions 2026.1 and 2026.2 of policy "retail" both take effect on 2026-10-01' in problem.message
+    assert "a.yaml:15:14" in problem.message
+
+
+def test_the_same_version_twice_is_an_error_and_validate_says_so(tmp_path: Path) -> None:
+    write_policy(tmp_path, "a.yaml", [])
+    write_policy(tmp_path, "copy.yaml", [])
+    write_policy(
+        tmp_path,
+        "next.yaml",
+        [('version: "2026.1"', 'version: "2027.1"'), ("effective: 2026-10-01", "effective: 2027-10-01")],
+    )
+    done = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert done.exit_code == 1
+    assert 'copy.yaml:12:12: error: policy.version: policy "retail" version 2026.1 is also in' in done.output
+    assert "next.yaml" not in done.output  # a later version on its own date is fine
+    assert "3 files checked, 1 error" in done.output

@@ -225,6 +225,47 @@ def validate_text(
     return _validate_document(doc, base_dir or Path("."), report, today)
 
 
+def across_policies(validated: list[Validated]) -> list[PolicyError]:
+    """Problems between policies loaded together: one id with two versions that intake cannot tell apart.
+
+    Two files with the same id and version are the same policy twice; two versions
+    of one id that take effect on the same day leave intake no way to choose.
+    """
+    problems: list[PolicyError] = []
+    seen: dict[tuple[str, str], Validated] = {}
+    effective: dict[tuple[str, dt.date], Validated] = {}
+    for one in validated:
+        if one.policy is None or one.document is None:
+            continue
+        meta = one.policy.policy
+        doc = one.document
+        first = seen.setdefault((meta.id, meta.version), one)
+        if first is not one and first.document is not None:
+            line, col = first.document.position(("policy", "version"))
+            problems.append(
+                doc.error(
+                    ("policy", "version"),
+                    f'policy "{meta.id}" version {meta.version} is also in {first.document.file}:{line}:{col}',
+                    "give each version its own version, or remove one of the files",
+                    code="duplicate-policy",
+                )
+            )
+            continue
+        earlier = effective.setdefault((meta.id, meta.effective), one)
+        if earlier is not one and earlier.document is not None and earlier.policy is not None:
+            line, col = earlier.document.position(("policy", "effective"))
+            problems.append(
+                doc.error(
+                    ("policy", "effective"),
+                    f'versions {earlier.policy.policy.version} and {meta.version} of policy "{meta.id}" both '
+                    f"take effect on {meta.effective.isoformat()} (also {earlier.document.file}:{line}:{col})",
+                    "intake could not choose between them: give the newer version a later effective date",
+                    code="duplicate-policy",
+                )
+            )
+    return problems
+
+
 def validate_document(doc: Document, base_dir: Path, *, today: dt.date | None = None) -> Validated:
     """Validate a policy already loaded (with ``collect=True``); ``base_dir`` holds its templates."""
     return _validate_document(doc, base_dir, Report(), today)
