@@ -6,7 +6,7 @@ import asyncio
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +15,9 @@ from temporalio.service import RPCError
 
 from .logs import configure as configure_logs
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .intake import Intake
 
 Output = Annotated[str, typer.Option("--format", "-f", help="text or json")]
 
@@ -129,6 +132,20 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(0 if ok else 1)
 
 
+def load_intake(s: Settings) -> Intake:
+    """The intake over the configured policies, or a clear error (no folder, invalid policies)."""
+    from ombuds.engine.policy.errors import PolicyInvalid
+
+    from .intake import Intake, IntakeError
+
+    try:
+        return Intake(s)
+    except IntakeError as exc:
+        raise fail(str(exc)) from None
+    except PolicyInvalid as exc:
+        raise fail(f"the policies in {s.policies} are not valid:\n{exc.report.render_text()}") from None
+
+
 async def _dev(s: Settings) -> None:
     try:
         await _run_dev(s)
@@ -138,11 +155,10 @@ async def _dev(s: Settings) -> None:
 
 async def _run_dev(s: Settings) -> None:
     from .devserver import dev_server
-    from .intake import Intake
     from .temporal import build_worker
 
     configure_logs(s.log_format)
-    intake = Intake(s)
+    intake = load_intake(s)
     typer.echo(f"policies: {', '.join(f'{p.id} {p.version}' for p in intake.policies)}")
     async with dev_server(s) as client:
         typer.echo(f"Temporal dev server at {s.address} (state in {s.home / 'temporal.db'})")
@@ -153,11 +169,10 @@ async def _run_dev(s: Settings) -> None:
 
 
 async def _worker(s: Settings) -> None:
-    from .intake import Intake
     from .temporal import build_worker
 
     configure_logs(s.log_format)
-    Intake(s)  # pins the current policies into the store
+    load_intake(s)  # pins the current policies into the store
     client = await _client(s)
     from .temporal import register_search_attributes
 
@@ -186,10 +201,10 @@ async def run_until_stopped(worker: Any) -> None:
 
 async def _submit(s: Settings, file: Path, fmt: str) -> None:
     from .cli import _load_complaint
-    from .intake import Intake, IntakeError
+    from .intake import IntakeError
 
     complaint = _load_complaint(file)
-    intake = Intake(s)
+    intake = load_intake(s)
     client = await _client(s)
     try:
         submitted = await intake.submit(client, complaint)
@@ -219,9 +234,9 @@ async def _submit(s: Settings, file: Path, fmt: str) -> None:
 async def _reopen(s: Settings, complaint_id: str) -> None:
     import datetime as dt
 
-    from .intake import Intake, IntakeError
+    from .intake import IntakeError
 
-    intake = Intake(s)
+    intake = load_intake(s)
     client = await _client(s)
     try:
         submitted = await intake.reopen(client, complaint_id, dt.datetime.now(dt.UTC))

@@ -69,9 +69,17 @@ class Intake:
         self.settings = settings
         self.store = Store(settings.store_dir)
         if policies is None:
-            policies, report = load_policies(settings.policies)
+            folder = settings.policies
+            if not folder.is_dir():
+                raise IntakeError(
+                    f"no policies folder at {folder.resolve()}: run ombuds from the project folder, "
+                    "or set OMBUDS_POLICIES (and OMBUDS_HOME, which the worker must share)"
+                )
+            policies, report = load_policies(folder)
             if not report.ok:
                 raise PolicyInvalid(report)
+            if not policies:
+                raise IntakeError(f"no policies (*.yaml) in {folder.resolve()}; set OMBUDS_POLICIES")
         self.policies = policies
         self._calendars: dict[tuple[object, ...], str] = {}
         for policy in policies:

@@ -1,0 +1,51 @@
+"""Agent commands that fail before reaching Temporal say why, in one line, without a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import EXAMPLES, ROOT
+
+OMBUDS = str(Path(sys.executable).parent / "ombuds")
+
+
+def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OMBUDS, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMBUDS_HOME": str(cwd / "home"), "OMBUDS_ADDRESS": "127.0.0.1:9", **env},
+        timeout=120,
+    )
+
+
+def test_submit_outside_the_project_folder_names_the_missing_policies_folder(tmp_path: Path) -> None:
+    done = run(tmp_path, "submit", str(EXAMPLES / "fs-card-fee.yaml"))
+    assert done.returncode == 1
+    assert f"no policies folder at {tmp_path / 'policies'}" in done.stderr
+    assert "OMBUDS_POLICIES" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_submit_with_an_empty_policies_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    done = run(
+        tmp_path, "submit", str(EXAMPLES / "fs-card-fee.yaml"), OMBUDS_POLICIES=str(tmp_path / "empty")
+    )
+    assert done.returncode == 1 and "no policies (*.yaml) in" in done.stderr
+
+
+def test_worker_with_an_invalid_policy_lists_its_problems(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8").replace("  owner: Head", "  ownr: Head", 1)
+    text = text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
+    (folder / "retail.yaml").write_text(text, "utf-8")
+    done = run(tmp_path, "worker", OMBUDS_POLICIES=str(folder))
+    assert done.returncode == 1
+    assert f"the policies in {folder} are not valid" in done.stderr
+    assert 'retail.yaml:14:3: error: policy.ownr: unknown key "ownr" (did you mean "owner"?)' in done.stderr
+    assert "Traceback" not in done.stderr
