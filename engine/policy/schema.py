@@ -204,6 +204,13 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
         return [leaf for sub in errs for leaf in _leaves(sub)]
     if all(sub.validator == "type" and not sub.relative_path for errs in real.values() for sub in errs):
         return [error]  # a value of the wrong type for every branch: one message names them all
+    fitting = [
+        errs
+        for errs in real.values()
+        if not any(sub.validator == "type" and not sub.relative_path for sub in errs)
+    ]
+    if len(fitting) == 1:  # the one branch of the value's own type: its constraint is what failed
+        return [leaf for sub in fitting[0] for leaf in _leaves(sub)]
     best: ValidationError = jsonschema.exceptions.best_match([e for errs in real.values() for e in errs])
     return _leaves(best)
 

@@ -109,6 +109,10 @@ def _pydantic_problems(doc: Document, base: Loc, exc: ValidationError) -> list[P
     out = []
     for err in exc.errors():
         loc, is_key = _clean_loc(base, err["loc"])
+        if err["type"] == "timezone_aware":
+            hint = "add the offset, e.g. 2026-11-21T18:45:00+01:00, or Z for UTC"
+            out.append(doc.error(loc, "has no UTC offset", hint, code="model"))
+            continue
         message = err["msg"]
         message = message[0].lower() + message[1:] if message else "invalid value"
         if is_key:
@@ -322,13 +326,22 @@ def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[Polic
     """Schema-check and build a complaint document."""
     if not isinstance(doc.data, dict):
         return None, [*doc.problems, doc.error((), "a complaint must be a mapping", code="type")]
-    problems = [*doc.problems, *schema_problems(doc, "complaint")]
-    if problems:
-        return None, problems
+    structural = schema_problems(doc, "complaint")
     try:
-        return Complaint.model_validate(doc.data), []
+        complaint = Complaint.model_validate(doc.data)
+        built: list[PolicyError] = []
     except ValidationError as exc:
-        return None, _pydantic_problems(doc, (), exc)
+        complaint = None
+        built = _pydantic_problems(doc, (), exc)
+    # the model also checks what the schema cannot say (a time without its UTC offset);
+    # where the schema already spoke, its message is the one kept
+    schema_paths = {p.path for p in structural} | {_parent_of_unknown_key(p) for p in structural}
+    problems = [
+        *doc.problems,
+        *structural,
+        *(p for p in built if not any(_is_within(p.path, s) for s in schema_paths)),
+    ]
+    return (complaint if not problems else None), problems
 
 
 # --------------------------------------------------------------------------- semantic checks
