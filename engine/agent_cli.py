@@ -219,6 +219,7 @@ async def _submit(s: Settings, file: Path, fmt: str) -> None:
                     "policy_sha256": submitted.policy.sha256,
                     "started": submitted.started,
                     "reason": submitted.reason,
+                    "refused": submitted.refused or None,
                 }
             )
         )
@@ -226,6 +227,8 @@ async def _submit(s: Settings, file: Path, fmt: str) -> None:
         typer.echo(
             f"submitted {submitted.complaint_id} under {submitted.policy.id} {submitted.policy.version} (sha256 {submitted.policy.sha256[:12]})"
         )
+        if submitted.refused:
+            typer.echo(f"refused at intake: {submitted.refused} (the customer is told why)")
     else:
         typer.echo(f"not started: {submitted.complaint_id}: {submitted.reason}")
         raise typer.Exit(1)
@@ -264,7 +267,7 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         payload["log"] = [e.model_dump(mode="json") for e in log]
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    typer.echo(f"{view.complaint_id}: {view.status}, stage {view.stage}, level {view.level}")
+    typer.echo(f"{view.complaint_id}: {view.status}, stage {view.stage or '-'}, level {view.level}")
     typer.echo(f"policy {view.policy_id} {view.policy_version} sha256 {view.policy_sha[:12]}")
     typer.echo(
         f"severity {view.severity or '-'}, priority {view.priority or '-'}, category {view.category or '-'}, queue {view.queue or '-'}"
@@ -273,7 +276,7 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         f"case time {view.now}; next deadline {view.next_deadline or 'none'}; SLA breached: {'yes' if view.sla_breached else 'no'}"
         + (f"; {view.undelivered} message(s) undelivered" if view.undelivered else "")
     )
-    typer.echo("clocks:")
+    typer.echo("clocks:" if view.clocks else "clocks: none")
     for clock in view.clocks:
         left = f", {clock.remaining} left" if clock.remaining else ""
         due = f" due {clock.due_local}" if clock.due_local else ""
@@ -284,8 +287,16 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         state = {None: "open", True: "kept", False: "missed"}[promise.kept]
         typer.echo(f"  promise: {promise.text} [{state}]")
     for proposal in view.proposals:
+        if proposal.status == "accepted":
+            outcome = f"accepted, approved by {proposal.approved_by}" if proposal.approved_by else "accepted"
+        else:
+            outcome = (
+                f"{proposal.status.replace('_', ' ')}: {proposal.reason}"
+                if proposal.reason
+                else proposal.status
+            )
         typer.echo(
-            f"  compensation #{proposal.number}: {proposal.remedy} {proposal.amount} by {proposal.by}: {proposal.status} {proposal.reason}"
+            f"  compensation #{proposal.number}: {proposal.remedy} {proposal.amount} by {proposal.by}: {outcome}"
         )
     if view.dates:
         typer.echo("dates: " + ", ".join(f"{k} {v}" for k, v in view.dates.items()))

@@ -105,6 +105,8 @@ def schema(
         if drift:
             typer.echo("schema drift: " + ", ".join(drift) + " (run: ombuds schema --write)")
             raise typer.Exit(1)
+        if check:
+            typer.echo(f"up to date: {', '.join(f'{name}.schema.json' for name in schema_mod.SCHEMAS)}")
         return
     if kind not in schema_mod.SCHEMAS:
         typer.echo(f'unknown schema "{kind}": policy or complaint', err=True)
@@ -117,6 +119,10 @@ def _compile_or_exit(path: Path, fmt: Format = Format.text):  # type: ignore[no-
 
     validated = validate_file(path)
     if not validated.ok:
+        document = validated.document
+        if document is not None and kind_of(document.data) == "complaint":
+            typer.echo(f"error: {path} is a complaint, not a policy", err=True)
+            raise typer.Exit(1)
         _echo_report(validated.report, fmt, 1)
         raise typer.Exit(1)
     return compile_validated(validated)

@@ -41,6 +41,8 @@ class Submitted:
     policy: CompiledPolicy
     started: bool
     reason: str = ""
+    #: Why intake refuses the complaint (its workflow records the refusal and tells the customer).
+    refused: str = ""
 
 
 def load_policies(folder: Path) -> tuple[list[CompiledPolicy], Report]:
@@ -135,19 +137,19 @@ class Intake:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / complaint_id).write_text(f"{policy.id} {policy.version} {policy.sha256}\n", "utf-8")
 
-    def first_attributes(
-        self, policy: CompiledPolicy, workflow_input: ComplaintInput
-    ) -> TypedSearchAttributes:
-        """The search attributes the case will have after intake, set with the start.
-
-        The pure core runs intake here as the workflow will (same input, same case
-        time), so the workflow's first task has nothing to upsert.
-        """
+    def preview(self, policy: CompiledPolicy, workflow_input: ComplaintInput) -> Interpreter:
+        """The pure core after intake, run here as the workflow will (same input, same case time)."""
         complaint = workflow_input.complaint
         core = Interpreter(
             policy, self.store.instance(workflow_input.calendar_sha), complaint, complaint.id or ""
         )
         core.start(int(complaint.received_at.timestamp()))
+        return core
+
+    def first_attributes(self, core: Interpreter, workflow_input: ComplaintInput) -> TypedSearchAttributes:
+        """The search attributes the case will have after intake, set with the start,
+        so the workflow's first task has nothing to upsert."""
+        complaint = workflow_input.complaint
         pairs = [
             SearchAttributePair(key, value)
             for key, value in search.case_attributes(core, complaint.channel).items()
@@ -191,7 +193,9 @@ class Intake:
         assert complaint.id is not None
         if self.registered(complaint.id):
             return Submitted(complaint.id, policy, False, "already registered")
-        attributes = self.first_attributes(policy, workflow_input)
+        core = self.preview(policy, workflow_input)
+        attributes = self.first_attributes(core, workflow_input)
+        refused = next((str(e.detail.get("reason", "")) for e in core.state.log if e.action == "refused"), "")
         try:
             await client.start_workflow(
                 WORKFLOW_NAME,
@@ -211,7 +215,7 @@ class Intake:
             self.register(complaint.id, policy)
             return Submitted(complaint.id, policy, False, "a complaint with this id was already submitted")
         self.register(complaint.id, policy)
-        return Submitted(complaint.id, policy, True)
+        return Submitted(complaint.id, policy, True, refused=refused)
 
 
 async def original_input(client: Client, complaint_id: str) -> ComplaintInput:

@@ -187,3 +187,13 @@ async def test_each_delivery_is_logged_as_a_json_line(tmp_path: Path) -> None:
     )
     assert second["event"] == "message undeliverable" and second["level"] == "warning"
     assert "sms" in second["reason"] and first["timestamp"].endswith("Z")
+
+
+async def test_submitting_a_complaint_intake_refuses_says_why(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        abusive = make_complaint(id="R-1", description="You idiots took my money again, fix it now please.")
+        submitted = await case.intake.submit(case.client, abusive, search_attributes=False)
+        assert submitted.started and "abusive" in submitted.refused.lower()
+        fine = await case.intake.submit(case.client, make_complaint(id="R-2"), search_attributes=False)
+        assert fine.started and fine.refused == ""
+        assert (await case.client.get_workflow_handle("R-1").result())["status"] == "refused"
