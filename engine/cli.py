@@ -17,7 +17,7 @@ from .policy import schema as schema_mod
 from .policy.business_time import HorizonExceeded
 from .policy.errors import PolicyError, Report, known_names_hint
 from .policy.loader import LoadFailed, load_file
-from .policy.model import Complaint
+from .policy.model import Complaint, Policy
 from .policy.validate import (
     Validated,
     across_policies,
@@ -176,6 +176,36 @@ def _load_complaint(path: Path) -> Complaint:
     return complaint
 
 
+def _intake_notes(policy: Policy, complaint: Complaint) -> list[str]:
+    """What intake would do differently from the figures shown: not select this policy, refuse."""
+    from .policy.expressions import Evaluator, case_variables, complaint_variables
+    from .policy.rules import missing_fields, refusal
+
+    notes = []
+    variables = {"complaint": complaint_variables(complaint), "case": case_variables()}
+    evaluator = Evaluator()
+    when = policy.applies_to.when
+    if when is not None and not evaluator.truth(when, variables)[0]:
+        notes.append(
+            "this policy's applies_to.when does not select this complaint"
+            + (
+                " (it gets it only as the default, when no other policy does)"
+                if policy.applies_to.default
+                else ""
+            )
+        )
+    missing = missing_fields(policy, complaint)
+    if complaint.channel not in policy.intake.channels:
+        notes.append(f"intake refuses it: complaints are not accepted by {complaint.channel}")
+    elif missing:
+        notes.append(f"intake refuses it: missing {', '.join(missing)}")
+    else:
+        hit = refusal(policy, variables, evaluator)
+        if hit is not None:
+            notes.append(f"intake refuses it ({hit.path}): {hit.value.reason}")
+    return notes
+
+
 @app.command()
 def deadline(
     policy: Annotated[Path, typer.Argument(help="A policy file.")],
@@ -205,12 +235,14 @@ def deadline(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     rows = [r for r in rows if clock is None or r.clock == clock]
+    notes = _intake_notes(compiled.policy, case) if case is not None else []
     if format is Format.json:
         payload = {
             "policy": compiled.id,
             "version": compiled.version,
             "sha256": compiled.sha256,
             "received": instant.isoformat(),
+            "notes": notes,
             "classification": classes,
             "clocks": [r.as_dict() for r in rows],
             "dates": dates if clock is None else [],
@@ -218,6 +250,8 @@ def deadline(
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     typer.echo(f"{compiled.id} {compiled.version}: complaint received {instant.isoformat()}")
+    for note in notes:
+        typer.echo(f"note: {note}")
     if classes:
         typer.echo("classified as " + ", ".join(f"{k} {v}" for k, v in classes.items()))
     for row in rows:

@@ -69,3 +69,15 @@ def test_bad_input_gets_clear_errors() -> None:
     assert unknown.exit_code == 2 and 'did you mean "acknowledge"' in unknown.output
     nothing = runner.invoke(app, ["deadline", FS])
     assert nothing.exit_code == 2 and "--received" in nothing.output
+
+
+def test_a_complaint_the_policy_would_not_get_or_would_refuse_is_noted() -> None:
+    retail = str(POLICIES / "retail.yaml")
+    elsewhere = runner.invoke(app, ["deadline", retail, "--complaint", str(EXAMPLES / "fs-card-fee.yaml")])
+    assert "note: this policy's applies_to.when does not select this complaint" in elsewhere.output
+    refused = runner.invoke(
+        app, ["deadline", retail, "--complaint", str(EXAMPLES / "retail-refused-abusive.json"), "-f", "json"]
+    )
+    (note,) = json.loads(refused.output)["notes"]
+    assert note.startswith("intake refuses it (intake.refusals[")
+    assert deadline("--complaint", str(FRIDAY))["notes"] == []
