@@ -205,6 +205,8 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
     problems.extend(_check_paths(tokens, bound))
     problems.extend(_check_regexes(tokens))
     if not problems:
+        problems.extend(_check_equality_types(tokens, bound))
+    if not problems:
         problems.extend(_dry_run(program(source)))
     return problems
 
@@ -290,6 +292,82 @@ def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
         if "regex" in message:
             return [ExpressionProblem("invalid regular expression: " + message.splitlines()[0][:200], 0)]
     return []
+
+
+_CEL_TYPES = {str: "string", bool: "bool", int: "int", float: "double", list: "list", dict: "map"}
+_NUMBERS = {"int", "uint", "double"}
+
+
+def _literal_type(kind: str, text: str) -> str | None:
+    if kind == "str":
+        return "bytes" if text[:2].lower() in ("b'", 'b"') or text[:3].lower() in ("rb'", 'rb"') else "string"
+    if kind == "num":
+        if text[:2].lower() == "0x":
+            return "uint" if text[-1:] in "uU" else "int"
+        return "uint" if text[-1:] in "uU" else ("double" if any(c in text for c in ".eE") else "int")
+    if kind == "ident" and text in ("true", "false"):
+        return "bool"
+    return None
+
+
+def _path_at(tokens: list[tuple[str, str, int]], i: int, bound: set[str]) -> tuple[str, int] | None:
+    """The field path (``complaint.customer.segment``) starting at token ``i``, and its last token."""
+    if tokens[i][0] != "ident" or tokens[i][1] not in ROOTS or tokens[i][1] in bound:
+        return None
+    if i > 0 and tokens[i - 1][1] == ".":
+        return None
+    path, j = tokens[i][1], i
+    while j + 2 < len(tokens) and tokens[j + 1][1] == "." and tokens[j + 2][0] == "ident":
+        path, j = f"{path}.{tokens[j + 2][1]}", j + 2
+    if j + 1 < len(tokens) and tokens[j + 1][1] in ("(", "[", "."):
+        return None  # a method call or an index: its value is not the field's
+    return path, j
+
+
+def _sample_type(path: str) -> str | None:
+    node: Any = sample_variables()
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return _CEL_TYPES.get(type(node))
+
+
+def _check_equality_types(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[ExpressionProblem]:
+    """``complaint.product == 5``: equality between different types is never true in CEL."""
+
+    def op(at: int) -> str | None:
+        """``==`` or ``!=`` written as the two tokens from ``at``."""
+        if at >= 0 and at + 1 < len(tokens) and tokens[at][1] in ("=", "!") and tokens[at + 1][1] == "=":
+            return tokens[at][1] + "="
+        return None
+
+    problems = []
+    for i in range(len(tokens)):
+        found = _path_at(tokens, i, bound)
+        if found is None:
+            continue
+        path, last = found
+        for compare, literal_at in ((op(last + 1), last + 3), (op(i - 2), i - 3)):
+            if compare is None or not 0 <= literal_at < len(tokens):
+                continue
+            kind, text, offset = tokens[literal_at]
+            wanted, given = _sample_type(path), _literal_type(kind, text)
+            if wanted is None or given is None or wanted == given or {wanted, given} <= _NUMBERS:
+                continue
+            problems.append(
+                ExpressionProblem(
+                    f"{path} is {_a(wanted)}, compared with {text} ({_a(given)}): this is always "
+                    + ("false" if compare == "==" else "true"),
+                    offset,
+                    'compare like with like, e.g. complaint.product == "card", case.level_rank == 1',
+                )
+            )
+    return problems
+
+
+def _a(type_name: str) -> str:
+    return ("an " if type_name[0] in "aeiou" else "a ") + type_name
 
 
 def _check_paths(tokens: list[tuple[str, str, int]], bound: set[str]) -> list[ExpressionProblem]:
