@@ -273,7 +273,9 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         f"severity {view.severity or '-'}, priority {view.priority or '-'}, category {view.category or '-'}, queue {view.queue or '-'}"
     )
     typer.echo(
-        f"case time {view.now}; next deadline {view.next_deadline or 'none'}; SLA breached: {'yes' if view.sla_breached else 'no'}"
+        f"case time {view.now}; next deadline "
+        + (f"{view.next_deadline} ({view.next_deadline_what})" if view.next_deadline else "none")
+        + f"; SLA breached: {'yes' if view.sla_breached else 'no'}"
         + (f"; {view.undelivered} message(s) undelivered" if view.undelivered else "")
     )
     typer.echo("clocks:" if view.clocks else "clocks: none")

@@ -11,7 +11,7 @@ from ombuds.engine.policy.compile import CompiledPolicy, instantiate
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.policy.templates import render
-from ombuds.workflows.interpreter import Interpreter, status_view
+from ombuds.workflows.interpreter import Interpreter, iso, status_view
 from ombuds.workflows.model import Actor, Event
 
 from .workflow_support import STAFF_AGENT, SUPERVISOR, make_complaint, policy_variant, shipped_policies
@@ -261,3 +261,31 @@ def test_handoff_summary_setting(tmp_path: Path, required: bool, carried: bool) 
     core.apply(Event(kind="escalate", actor=CUSTOMER, reason="not happy"), t0 + 60)
     (entry,) = [e for e in core.state.log if e.action == "escalated"]
     assert ("handoff" in entry.detail) is carried
+
+
+def test_status_names_what_falls_due_next_at_its_own_instant() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    view = status_view(core, t0)
+    assert view.next_deadline_what == "final-response warning"
+    core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + DAY)
+    view = status_view(core, t0 + DAY)
+    assert view.next_deadline_what == "survey"
+    wake = core.next_wake()
+    assert wake is not None and view.next_deadline == iso(wake)
+    run_until(core, t0 + 400 * DAY)
+    assert status_view(core, t0 + 400 * DAY).next_deadline is None
+
+
+def test_a_clock_deadline_is_shown_at_its_instant_not_the_second_after() -> None:
+    complaint = make_complaint()
+    core = core_for("financial-services", complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    for cs in core.state.clocks.values():
+        cs.warnings_fired = list(range(len(cs.warnings_at)))  # as if every warning had gone out
+    due, what = core.next_due() or (0, "")
+    clock = core.state.clocks[what.removesuffix(" due")]
+    assert what.endswith(" due") and due == clock.due and core.next_wake() == due + 1

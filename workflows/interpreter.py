@@ -605,6 +605,28 @@ class Interpreter:
         candidates += [d.at for d in s.deferred]
         return min(candidates) if candidates else None
 
+    def next_due(self) -> tuple[int, str] | None:
+        """What falls due next and when, as people read it (a deadline at its own instant).
+
+        :meth:`next_wake` wakes one second after a deadline, when it has passed;
+        this names the deadline itself, for ``ombuds status``.
+        """
+        s = self.state
+        items: list[tuple[int, str]] = []
+        for cs in s.clocks.values():
+            if cs.status == "running" and cs.due is not None:
+                items.append((cs.due, f"{cs.id} due"))
+                items += [
+                    (w, f"{cs.id} warning")
+                    for i, w in enumerate(cs.warnings_at)
+                    if i not in cs.warnings_fired
+                ]
+        items += [(p.due, f"promise: {p.kind}") for p in s.promises if p.kept is None]
+        items += [(x.at, x.kind.replace("_", " ")) for x in s.scheduled if not x.done]
+        items += [(cb.due, f"callback {cb.number}") for cb in s.callbacks if cb.status == "scheduled"]
+        items += [(d.at, f"held message: {d.send.template}") for d in s.deferred]
+        return min(items) if items else None
+
     def tick(self, now: int) -> CaseState:
         """Fire everything due at or before ``now``: warnings, breaches, follow-ups."""
         try:
@@ -1814,7 +1836,7 @@ def status_view(core: Interpreter, now: int) -> StatusView:
             elif cs.status == "paused" and cs.remaining is not None:
                 view.remaining = remaining_text(cs.remaining)
         clocks.append(view)
-    wake = core.next_wake()
+    upcoming = core.next_due()
     return StatusView(
         complaint_id=s.complaint_id,
         policy_id=core.policy.policy.id,
@@ -1831,7 +1853,8 @@ def status_view(core: Interpreter, now: int) -> StatusView:
         assignee=s.assignee,
         sla_breached=s.sla_breached,
         undelivered=s.undelivered,
-        next_deadline=iso(wake) if wake is not None else None,
+        next_deadline=iso(upcoming[0]) if upcoming is not None else None,
+        next_deadline_what=upcoming[1] if upcoming is not None else None,
         clocks=clocks,
         promises=s.promises,
         proposals=s.proposals,

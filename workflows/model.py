@@ -322,6 +322,9 @@ class StatusView(_Payload):
     sla_breached: bool
     undelivered: int = 0
     next_deadline: str | None = None
+    next_deadline_what: str | None = Field(
+        None, description="What falls due then, e.g. `final-response due`."
+    )
     clocks: list[ClockView]
     promises: list[Promise]
     proposals: list[Proposal]
