@@ -68,15 +68,20 @@ async def test_a_history_the_code_cannot_produce_is_nondeterministic() -> None:
     assert not report.ok
 
 
-def test_cli_replays_a_history_file() -> None:
-    path = next(p for p in HISTORIES if p.stem == "financial-refused")
-    done = subprocess.run(
+def replay_file(name: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``ombuds replay --history`` on a golden history, with ``home`` as OMBUDS_HOME."""
+    path = next(p for p in HISTORIES if p.stem == name)
+    return subprocess.run(
         [str(Path(sys.executable).parent / "ombuds"), "replay", "--history", str(path)],
         capture_output=True,
         text=True,
-        env={"OMBUDS_HOME": str(GOLDEN), "PATH": "/usr/bin:/bin"},
+        env={"OMBUDS_HOME": str(home), "PATH": "/usr/bin:/bin"},
         timeout=120,
     )
+
+
+def test_cli_replays_a_history_file() -> None:
+    done = replay_file("financial-refused", GOLDEN)
     assert done.returncode == 0, done.stderr
     assert "refused" in done.stdout
     assert "decision log: identical to the recorded log" in done.stdout
@@ -85,14 +90,7 @@ def test_cli_replays_a_history_file() -> None:
 
 def test_cli_replay_without_the_snapshots_says_so(tmp_path: Path) -> None:
     """A store that lacks the pinned snapshots is a setup problem, not a changed history."""
-    path = next(p for p in HISTORIES if p.stem == "financial-refused")
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "ombuds"), "replay", "--history", str(path)],
-        capture_output=True,
-        text=True,
-        env={"OMBUDS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    done = replay_file("financial-refused", tmp_path)
     assert done.returncode == 1
     assert "does not hold the snapshot(s) this history names" in done.stderr
     assert "OMBUDS_HOME" in done.stderr
