@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .policy.compile import CompiledPolicy
 from .policy.durations import parse_duration
 from .policy.model import Clock, Counting, Policy
@@ -94,9 +96,13 @@ def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
     lines = [
         f"- {clock.title or clock.id} [{clock.id}, {clock.kind}]: within {clock.target} (calendar {cal})"
     ]
+    default = convention(clock.target, clock.counting)
     for prio, target in clock.by_priority.items():
-        lines.append(f"    priority {prio}: within {target}")
-    lines.append(f"    counting: {convention(clock.target, clock.counting)}")
+        own = convention(target, clock.counting)
+        # a target in other units is counted another way: say how, next to it
+        differs = re.sub(r"\d+", "N", own) != re.sub(r"\d+", "N", default)
+        lines.append(f"    priority {prio}: within {target}" + (f" ({own})" if differs else ""))
+    lines.append(f"    counting: {default}")
     stops = ", ".join(event_words(e) for e in clock.stops) or "never"
     lines.append(f"    starts when {event_words(clock.starts)}; stops when {stops}")
     if clock.pause_while_waiting_on_customer:

@@ -156,3 +156,6 @@ def test_explain_b2b_lists_targets_per_priority() -> None:
         "America/New_York",
     ):
         assert fragment in text, fragment
+    # an hour target is counted differently from the day target next to it: explain says how
+    assert "priority P1: within 1 business hour (working time only" in text
+    assert "priority P4: within 2 business days\n" in text  # counted like the default: nothing added
