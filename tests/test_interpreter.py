@@ -289,3 +289,14 @@ def test_a_clock_deadline_is_shown_at_its_instant_not_the_second_after() -> None
     due, what = core.next_due() or (0, "")
     clock = core.state.clocks[what.removesuffix(" due")]
     assert what.endswith(" due") and due == clock.due and core.next_wake() == due + 1
+
+
+def test_the_acknowledgement_gives_the_receipt_in_local_time() -> None:
+    complaint = make_complaint(received_at="2027-07-01T16:05:00+00:00")  # 17:05 in London (BST)
+    core = core_for("financial-services", complaint)
+    core.start(int(complaint.received_at.timestamp()))
+    (send,) = [s for s in core.sends if s.template == "acknowledgement"]
+    assert send.context["received"] == "2027-07-01 17:05 (Europe/London)"
+    _, template = core.compiled.template("acknowledgement", send.locale)
+    _, body = render(template.subject, template.body, send.context)
+    assert "received your complaint on 2027-07-01 17:05 (Europe/London)" in body

@@ -315,10 +315,12 @@ class Interpreter:
             out["dates"] = self.derived_dates()
         if "level" in want:
             out["level"] = self.policy.authority[s.level].title
+        if "received" in want:
+            out["received"] = self.local(s.received)
         out.update({k: v for k, v in extra.items() if v is not None and k in want})
         return out
 
-    TEMPLATE_NAMES = ("policy", "deadlines", "dates", "level")
+    TEMPLATE_NAMES = ("policy", "deadlines", "dates", "level", "received")
 
     def clock_def(self, clock_id: str) -> Clock:
         for clock in self.policy.clocks:

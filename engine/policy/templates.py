@@ -42,6 +42,7 @@ TEMPLATE_VARIABLES = frozenset(
         "questions",
         "clock",
         "decision",
+        "received",
     }
 )
 
