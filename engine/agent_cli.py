@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         query: Annotated[
             str, typer.Option(help="Temporal visibility query, e.g. \"OmbudsStatus='open'\".")
         ] = "",
-        limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+        limit: Annotated[int, typer.Option(help="At most this many.", min=1)] = 50,
     ) -> None:
         """List complaints, filtered by a visibility query over the search attributes."""
         asyncio.run(_list(settings(), query, limit))
@@ -356,26 +356,43 @@ async def _event(
 
 
 async def _list(s: Settings, query: str, limit: int) -> None:
-    client = await _client(s)
-    count = 0
-    try:
-        from ombuds.workflows.complaint import WORKFLOW_NAME
+    from ombuds.workflows.complaint import WORKFLOW_NAME
 
-        complaints = f"WorkflowType = '{WORKFLOW_NAME}'"
-        full = f"{complaints} AND ({query})" if query else complaints
-        async for wf in client.list_workflows(full, limit=limit):
+    client = await _client(s)
+    complaints = f"WorkflowType = '{WORKFLOW_NAME}'"
+    full = f"{complaints} AND ({query})" if query else complaints
+    rows: list[list[str]] = []
+    try:
+        async for wf in client.list_workflows(full, limit=limit + 1):  # one more tells there are more
             attrs = {
                 k: v[0] if isinstance(v, list) and v else v for k, v in (wf.search_attributes or {}).items()
             }
-            typer.echo(
-                f"{wf.id:<28} {attrs.get('OmbudsStatus', wf.status.name if wf.status else '')!s:<10} "
-                f"stage {attrs.get('OmbudsStage', '-')!s:<14} level {attrs.get('OmbudsLevel', '-')!s:<12} "
-                f"policy {attrs.get('OmbudsPolicyId', '-')} next {attrs.get('OmbudsNextDeadline', '-')}"
+            rows.append(
+                [
+                    wf.id,
+                    str(attrs.get("OmbudsStatus", wf.status.name if wf.status else "")),
+                    "stage " + str(attrs.get("OmbudsStage") or "-"),
+                    "level " + str(attrs.get("OmbudsLevel") or "-"),
+                    "policy " + str(attrs.get("OmbudsPolicyId") or "-"),
+                    "next " + str(attrs.get("OmbudsNextDeadline") or "-"),
+                ]
             )
-            count += 1
     except RPCError as exc:
         raise fail(f"list: {exc.message}") from None
-    typer.echo(f"{count} complaint{'s' if count != 1 else ''}")
+    for line in list_lines(rows, limit):
+        typer.echo(line)
+
+
+def list_lines(rows: list[list[str]], limit: int) -> list[str]:
+    """Up to ``limit`` rows in aligned columns, then the count (and whether more matched)."""
+    shown = rows[:limit]
+    widths = [max((len(row[i]) for row in shown), default=0) for i in range(len(shown[0]))] if shown else []
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in shown
+    ]
+    count = f"{len(shown)} complaint{'s' if len(shown) != 1 else ''}"
+    return [*lines, f"{count} (more match: raise --limit)" if len(rows) > limit else count]
 
 
 async def _replay(s: Settings, complaint_id: str | None, history_file: Path | None, fmt: str) -> bool:

@@ -49,3 +49,23 @@ def test_worker_with_an_invalid_policy_lists_its_problems(tmp_path: Path) -> Non
     assert f"the policies in {folder} are not valid" in done.stderr
     assert 'retail.yaml:14:3: error: policy.ownr: unknown key "ownr" (did you mean "owner"?)' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_list_aligns_its_columns_and_says_when_more_match() -> None:
+    from ombuds.engine.agent_cli import list_lines
+
+    rows = [
+        ["FS-1", "open", "stage received", "level agent", "policy financial-services", "next 2027-01-11"],
+        ["FS-22", "resolved", "stage closed", "level complaints-department", "policy financial-services", "next -"],
+        ["FS-333", "open", "stage received", "level agent", "policy financial-services", "next 2027-01-12"],
+    ]
+    first, second, count = list_lines(rows, 2)
+    assert first.index("stage") == second.index("stage") and first.index("policy") == second.index("policy")
+    assert count == "2 complaints (more match: raise --limit)"
+    assert list_lines(rows, 3)[-1] == "3 complaints"
+    assert list_lines([], 5) == ["0 complaints"]
+
+
+def test_list_limit_must_be_positive(tmp_path: Path) -> None:
+    done = run(tmp_path, "list", "--limit", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
