@@ -85,8 +85,15 @@ class Activities:
             complaint_id=str(message.context.get("complaint", {}).get("id", "")),
             rule=message.rule,
         )
-        receipt = await plugin.send(rendered)
-        said.info("message delivered", to=message.to, channel=channel, locale=locale, status=receipt.status)
+        try:
+            receipt = await plugin.send(rendered)
+        except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
+            said.warning("message not sent", channel=channel, error=str(exc)[:300])
+            raise
+        event = (
+            "message delivered" if receipt.status == "sent" else f"message {receipt.status.replace('_', ' ')}"
+        )
+        said.info(event, to=message.to, channel=channel, locale=locale, status=receipt.status)
         return receipt
 
     @activity.defn(name="extend_calendar")

@@ -182,6 +182,12 @@ def _intake_notes(policy: Policy, complaint: Complaint) -> list[str]:
     from .policy.rules import missing_fields, refusal
 
     notes = []
+    received = complaint.received_at.date()
+    if policy.policy.effective > received:
+        notes.append(
+            f"received {received.isoformat()}, before this policy takes effect "
+            f"({policy.policy.effective.isoformat()}): intake would not choose it"
+        )
     variables = {"complaint": complaint_variables(complaint), "case": case_variables()}
     evaluator = Evaluator()
     when = policy.applies_to.when

@@ -85,6 +85,7 @@ async def wait_ready(
 
 
 def _port_in_use(host: str, port: int) -> bool:
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:7233
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         # a port left in TIME_WAIT by a server that just stopped is free; a listener is not
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -9,13 +9,19 @@ COMPLAINT_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def expand(paths: list[Path], suffixes: tuple[str, ...] = COMPLAINT_SUFFIXES) -> list[Path]:
-    """Files named directly, plus matching files directly inside named folders."""
+    """Files named directly, plus matching files directly inside named folders; each file once."""
     out: list[Path] = []
+    seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes))
-        else:
-            out.append(path)
+        found = (
+            sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes)
+            if path.is_dir()
+            else [path]
+        )
+        for file in found:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                out.append(file)
     return out
 
 

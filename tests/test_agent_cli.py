@@ -56,7 +56,14 @@ def test_list_aligns_its_columns_and_says_when_more_match() -> None:
 
     rows = [
         ["FS-1", "open", "stage received", "level agent", "policy financial-services", "next 2027-01-11"],
-        ["FS-22", "resolved", "stage closed", "level complaints-department", "policy financial-services", "next -"],
+        [
+            "FS-22",
+            "resolved",
+            "stage closed",
+            "level complaints-department",
+            "policy financial-services",
+            "next -",
+        ],
         ["FS-333", "open", "stage received", "level agent", "policy financial-services", "next 2027-01-12"],
     ]
     first, second, count = list_lines(rows, 2)

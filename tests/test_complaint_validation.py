@@ -49,5 +49,9 @@ def test_schema_and_model_problems_come_together() -> None:
     ],
 )
 def test_one_mistake_one_message(old: str, new: str, path: str, message: str) -> None:
-    found = problems(GOOD.replace(old, new, 1))
-    assert any(p == path and message in m for _, _, p, m in found), found
+    (found,) = problems(GOOD.replace(old, new, 1))
+    assert found[2] == path and message in found[3], found
+
+
+def test_a_missing_key_is_one_message() -> None:
+    assert problems(GOOD.replace("channel: email\n", "")) == [(1, 1, "", 'missing required key "channel"')]

@@ -81,3 +81,35 @@ def test_a_variable_that_disappears_is_gone() -> None:
 @pytest.mark.parametrize("source", CONDITIONS)
 def test_programs_are_compiled_once_per_source(source: str) -> None:
     assert program(source) is program(source)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [(1, True), (1, 1.0), ({"n": 1}, {"n": True}), ([1], [1.0]), ("1", 1)],
+)
+def test_a_value_equal_in_python_but_of_another_type_is_set_again(first: Any, then: Any) -> None:
+    evaluator = Evaluator()
+    source = "type(case.x) == int"
+    for value in (first, then):
+        variables = {"complaint": COMPLAINT, "case": {"x": value}}
+        assert evaluator.truth(source, variables) == fresh(source, variables), (first, then)
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ("complaint.product == 5", True),
+        ("(5 == complaint.product)", True),
+        ('case.acknowledged != "yes"', True),
+        ('case.level_rank == "abc".size()', False),  # the literal is part of the operand
+        ("1 < 2 == case.acknowledged", False),
+        ("complaint.amount == 5", False),  # int and double compare as numbers
+        ("case.level_rank == 1", False),
+        ('complaint.custom.tier == "gold"', False),  # custom fields have no known type
+    ],
+)
+def test_equality_between_types_is_flagged_only_where_it_is_certain(source: str, flagged: bool) -> None:
+    from ombuds.engine.policy.expressions import check
+
+    problems = [p.message for p in check(source) if "this is always" in p.message]
+    assert bool(problems) is flagged, problems

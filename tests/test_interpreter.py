@@ -240,9 +240,13 @@ def test_without_a_finding_the_final_response_states_no_decision() -> None:
     assert "upheld" not in body
 
 
-@pytest.mark.parametrize(("required", "carried"), [(True, True), (False, False)])
-def test_handoff_summary_setting(tmp_path: Path, required: bool, carried: bool) -> None:
-    """`handoff_summary: false`: no summary is built from the case for the escalation."""
+@pytest.mark.parametrize(
+    ("required", "patched", "carried"),
+    [(True, True, True), (False, True, False), (False, False, True)],
+    ids=["required", "optional", "optional-in-a-history-from-before"],
+)
+def test_handoff_summary_setting(tmp_path: Path, required: bool, patched: bool, carried: bool) -> None:
+    """`handoff_summary: false`: no summary is built from the case (a history from before keeps it)."""
     edits = (
         []
         if required
@@ -256,6 +260,7 @@ def test_handoff_summary_setting(tmp_path: Path, required: bool, carried: bool) 
     policies = policy_variant(tmp_path, "financial-services.yaml", edits)
     complaint = make_complaint()
     core = core_for("financial-services", complaint, policies)
+    core.patched = lambda change: patched
     t0 = int(complaint.received_at.timestamp())
     core.start(t0)
     core.apply(Event(kind="escalate", actor=CUSTOMER, reason="not happy"), t0 + 60)

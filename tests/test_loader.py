@@ -605,3 +605,18 @@ def test_one_pass_and_composer_agree_on_any_yaml(value: Any, flow: bool | None, 
     text = yaml.safe_dump(value, default_flow_style=flow, allow_unicode=True) + tail
     fast, composed = _both(text)
     assert fast == composed
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
+def test_one_pass_and_composer_agree_at_the_depth_limit(depth: int) -> None:
+    for text in (
+        "[" * depth + "1" + "]" * depth,
+        "".join(f"{'  ' * i}k:\n" for i in range(depth)) + "  " * depth + "v\n",
+    ):
+        fast, composed = _both(text)
+        assert fast == composed
+
+
+def test_a_lone_surrogate_in_text_is_located() -> None:
+    problem = failure("a: 1\nb: \ud800\n")
+    assert (problem.line, problem.col) == (2, 4) and "U+D800" in problem.message

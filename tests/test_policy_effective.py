@@ -12,7 +12,7 @@ from ombuds.engine.intake import Intake, IntakeError, load_policies
 from ombuds.engine.policy.compile import CompiledPolicy
 from ombuds.engine.settings import Settings
 
-from .conftest import ROOT
+from .conftest import POLICIES, ROOT
 from .workflow_support import make_complaint, policy_variant
 
 
@@ -91,3 +91,9 @@ def test_the_same_version_twice_is_an_error_and_validate_says_so(tmp_path: Path)
     assert 'copy.yaml:12:12: error: policy.version: policy "retail" version 2026.1 is also in' in done.output
     assert "next.yaml" not in done.output  # a later version on its own date is fine
     assert "3 files checked, 1 error" in done.output
+
+
+def test_a_file_named_twice_is_checked_once() -> None:
+    done = CliRunner().invoke(app, ["validate", str(POLICIES), str(POLICIES / "retail.yaml")])
+    assert done.exit_code == 0, done.output
+    assert "ok: 3 files checked" in done.output

@@ -172,11 +172,13 @@ async def test_each_delivery_is_logged_as_a_json_line(tmp_path: Path) -> None:
             rule="stages[0]",
         )
         await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, message)
+        await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, message)
         nowhere = message.model_copy(update={"key": "C-9:4:0", "channels": ["sms"]})
         await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, nowhere)
     finally:
         configure_logs("console")
-    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    first, again, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (again["event"], again["status"]) == ("message already sent", "already_sent")
     assert first["event"] == "message delivered" and first["level"] == "info"
     assert (first["key"], first["complaint"], first["channel"], first["template"], first["status"]) == (
         "C-9:3:0",

@@ -77,8 +77,10 @@ def iso(t: int) -> str:
 EXTENSION_KEEPS_PAUSED_TIME = "extension-keeps-paused-time"
 #: Distinct condition errors kept per case (a broken condition repeats the same one).
 MAX_CONDITION_ERRORS = 20
+#: ``handoff_summary: false`` leaves out the summary built from the case.
+HANDOFF_SUMMARY_OPTIONAL = "handoff-summary-optional"
 #: Every change of behaviour a recorded history may predate, oldest first.
-PATCHES = (EXTENSION_KEEPS_PAUSED_TIME,)
+PATCHES = (EXTENSION_KEEPS_PAUSED_TIME, HANDOFF_SUMMARY_OPTIONAL)
 
 
 def _current(_: str) -> bool:
@@ -807,7 +809,9 @@ class Interpreter:
         previous = levels[s.level].id
         s.level = to_level
         s.escalations += 1
-        handoff = summary or (self.handoff_summary(rule, trigger) if rule.handoff_summary else None)
+        handoff = summary
+        if not handoff and (rule.handoff_summary or not self.patched(HANDOFF_SUMMARY_OPTIONAL)):
+            handoff = self.handoff_summary(rule, trigger)
         entry = self.log(
             now,
             trigger,

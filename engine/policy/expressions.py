@@ -351,6 +351,11 @@ def _check_equality_types(tokens: list[tuple[str, str, int]], bound: set[str]) -
         for compare, literal_at in ((op(last + 1), last + 3), (op(i - 2), i - 3)):
             if compare is None or not 0 <= literal_at < len(tokens):
                 continue
+            # the literal must be the whole other operand: not "abc".size(), not 1 < 2 == x
+            after = tokens[literal_at + 1][1] if literal_at + 1 < len(tokens) else ""
+            before = tokens[literal_at - 1][1] if literal_at > 0 else ""
+            if after in _TIGHTER_AFTER or before in _TIGHTER_BEFORE:
+                continue
             kind, text, offset = tokens[literal_at]
             wanted, given = _sample_type(path), _literal_type(kind, text)
             if wanted is None or given is None or wanted == given or {wanted, given} <= _NUMBERS:
@@ -366,7 +371,15 @@ def _check_equality_types(tokens: list[tuple[str, str, int]], bound: set[str]) -
     return problems
 
 
+#: Tokens after or before a literal that bind tighter than ``==``: the literal is then part of
+#: a larger operand (``"abc".size()``, ``1 < 2 == x``), not the operand itself.
+_TIGHTER_AFTER = frozenset({".", "(", "[", "+", "-", "*", "/", "%", "<", ">"})
+_TIGHTER_BEFORE = frozenset({".", "+", "-", "*", "/", "%", "<", ">", "!"})
+
+
 def _a(type_name: str) -> str:
+    if type_name == "bytes":
+        return "bytes"
     return ("an " if type_name[0] in "aeiou" else "a ") + type_name
 
 
@@ -452,14 +465,25 @@ def case_variables(values: dict[str, Any] | None = None) -> dict[str, Any]:
 _UNSET = object()
 
 
+def _same(one: Any, two: Any) -> bool:
+    """Equal as CEL sees it: same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
+    if type(one) is not type(two):
+        return False
+    if isinstance(one, dict):
+        return one.keys() == two.keys() and all(_same(value, two[key]) for key, value in one.items())
+    if isinstance(one, list | tuple):
+        return len(one) == len(two) and all(map(_same, one, two))
+    return bool(one == two)
+
+
 class Evaluator:
     """Evaluates conditions, converting variables for CEL only when they change.
 
     Converting a variable into CEL's form costs far more than evaluating a
     condition, so the evaluator keeps one CEL context and sets a top-level
     variable again only when a call passes a different value for it (the same
-    object, or an equal one, is reused).  Callers pass fresh values and never
-    change a value in place after passing it.
+    object, or one equal in value and type all the way down, is reused).
+    Callers pass fresh values and never change a value in place after passing it.
     """
 
     def __init__(self) -> None:
@@ -475,7 +499,7 @@ class Evaluator:
             return self._context
         for name, value in variables.items():
             known = self._values.get(name, _UNSET)
-            if known is not value and known != value:
+            if known is not value and not _same(known, value):
                 self._context.add_variable(name, value)
                 self._values[name] = value
         return self._context

@@ -45,6 +45,7 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _PREFIX = "tag:yaml.org,2002:"
 _STR = _PREFIX + "str"
@@ -516,6 +517,10 @@ def load_text(text: str, file: str = "<string>", *, collect: bool = False) -> Do
     """
     if len(text) > MAX_BYTES:
         raise _problem(file, 1, 1, f"text is {len(text)} characters; the limit is {MAX_BYTES}")
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:  # only text built in code can hold one; a file is decoded strictly
+        line, col = _advance(text, 0, 1, 1, surrogate.start())
+        raise _problem(file, line, col, f"character U+{ord(surrogate.group()):04X} is not allowed in YAML")
     if _CParser is not None:
         try:
             return _load_plain_events(text, file)
@@ -558,7 +563,7 @@ def _load_plain_events(text: str, file: str) -> Document:
     def build(event: Any, loc: Loc, depth: int) -> Any:
         nonlocal count
         count += 1
-        if count > MAX_NODES or depth > MAX_DEPTH or event.anchor is not None or event.tag is not None:
+        if count > MAX_NODES or depth >= MAX_DEPTH or event.anchor is not None or event.tag is not None:
             raise _NotPlain
         mark = event.start_mark
         line, col = mark.line + 1, mark.column + 1

@@ -105,9 +105,14 @@ def _clean_loc(base: Loc, err_loc: tuple[Any, ...]) -> tuple[Loc, bool]:
     return tuple(parts), is_key
 
 
-def _pydantic_problems(doc: Document, base: Loc, exc: ValidationError) -> list[PolicyError]:
+def _pydantic_problems(
+    doc: Document, base: Loc, exc: ValidationError, skip: frozenset[str] = frozenset()
+) -> list[PolicyError]:
+    """The model's errors, located; ``skip`` leaves out error types already reported otherwise."""
     out = []
     for err in exc.errors():
+        if err["type"] in skip:
+            continue
         loc, is_key = _clean_loc(base, err["loc"])
         if err["type"] == "timezone_aware":
             hint = "add the offset, e.g. 2026-11-21T18:45:00+01:00, or Z for UTC"
@@ -322,6 +327,10 @@ def _kind_of(value: Any) -> str:
     return "a single value"
 
 
+#: Model error types the JSON Schema reports first (its required keys and additionalProperties).
+_SCHEMA_SAYS = frozenset({"missing", "extra_forbidden"})
+
+
 def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[PolicyError]]:
     """Schema-check and build a complaint document."""
     if not isinstance(doc.data, dict):
@@ -332,7 +341,8 @@ def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[Polic
         built: list[PolicyError] = []
     except ValidationError as exc:
         complaint = None
-        built = _pydantic_problems(doc, (), exc)
+        # the schema (made from the same model) already names missing and unknown keys
+        built = _pydantic_problems(doc, (), exc, _SCHEMA_SAYS if structural else frozenset())
     # the model also checks what the schema cannot say (a time without its UTC offset);
     # where the schema already spoke, its message is the one kept
     schema_paths = {p.path for p in structural} | {_parent_of_unknown_key(p) for p in structural}
