@@ -10,7 +10,7 @@ from temporalio.worker import Replayer
 
 from ombuds.engine.policy.store import Store
 from ombuds.workflows import snapshots
-from ombuds.workflows.complaint import ComplaintWorkflow
+from ombuds.workflows.complaint import EXTEND_CALENDAR, ComplaintWorkflow
 from ombuds.workflows.model import CaseResult, ComplaintInput, LogEntry
 
 from .temporal import workflow_runner
@@ -62,9 +62,24 @@ def _started(history: WorkflowHistory) -> ComplaintInput | None:
 
 
 def pinned_snapshots(history: WorkflowHistory) -> list[str]:
-    """The policy and case-calendar sha256 the history's input names."""
+    """The policy and case-calendar sha256 the history names: in its input, and every
+    longer case calendar an ``extend_calendar`` activity returned."""
     started = _started(history)
-    return [] if started is None else [started.policy_sha, started.calendar_sha]
+    if started is None:
+        return []
+    found = [started.policy_sha, started.calendar_sha]
+    extensions: set[int] = set()
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            if event.activity_task_scheduled_event_attributes.activity_type.name == EXTEND_CALENDAR:
+                extensions.add(event.event_id)
+        elif event.HasField("activity_task_completed_event_attributes"):
+            done = event.activity_task_completed_event_attributes
+            if done.scheduled_event_id in extensions:
+                converter = pydantic_data_converter.payload_converter
+                (sha,) = converter.from_payloads(done.result.payloads, [str])
+                found.append(str(sha))
+    return found
 
 
 def with_own_id(history: WorkflowHistory) -> WorkflowHistory:

@@ -16,6 +16,7 @@ from ombuds.activities.plugin import OutboundMessage
 from ombuds.engine.intake import Intake
 from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.store import Store
+from ombuds.engine.replay import SnapshotsMissing, pinned_snapshots, replay
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import build_worker
 
@@ -149,6 +150,13 @@ async def test_a_case_that_outlives_its_calendar_gets_it_extended_by_an_activity
         assert answer.status == "rejected"  # long past the deadline; computed on the longer calendar
         view = await case.status()
         assert view.status == "open"
+        # an auditor's store must hold the longer calendar too: replay names it when it lacks it
+        assert case.handle is not None
+        history = await case.handle.fetch_history()
+        assert new_sha in pinned_snapshots(history)
+        (tmp_path / "store" / new_sha[:2] / f"{new_sha}.json").unlink()
+        with pytest.raises(SnapshotsMissing, match=new_sha[:12]):
+            await replay(history, Store(tmp_path / "store"))
 
 
 async def test_each_delivery_is_logged_as_a_json_line(tmp_path: Path) -> None:
