@@ -14,7 +14,7 @@ weighs on both alike.  Then the same again with search attributes off on both
 sides, for comparison.  Prints complaints/s and history events per complaint
 for both, and their ratios (targets: throughput ratio ≥ 0.9, events ratio ≤ 1.2).
 
-    .venv/bin/python bench/bench_workflow.py [--count 200] [--concurrency 20] [--rounds 4]
+    .venv/bin/python bench/bench_workflow.py [--count 400] [--concurrency 20] [--rounds 8]
 """
 
 from __future__ import annotations
@@ -298,9 +298,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=4, help="alternating batches per workflow")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating batches per workflow")
     args = parser.parse_args()
     asyncio.run(main(args.count, args.concurrency, args.warmup, args.rounds))
