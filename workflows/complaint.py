@@ -153,7 +153,6 @@ class ComplaintWorkflow:
         )
         self.instance_sha = new_sha
         self.core.instance = snapshots.instance(new_sha)
-        self.core._calendars.clear()
         self.core.log(
             self.now(),
             "deadline:calendar-horizon",

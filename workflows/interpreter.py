@@ -108,7 +108,6 @@ class Interpreter:
         self.complaint = complaint
         self.complaint_id = complaint_id
         self.evaluator = Evaluator()
-        self._calendars: dict[str, CaseCalendar] = {}
         self._complaint_vars = complaint_variables(complaint)
         # what templates see of the complaint: no free text, which stays in the history once
         self._complaint_context = complaint.model_dump(
@@ -128,10 +127,8 @@ class Interpreter:
     # ------------------------------------------------------------------ helpers
 
     def calendar(self, name: str | None = None) -> CaseCalendar:
-        key = name or default_calendar(self.policy)
-        if key not in self._calendars:
-            self._calendars[key] = self.instance.calendar(key)
-        return self._calendars[key]
+        """A case calendar (the instance decodes each once, for every case that shares it)."""
+        return self.instance.calendar(name or default_calendar(self.policy))
 
     def variables(self) -> dict[str, Any]:
         s = self.state
