@@ -179,7 +179,7 @@ def _load_complaint(path: Path) -> Complaint:
 def _intake_notes(policy: Policy, complaint: Complaint) -> list[str]:
     """What intake would do differently from the figures shown: not select this policy, refuse."""
     from .policy.expressions import Evaluator, case_variables, complaint_variables
-    from .policy.rules import missing_fields, refusal
+    from .policy.rules import intake_refusal
 
     notes = []
     received = complaint.received_at.date()
@@ -200,15 +200,9 @@ def _intake_notes(policy: Policy, complaint: Complaint) -> list[str]:
                 else ""
             )
         )
-    missing = missing_fields(policy, complaint)
-    if complaint.channel not in policy.intake.channels:
-        notes.append(f"intake refuses it: complaints are not accepted by {complaint.channel}")
-    elif missing:
-        notes.append(f"intake refuses it: missing {', '.join(missing)}")
-    else:
-        hit = refusal(policy, variables, evaluator)
-        if hit is not None:
-            notes.append(f"intake refuses it ({hit.path}): {hit.value.reason}")
+    refused = intake_refusal(policy, complaint, variables, evaluator)
+    if refused is not None:
+        notes.append(f"intake refuses it ({refused.rule}): {refused.reason}")
     return notes
 
 

@@ -26,8 +26,7 @@ from ombuds.engine.policy.rules import (
     clock_calendar,
     clock_target,
     default_calendar,
-    missing_fields,
-    refusal,
+    intake_refusal,
 )
 
 from .model import (
@@ -371,21 +370,10 @@ class Interpreter:
             now, "intake", "policy", "registered", policy=policy.policy.id, version=policy.policy.version
         )
         self.record_event(now, "submitted")
-        if self.complaint.channel not in policy.intake.channels:
-            return self.refuse(
-                now, None, f"complaints are not accepted by {self.complaint.channel}", "intake.channels"
-            )
-        missing = missing_fields(policy, self.complaint)
-        if missing:
-            refusal_id = policy.intake.missing_information
-            rule_index = next((i for i, r in enumerate(policy.intake.refusals) if r.id == refusal_id), None)
-            rule = f"intake.refusals[{rule_index}]" if rule_index is not None else "intake.required"
-            template = policy.intake.refusals[rule_index].template if rule_index is not None else None
-            return self.refuse(now, template, "missing " + ", ".join(missing), rule)
         variables = self.variables()
-        hit = refusal(policy, variables, self.evaluator)
-        if hit is not None:
-            return self.refuse(now, hit.value.template, hit.value.reason, hit.path)
+        refused = intake_refusal(policy, self.complaint, variables, self.evaluator)
+        if refused is not None:
+            return self.refuse(now, refused.template, refused.reason, refused.rule)
         for attr, match in classify(policy, variables, self.evaluator).items():
             setattr(s, attr, str(match.value))
             self.log(now, "intake", match.path, "classified", **{attr: match.value})

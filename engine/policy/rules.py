@@ -85,6 +85,35 @@ def refusal(policy: Policy, variables: dict[str, Any], evaluator: Evaluator) -> 
     return None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why intake refuses a complaint: the rule, the reason told to the customer, its template."""
+
+    rule: str
+    reason: str
+    template: str | None
+
+
+def intake_refusal(
+    policy: Policy, complaint: Complaint, variables: dict[str, Any], evaluator: Evaluator
+) -> Refusal | None:
+    """Intake's checks in order: accepted channel, required fields, then the refusal rules."""
+    if complaint.channel not in policy.intake.channels:
+        return Refusal("intake.channels", f"complaints are not accepted by {complaint.channel}", None)
+    missing = missing_fields(policy, complaint)
+    if missing:
+        refusal_id = policy.intake.missing_information
+        index = next((i for i, r in enumerate(policy.intake.refusals) if r.id == refusal_id), None)
+        if index is None:
+            return Refusal("intake.required", "missing " + ", ".join(missing), None)
+        template = policy.intake.refusals[index].template
+        return Refusal(f"intake.refusals[{index}]", "missing " + ", ".join(missing), template)
+    hit = refusal(policy, variables, evaluator)
+    if hit is not None:
+        return Refusal(hit.path, hit.value.reason, hit.value.template)
+    return None
+
+
 def classify(policy: Policy, variables: dict[str, Any], evaluator: Evaluator) -> dict[str, Match]:
     """For each attribute, the first rule that matches and sets it."""
     out: dict[str, Match] = {}
