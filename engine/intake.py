@@ -28,6 +28,7 @@ from ombuds.workflows.complaint import WORKFLOW_NAME
 from ombuds.workflows.interpreter import Interpreter
 from ombuds.workflows.model import ComplaintInput
 
+from .replay import started_input
 from .settings import Settings
 
 
@@ -220,10 +221,10 @@ class Intake:
 
 async def original_input(client: Client, complaint_id: str) -> ComplaintInput:
     """The workflow input of a complaint, read from the first event of its history."""
-    history = await client.get_workflow_handle(complaint_id).fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes
-    (found,) = client.data_converter.payload_converter.from_payloads(started.input.payloads, [ComplaintInput])
-    return found  # type: ignore[no-any-return]
+    found = started_input(await client.get_workflow_handle(complaint_id).fetch_history())
+    if found is None:
+        raise IntakeError(f"{complaint_id} is not a complaint's workflow")
+    return found
 
 
 def handle(client: Client, complaint_id: str) -> WorkflowHandle[object, object]:

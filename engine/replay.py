@@ -49,7 +49,7 @@ class SnapshotsMissing(Exception):
     """The store lacks a snapshot the history names, so the history cannot be replayed here."""
 
 
-def _started(history: WorkflowHistory) -> ComplaintInput | None:
+def started_input(history: WorkflowHistory) -> ComplaintInput | None:
     """The workflow input of a complaint's history (None for any other history)."""
     if not history.events or not history.events[0].HasField("workflow_execution_started_event_attributes"):
         return None
@@ -64,7 +64,7 @@ def _started(history: WorkflowHistory) -> ComplaintInput | None:
 def pinned_snapshots(history: WorkflowHistory) -> list[str]:
     """The policy and case-calendar sha256 the history names: in its input, and every
     longer case calendar an ``extend_calendar`` activity returned."""
-    started = _started(history)
+    started = started_input(history)
     if started is None:
         return []
     found = [started.policy_sha, started.calendar_sha]
@@ -89,7 +89,7 @@ def with_own_id(history: WorkflowHistory) -> WorkflowHistory:
     if first is not None and first.HasField("workflow_execution_started_event_attributes"):
         recorded = first.workflow_execution_started_event_attributes.workflow_id
     if not recorded:
-        started = _started(history)
+        started = started_input(history)
         recorded = (started.complaint.id or "") if started is not None else ""
     if recorded and recorded != history.workflow_id:
         return WorkflowHistory(recorded, history.events)
