@@ -29,16 +29,22 @@ def core_for(
     )
 
 
+def started(policy_id: str = "financial-services") -> tuple[Interpreter, int]:
+    """The core of the standard test complaint after intake, and its receipt instant."""
+    complaint = make_complaint()
+    core = core_for(policy_id, complaint)
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    return core, t0
+
+
 def run_until(core: Interpreter, until: int) -> None:
     while (wake := core.next_wake()) is not None and wake <= until:
         core.tick(wake)
 
 
 def test_acknowledgement_clock_does_not_restart_on_reopen() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + 3600)
     core.apply(Event(kind="reopen", actor=CUSTOMER), t0 + 7200)
     clocks = core.state.clocks
@@ -49,10 +55,7 @@ def test_acknowledgement_clock_does_not_restart_on_reopen() -> None:
 
 
 def test_extension_promise_is_kept_when_the_clock_stops_in_time() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     run_until(core, t0 + 10 * DAY)
     extended = core.apply(
         Event(
@@ -73,10 +76,7 @@ def test_extension_promise_is_kept_when_the_clock_stops_in_time() -> None:
 
 
 def test_closing_without_resolution_stops_every_clock() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     core.apply(Event(kind="close", actor=SUPERVISOR), t0 + 3600)
     assert {c.status for c in core.state.clocks.values()} == {"stopped"}
     assert core.next_wake() is None
@@ -109,10 +109,7 @@ dates:"""
 
 
 def test_a_message_named_twice_for_one_decision_goes_once() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     core.sends.clear()
     core.apply(Event(kind="escalate", actor=CUSTOMER, reason="not happy"), t0 + 60)
     templates = [(s.to, s.template) for s in core.sends]
@@ -140,10 +137,7 @@ def test_retail_callback_confirmation_uses_the_event_channels() -> None:
 
 
 def test_compensation_over_every_limit_is_rejected_with_the_reason() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     agent = Actor(kind="staff", id="a", level="agent")
     answer = core.apply(
         Event(kind="propose_compensation", actor=agent, remedy="apology", amount=Decimal(60000)), t0
@@ -214,10 +208,7 @@ def test_conditions_that_evaluate_leave_no_error() -> None:
     [(True, "upheld", "We have upheld your complaint."), (False, "not_upheld", "We have not upheld")],
 )
 def test_the_final_response_states_the_decision(justified: bool, decision: str, line: str) -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     core.sends.clear()
     core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=justified), t0 + DAY)
     (send,) = [s for s in core.sends if s.template == "final-response"]
@@ -228,10 +219,7 @@ def test_the_final_response_states_the_decision(justified: bool, decision: str, 
 
 
 def test_without_a_finding_the_final_response_states_no_decision() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     core.sends.clear()
     core.apply(Event(kind="resolve", actor=SUPERVISOR), t0 + DAY)
     (send,) = [s for s in core.sends if s.template == "final-response"]
@@ -269,10 +257,7 @@ def test_handoff_summary_setting(tmp_path: Path, required: bool, patched: bool, 
 
 
 def test_status_names_what_falls_due_next_at_its_own_instant() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, t0 = started()
     view = status_view(core, t0)
     assert view.next_deadline_what == "final-response warning"
     core.apply(Event(kind="resolve", actor=SUPERVISOR, justified=True), t0 + DAY)
@@ -285,10 +270,7 @@ def test_status_names_what_falls_due_next_at_its_own_instant() -> None:
 
 
 def test_a_clock_deadline_is_shown_at_its_instant_not_the_second_after() -> None:
-    complaint = make_complaint()
-    core = core_for("financial-services", complaint)
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
+    core, _ = started()
     for cs in core.state.clocks.values():
         cs.warnings_fired = list(range(len(cs.warnings_at)))  # as if every warning had gone out
     due, what = core.next_due() or (0, "")
