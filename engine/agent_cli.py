@@ -425,6 +425,8 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
                     "deterministic": report.deterministic,
                     "failure": report.failure,
                     "logs_match": report.logs_match,
+                    "answers_match": report.answers_match,
+                    "answers_differing": report.answers_differing,
                     "log": [e.model_dump(mode="json") for e in report.rebuilt],
                 },
                 indent=2,
@@ -439,11 +441,20 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
     typer.echo(
         f"replayed {report.workflow_id}: {'deterministic' if report.deterministic else 'NONDETERMINISTIC: ' + (report.failure or '')}"
     )
-    if report.logs_match is None:
+    if report.logs_match is None and report.rebuilt:
         typer.echo("the history has no final result yet; rebuilt log shown")
-    else:
+    elif report.logs_match is not None:
         typer.echo(
             "decision log: "
             + ("identical to the recorded log" if report.logs_match else "DIFFERS from the recorded log")
+        )
+    if report.answers_match is not None:
+        count = len(report.answers_recorded)
+        typer.echo(
+            f"update answers: identical to the recorded answers ({count})"
+            if report.answers_match
+            else "update answers: DIFFER from the recorded answers (updates "
+            + ", ".join(report.answers_differing)
+            + ")"
         )
     return report.ok

@@ -1,8 +1,11 @@
-"""Replay for auditors: re-run a history through the current code and rebuild its decision log."""
+"""Replay for auditors: re-run a history through the current code, rebuild its decision log
+and the answers its updates gave."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -11,6 +14,7 @@ from temporalio.worker import Replayer
 from ombuds.engine.policy.store import Store
 from ombuds.workflows import snapshots
 from ombuds.workflows.complaint import EXTEND_CALENDAR, ComplaintWorkflow
+from ombuds.workflows.ledger import CustomerLedger
 from ombuds.workflows.model import CaseResult, ComplaintInput, LogEntry
 
 from .temporal import workflow_runner
@@ -23,6 +27,9 @@ class ReplayReport:
     failure: str | None
     rebuilt: list[LogEntry] = field(default_factory=list)
     recorded: list[LogEntry] | None = None
+    #: Update id → the answer the update gave, as the history records it and as replay rebuilt it.
+    answers_recorded: dict[str, Any] = field(default_factory=dict)
+    answers_rebuilt: dict[str, Any] = field(default_factory=dict)
 
     @property
     def logs_match(self) -> bool | None:
@@ -31,8 +38,21 @@ class ReplayReport:
         return [e.model_dump() for e in self.rebuilt] == [e.model_dump() for e in self.recorded]
 
     @property
+    def answers_match(self) -> bool | None:
+        """Whether every update answers as it did (None: the history has no answered update)."""
+        if not self.answers_recorded:
+            return None
+        return self.answers_rebuilt == self.answers_recorded
+
+    @property
+    def answers_differing(self) -> list[str]:
+        """The update ids whose rebuilt answer differs from the recorded one."""
+        ids = sorted(set(self.answers_recorded) | set(self.answers_rebuilt))
+        return [i for i in ids if self.answers_recorded.get(i) != self.answers_rebuilt.get(i)]
+
+    @property
     def ok(self) -> bool:
-        return self.deterministic and self.logs_match is not False
+        return self.deterministic and self.logs_match is not False and self.answers_match is not False
 
 
 def recorded_log(history: WorkflowHistory) -> list[LogEntry] | None:
@@ -43,6 +63,24 @@ def recorded_log(history: WorkflowHistory) -> list[LogEntry] | None:
             (result,) = pydantic_data_converter.payload_converter.from_payloads(payloads, [CaseResult])
             return list(result.log)
     return None
+
+
+def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
+    """Update id → the answer each completed update gave, as plain JSON values."""
+    found: dict[str, Any] = {}
+    for event in history.events:
+        if event.HasField("workflow_execution_update_completed_event_attributes"):
+            done = event.workflow_execution_update_completed_event_attributes
+            if done.outcome.HasField("success"):
+                payloads = done.outcome.success.payloads
+                found[done.meta.update_id] = json.loads(payloads[0].data) if payloads else None
+    return found
+
+
+def _as_json(value: Any) -> Any:
+    """An answer as the data converter writes it into a history, read back as JSON."""
+    (payload,) = pydantic_data_converter.payload_converter.to_payloads([value])
+    return json.loads(payload.data)
 
 
 class SnapshotsMissing(Exception):
@@ -113,13 +151,22 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
     snapshots.start_capture()
     try:
         replayer = Replayer(
-            workflows=[ComplaintWorkflow],
+            workflows=[ComplaintWorkflow, CustomerLedger],
             data_converter=pydantic_data_converter,
             workflow_runner=workflow_runner(),
         )
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         rebuilt = snapshots.captured(history.workflow_id)
+        answers = {update: _as_json(answer) for update, answer in snapshots.captured_answers().items()}
     finally:
         snapshots.stop_capture()
     failure = str(result.replay_failure) if result.replay_failure else None
-    return ReplayReport(history.workflow_id, failure is None, failure, rebuilt, recorded_log(history))
+    return ReplayReport(
+        history.workflow_id,
+        failure is None,
+        failure,
+        rebuilt,
+        recorded_log(history),
+        recorded_answers(history),
+        answers,
+    )

@@ -1,7 +1,9 @@
-"""Golden histories replay through the current code with the same decision log."""
+"""Golden histories replay through the current code with the same decision log and answers."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -11,28 +13,102 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from ombuds.engine.policy.store import Store
-from ombuds.engine.replay import recorded_log, replay
+from ombuds.engine.replay import recorded_log, replay, started_input
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HISTORIES = sorted(GOLDEN.glob("v*/*.json"))
+#: Histories of a customer's ledger (the rest are complaints').
+LEDGERS = [p for p in HISTORIES if p.stem.endswith("-ledger")]
+COMPLAINTS = [p for p in HISTORIES if p not in LEDGERS]
 STORE = Store(GOLDEN / "store")
+SHIPPED = ("financial-services", "retail", "b2b-support")
 
 
 def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text("utf-8"))
 
 
-def test_golden_histories_exist() -> None:
-    assert len(HISTORIES) >= 3
+def manifest() -> dict[str, str]:
+    """Golden file (relative to tests/golden) → the sha256 it was recorded with."""
+    lines = (GOLDEN / "MANIFEST").read_text("utf-8").splitlines()
+    return {name: digest for digest, name in (line.split("  ", 1) for line in lines if line.strip())}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_golden_histories_are_write_once() -> None:
+    """Every golden is listed with its sha256; a changed, deleted or unlisted file fails the run."""
+    listed = manifest()
+    present = {p.relative_to(GOLDEN).as_posix() for p in HISTORIES}
+    assert sorted(set(listed) - present) == [], "a listed golden history was deleted"
+    assert sorted(present - set(listed)) == [], "record goldens with tests.golden.record, which lists them"
+    changed = [
+        name
+        for name, digest in listed.items()
+        if hashlib.sha256((GOLDEN / name).read_bytes()).hexdigest() != digest
+    ]
+    assert changed == [], "golden histories are write-once: add new ones beside them behind a patch id"
+
+
+def test_every_shipped_policy_and_the_ledger_have_goldens() -> None:
+    policies = {
+        STORE.policy(started.policy_sha).id for path in COMPLAINTS if (started := started_input(load(path)))
+    }
+    assert set(SHIPPED) <= policies, policies
+    assert LEDGERS, "the per-customer ledger needs a golden history"
+
+
+@pytest.mark.parametrize("path", COMPLAINTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_golden_history_replays_to_the_recorded_decision_log(path: Path) -> None:
     report = await replay(load(path), STORE)
     assert report.deterministic, report.failure
     assert report.recorded, "golden histories are of finished cases"
     assert report.logs_match
     assert len(report.rebuilt) == len(report.recorded) >= 2
+    assert report.answers_match is not False, report.answers_differing
+
+
+@pytest.mark.parametrize("path", LEDGERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_golden_ledger_history_replays_with_the_same_answers(path: Path) -> None:
+    report = await replay(load(path), STORE)
+    assert report.deterministic, report.failure
+    assert report.recorded is None  # a ledger keeps no decision log: its answers are its decisions
+    assert len(report.answers_recorded) >= 10
+    assert report.answers_match, report.answers_differing
+    assert report.ok
+
+
+async def test_a_changed_ledger_answer_is_reported() -> None:
+    """A reservation refused in the history but granted by the code (or the reverse) is caught."""
+    data = json.loads(LEDGERS[0].read_text("utf-8"))
+    completed = [e for e in data["events"] if "workflowExecutionUpdateCompletedEventAttributes" in e]
+    payload = next(
+        p
+        for e in completed
+        for p in e["workflowExecutionUpdateCompletedEventAttributes"]["outcome"]["success"]["payloads"]
+        if isinstance(json.loads(base64.b64decode(p["data"])), dict)
+    )
+    answer = json.loads(base64.b64decode(payload["data"]))
+    answer["granted"] = not answer["granted"]
+    payload["data"] = base64.b64encode(json.dumps(answer).encode()).decode()
+    report = await replay(WorkflowHistory.from_json("tampered", json.dumps(data)), STORE)
+    assert report.deterministic
+    assert report.answers_match is False and len(report.answers_differing) == 1
+    assert not report.ok
+
+
+async def test_a_changed_update_answer_of_a_complaint_is_reported() -> None:
+    path = next(p for p in COMPLAINTS if p.stem == "retail-full-path")
+    data = json.loads(path.read_text("utf-8"))
+    completed = next(e for e in data["events"] if "workflowExecutionUpdateCompletedEventAttributes" in e)
+    payload = completed["workflowExecutionUpdateCompletedEventAttributes"]["outcome"]["success"]["payloads"][
+        0
+    ]
+    answer = json.loads(base64.b64decode(payload["data"]))
+    answer["status"] = "rejected"
+    payload["data"] = base64.b64encode(json.dumps(answer).encode()).decode()
+    report = await replay(WorkflowHistory.from_json("tampered", json.dumps(data)), STORE)
+    assert report.deterministic and report.logs_match
+    assert report.answers_match is False
+    assert not report.ok
 
 
 async def test_a_changed_recorded_log_is_reported() -> None:
@@ -40,8 +116,6 @@ async def test_a_changed_recorded_log_is_reported() -> None:
     data = json.loads(path.read_text("utf-8"))
     completed = next(e for e in data["events"] if "workflowExecutionCompletedEventAttributes" in e)
     payload = completed["workflowExecutionCompletedEventAttributes"]["result"]["payloads"][0]
-    import base64
-
     result = json.loads(base64.b64decode(payload["data"]))
     result["log"][3]["action"] = "something else"
     payload["data"] = base64.b64encode(json.dumps(result).encode()).decode()
@@ -121,3 +195,11 @@ async def test_a_history_from_before_a_change_replays_with_the_old_behaviour() -
     for version in ("v1", "v2"):
         report = await replay(load(GOLDEN / version / "financial-full-path.json"), STORE)
         assert report.deterministic and report.logs_match
+
+
+def test_cli_replays_a_ledger_history_and_checks_its_answers() -> None:
+    done = replay_file("retail-repeat-customer-ledger", GOLDEN)
+    assert done.returncode == 0, done.stderr
+    assert "deterministic" in done.stdout
+    assert "update answers: identical to the recorded answers (10)" in done.stdout
+    assert "decision log" not in done.stdout  # a ledger keeps none

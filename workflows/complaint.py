@@ -269,7 +269,14 @@ class ComplaintWorkflow:
             self.busy -= 1
         self.changed = True
         await self.flush()
+        self.capture_answer(answer)
         return answer
+
+    def capture_answer(self, answer: Answer) -> None:
+        """While an auditor replays a history, hand the rebuilt answer of an update to the replayer."""
+        info = workflow.current_update_info()
+        if workflow.unsafe.is_replaying() and info is not None:
+            snapshots.capture_answer(info.id, answer)
 
     @act.validator
     def validate_act(self, event: Event) -> None:

@@ -73,17 +73,20 @@ def instance(sha: str) -> Instance:
 
 
 _capture: dict[str, list[object]] | None = None
+_answers: dict[str, object] = {}
 
 
 def start_capture() -> None:
-    """Collect the decision logs rebuilt while replaying (``ombuds replay``)."""
+    """Collect the decision logs and update answers rebuilt while replaying (``ombuds replay``)."""
     global _capture
     _capture = {}
+    _answers.clear()
 
 
 def stop_capture() -> None:
     global _capture
     _capture = None
+    _answers.clear()
 
 
 def capture(workflow_id: str, log: list[object]) -> None:
@@ -91,5 +94,15 @@ def capture(workflow_id: str, log: list[object]) -> None:
         _capture[workflow_id] = list(log)
 
 
+def capture_answer(update_id: str, answer: object) -> None:
+    """The answer an update gave while its history is replayed."""
+    if _capture is not None:
+        _answers[update_id] = answer
+
+
 def captured(workflow_id: str) -> list[Any]:
     return list(_capture.get(workflow_id, [])) if _capture is not None else []
+
+
+def captured_answers() -> dict[str, object]:
+    return dict(_answers)

@@ -1,23 +1,32 @@
 """Record the golden histories of this interpreter version (run by hand, never by the tests).
 
-    .venv/bin/python -m tests.golden.record v1
+    .venv/bin/python -m tests.golden.record v3
 
 writes ``tests/golden/<version>/<scenario>.json`` (histories as ``temporal
-workflow show -o json`` writes them) and the snapshots they name into
-``tests/golden/store``.  A change to the workflow that alters the commands an
-old history expects must use ``workflow.patched``; new goldens go beside the old.
+workflow show -o json`` writes them), the snapshots they name into
+``tests/golden/store`` and the sha256 of each new history into
+``tests/golden/MANIFEST``.  Goldens are write-once: a scenario whose file
+exists is not recorded again, and the tests fail when a listed file changes
+or disappears.  A change to the workflow that alters the commands, activity
+inputs or log wording an old history expects goes behind ``workflow.patched``;
+its goldens go beside the old ones, in a new version folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+
+from ombuds.workflows.model import Actor
 
 from ..workflow_support import (
     CUSTOMER,
@@ -68,29 +77,163 @@ async def breach_and_delay(case: Case) -> None:
     await case.result()
 
 
+RETAIL_AGENT = Actor(kind="staff", id="eva", level="agent")
+RETAIL_SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
+STORE_MANAGER = Actor(kind="staff", id="frank", level="store-manager")
+ENGINEER = Actor(kind="staff", id="grace", level="agent")
+DUTY_MANAGER = Actor(kind="staff", id="heidi", level="duty-manager")
+ENGINEERING_LEAD = Actor(kind="staff", id="ivan", level="engineering")
+B2B_MANAGEMENT = Actor(kind="staff", id="judy", level="management")
+
+
+def retail_complaint(complaint_id: str, **fields: object) -> object:
+    """The retail example: a kettle bought in the web shop, by phone from Berlin on a Tuesday morning."""
+    return make_complaint(
+        **{
+            "id": complaint_id,
+            "received_at": "2027-02-23T10:12:00+01:00",
+            "channel": "phone",
+            "customer": {
+                "id": "RC-1",
+                "name": "Emma Schulz",
+                "account_number": None,
+                "contacts": {"phone": "+49 30 901820", "email": "emma@example.org"},
+                "locale": "de",
+                "region": None,
+            },
+            "product": "household",
+            "order_ids": ["WEB-558120"],
+            "description": "The electric kettle I ordered stopped working after one week.",
+            **fields,
+        }
+    )
+
+
+async def retail_full_path(case: Case) -> None:
+    """Approval, the customer's choice, a missed callback, a low score, reopen, close, thank-you."""
+    await case.submit(retail_complaint("G-RT-1"))  # type: ignore[arg-type]
+    await case.act("agent_reply", RETAIL_AGENT, text="We are sorry: we will look at it today.")
+    await case.act("assign", RETAIL_AGENT, assignee="eva")
+    await case.act("enter_stage", RETAIL_AGENT, stage="investigation")
+    await case.act("propose_compensation", RETAIL_AGENT, remedy="refund", amount=Decimal("149.90"))
+    await case.act("decide_approval", RETAIL_SUPERVISOR, proposal=1, approve=True)
+    await case.act("offer_options", RETAIL_AGENT)
+    await case.act("choose_option", CUSTOMER, option="replacement")
+    await case.act("request_callback", CUSTOMER)
+    await case.skip(DAY)  # nobody reports the callback: reminded, then missed, then escalated
+    await case.act("finding", STORE_MANAGER, justified=True, root_cause="faulty batch")
+    await case.act("resolve", STORE_MANAGER, justified=True, corrective_actions=["recall batch"])
+    await case.skip(2 * DAY)
+    await case.act("survey_answer", CUSTOMER, score=2)  # low: reopens, the rule escalates
+    await case.act("customer_message", CUSTOMER, text="The replacement has not arrived.")
+    await case.act("resolve", STORE_MANAGER, justified=True, text="The replacement was delivered.")
+    await case.skip(16 * DAY)  # the second survey expires unanswered: the case closes
+    await case.skip(61 * DAY)  # the thank-you goes out 60 days after resolution
+    await case.result()
+
+
+async def b2b_full_path(case: Case) -> None:
+    """Pause and resume, approval, choice, extension, escalation, low score, reopen, close, check-in."""
+    await case.submit(
+        make_complaint(
+            id="G-B2B-1",
+            received_at="2027-03-02T10:00:00-05:00",
+            product="platform",
+            customer={
+                "id": "ACME-7",
+                "name": "Ana Novak",
+                "segment": "business",
+                "region": "US-NY",
+                "locale": "en",
+            },
+            custom={"impact": "degraded"},
+            description="Report exports have been timing out for our team since Monday morning.",
+        )
+    )
+    await case.act("agent_reply", ENGINEER, text="We are looking at the export service.")
+    await case.act("request_information", ENGINEER, reason="the export ids that failed")
+    await case.skip(DAY)
+    await case.act("customer_message", CUSTOMER, text="EXP-1 and EXP-2.", information=True)
+    await case.act("propose_compensation", ENGINEER, remedy="credit-5", amount=Decimal(400))
+    await case.act("decide_approval", DUTY_MANAGER, proposal=1, approve=True)
+    await case.act("offer_options", ENGINEER)
+    await case.act("choose_option", CUSTOMER, option="extended-support")
+    await case.act(
+        "extend", DUTY_MANAGER, clock="resolution", target="15 business days", reason="a vendor fix"
+    )
+    await case.act("escalate", DUTY_MANAGER, summary="The vendor fix needs engineering.")
+    await case.act("resolve", ENGINEERING_LEAD, justified=True, root_cause="export timeout too short")
+    await case.skip(2 * DAY)
+    await case.act("survey_answer", CUSTOMER, score=2)  # low: reopens and notifies
+    await case.act("resolve", ENGINEERING_LEAD, justified=True, text="The timeout is raised.")
+    await case.act("close", B2B_MANAGEMENT)
+    await case.skip(31 * DAY)  # the check-in call falls due after 30 days
+    await case.result()
+
+
+async def ledger_five_complaints(case: Case) -> WorkflowHistory:
+    """One retail customer's ledger: five complaints in a month, repeats escalated, the fifth
+    compensation refused (at most four compensated complaints a year)."""
+    for n in range(1, 6):
+        received = dt.datetime(2027, 2, 23, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        await case.submit(  # type: ignore[arg-type]
+            retail_complaint(f"G-LG-{n}", received_at=(received + (n - 1) * 5 * DAY).isoformat())
+        )
+        await case.act("propose_compensation", RETAIL_AGENT, remedy="refund", amount=Decimal("59.99"))
+        await case.act("withdraw", CUSTOMER, reason="sorted out in the store")
+        await case.result()
+    key = hashlib.sha256(b"retail|RC-1").hexdigest()[:24]
+    return await case.client.get_workflow_handle(f"ledger-{key}").fetch_history()
+
+
 SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "financial-full-path": financial_full_path,
     "financial-refused": refused,
     "financial-breach-and-delay": breach_and_delay,
+    "retail-full-path": retail_full_path,
+    "b2b-full-path": b2b_full_path,
 }
+#: Scenarios that record a ledger's history as well as the last complaint's (``<name>-ledger.json``).
+LEDGER_SCENARIOS: dict[str, Callable[[Case], Awaitable[WorkflowHistory]]] = {
+    "retail-repeat-customer": ledger_five_complaints,
+}
+MANIFEST = HERE / "MANIFEST"
+
+
+def manifest_line(path: Path) -> str:
+    return f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(HERE).as_posix()}\n"
 
 
 async def record(version: str) -> None:
     target = HERE / version
     target.mkdir(parents=True, exist_ok=True)
     store = HERE / "store"
-    for name, scenario in SCENARIOS.items():
+    names = [*SCENARIOS, *LEDGER_SCENARIOS]
+    for name in names:
+        destination = target / f"{name}.json"
+        if destination.exists():
+            print(f"kept {destination} (goldens are write-once)")
+            continue
+        written = [destination]
         with tempfile.TemporaryDirectory() as home:
             async with time_skipping() as env, running_case(env, Path(home)) as case:
-                await scenario(case)
+                if name in LEDGER_SCENARIOS:
+                    ledger = await LEDGER_SCENARIOS[name](case)
+                    written.append(target / f"{name}-ledger.json")
+                    written[1].write_text(ledger.to_json(), "utf-8")
+                else:
+                    await SCENARIOS[name](case)
                 assert case.handle is not None
                 history = await case.handle.fetch_history()
-                (target / f"{name}.json").write_text(history.to_json(), "utf-8")
+                destination.write_text(history.to_json(), "utf-8")
             for file in (Path(home) / "store").glob("*/*.json"):
-                destination = store / file.parent.name / file.name
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, destination)
-        print(f"recorded {target / name}.json")
+                kept = store / file.parent.name / file.name
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, kept)
+        with MANIFEST.open("a", encoding="utf-8") as manifest:
+            for path in written:
+                manifest.write(manifest_line(path))
+                print(f"recorded {path}")
 
 
 if __name__ == "__main__":
