@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The pinned runtime dependencies first (no test tools): rebuilt only when the lock changes.
+# The pinned runtime dependencies first (no test tools, no Temporal dev server: that is the
+# `server` extra, for `ombuds dev`): rebuilt only when the lock changes.
 COPY requirements-runtime.lock ./
 RUN pip install -r requirements-runtime.lock
 

