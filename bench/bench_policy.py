@@ -9,6 +9,10 @@ its own policy id and shifted clock targets, the templates folder linked beside 
 times validating and compiling all of them, one after the other, in this process.
 
 Targets: at most 20 ms per policy after warm-up; 1,000 policies in at most 10 s.
+
+``--quick-check`` adds part 3: the quick yes/no schema check alone (``schema_check.py``), per
+document, on the shipped and the generated policies, against jsonschema-rs when it is
+installed (it is not in the lock: ``pip install jsonschema-rs``), in the same run.
 """
 
 from __future__ import annotations
@@ -117,11 +121,64 @@ def many(sources: list[Path], count: int) -> float:
     return elapsed
 
 
+def quick_checks(sources: list[Path], count: int, rounds: int) -> None:
+    """The quick schema check alone, per loaded document: the hand-written one and jsonschema-rs."""
+    from ombuds.engine.policy.loader import load_file
+    from ombuds.engine.policy.schema import quick_check, validator
+
+    hand = quick_check("policy")
+    if hand is None:
+        raise SystemExit("the policy schema is beyond the hand-written quick check")
+    checks = {"hand-written": hand}
+    try:
+        from importlib.metadata import version
+
+        import jsonschema_rs
+    except ImportError:
+        print("\njsonschema-rs is not installed (pip install jsonschema-rs): the hand-written check alone")
+    else:
+        rs = jsonschema_rs.Draft202012Validator(validator("policy").schema, validate_formats=True)
+        checks[f"jsonschema-rs {version('jsonschema-rs')}"] = rs.is_valid
+    shipped = [load_file(path).data for path in sources]
+    with tempfile.TemporaryDirectory(prefix="ombuds-bench-") as tmp:
+        generated = [load_file(path).data for path in write_variants(sources, count, Path(tmp))]
+    for name, check in checks.items():
+        if not all(map(check, shipped + generated)):
+            raise SystemExit(f"{name} calls a valid policy invalid")
+
+    def per_document(documents: list[object]) -> dict[str, float]:
+        """µs per document, median of ``rounds`` passes over all of them, the checks taking turns."""
+        samples: dict[str, list[float]] = {name: [] for name in checks}
+        for _ in range(rounds):
+            for name, check in checks.items():
+                start = time.perf_counter()
+                for document in documents:
+                    check(document)
+                samples[name].append((time.perf_counter() - start) * 1e6 / len(documents))
+        return {name: statistics.median(values) for name, values in samples.items()}
+
+    per_document(shipped)  # warm-up
+    print()
+    print(f"the quick schema check alone, µs per document (median of {rounds} passes; the whole call)")
+    print(f"  {'documents':<28} " + " ".join(f"{name:>22}" for name in checks) + f" {'ratio':>7}")
+    for label, documents in (
+        (f"{len(shipped)} shipped policies", shipped),
+        (f"{count:,} generated", generated),
+    ):
+        times = per_document(documents)
+        figures = list(times.values())
+        ratio = f"{figures[0] / figures[1]:>6.1f}x" if len(figures) == 2 else ""
+        print(f"  {label:<28} " + " ".join(f"{value:>22.1f}" for value in figures) + f" {ratio:>7}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs per policy first")
     parser.add_argument("--rounds", type=int, default=30, help="timed runs per policy")
     parser.add_argument("--count", type=int, default=1000, help="generated policies in part 2")
+    parser.add_argument(
+        "--quick-check", action="store_true", help="also time the quick schema check alone (part 3)"
+    )
     args = parser.parse_args()
 
     sources = sorted(POLICIES.glob("*.yaml"))
@@ -147,6 +204,8 @@ def main() -> None:
         f"{' (scaled from ' + format(args.count, ',') + ')' if args.count != 1000 else ''}  "
         f"({'met' if per_1000 <= TARGET_S_PER_1000 else 'NOT met'})"
     )
+    if args.quick_check:
+        quick_checks(sources, args.count, args.rounds)
 
 
 if __name__ == "__main__":

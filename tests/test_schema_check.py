@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ombuds.engine.policy.loader import load_file
+from ombuds.engine.policy.loader import load_file, load_text
 from ombuds.engine.policy.schema import quick_check, schema_problems, validator
 from ombuds.engine.policy.schema_check import Unsupported, compile_check
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, POLICIES
 from .test_policy_mutations_property import DOCUMENTS, SETTINGS, mutate, values
 
 COMPLAINTS = sorted([*EXAMPLES.glob("*.json"), *EXAMPLES.glob("*.yaml")])
@@ -77,6 +77,27 @@ def test_an_invalid_policy_still_gets_every_located_problem() -> None:
     assert {problem.path for problem in problems} >= {"policy.version", "calendars"}
 
 
+def test_a_block_scalar_gets_the_answer_jsonschema_gives() -> None:
+    """A YAML block scalar ends in a newline, and Python's ``$`` matches before a final one.
+
+    So ``jsonschema`` takes ``"retail\n"`` as a name and the quick check must too; a checker
+    on Rust's regex crate (jsonschema-rs), whose ``$`` is the very end, says invalid.
+    """
+    text = (POLICIES / "retail.yaml").read_text(encoding="utf-8")
+    block = text.replace("\n  id: retail\n", "\n  id: |\n    retail\n", 1)
+    document = load_text(block, "retail.yaml")
+    assert document.data["policy"]["id"] == "retail\n"
+    assert agree("policy", document.data)
+
+
+@pytest.mark.parametrize("space", ["\ufeff", "\x1c", "\x85", "\u2028", "\xa0"])
+def test_unusual_white_space_in_a_duration_gets_the_answer_jsonschema_gives(space: str) -> None:
+    """``\\s`` is Python's: U+FEFF is not white space (an ECMA-262 regex says it is), U+001C is."""
+    document = copy.deepcopy(DOCUMENTS["retail.yaml"].data)
+    document["clocks"][0]["target"] = f"{space}1 day"
+    agree("policy", document)
+
+
 # --------------------------------------------------------------------------- keyword by keyword
 
 CASES: list[tuple[dict[str, Any], list[Any]]] = [
@@ -87,6 +108,8 @@ CASES: list[tuple[dict[str, Any], list[Any]]] = [
     ({"minimum": 1, "exclusiveMaximum": 3}, [0, 1, 2.9, 3, float("nan"), "x", True]),
     ({"exclusiveMinimum": 0, "maximum": 2}, [0, 0.1, 2, 2.1]),
     ({"pattern": "^[a-z]+$", "minLength": 2, "maxLength": 3}, ["ab", "a", "abcd", "aB", 5]),
+    ({"pattern": "^[a-z]+$"}, ["abc", "abc\n", "abc\n\n", "abc\r\n", "abc\u2028"]),
+    ({"pattern": "^\\s*[0-9]+\\s*%\\s*$"}, ["75%", " 75% \n", "\ufeff75%", "\x1c75%", "\x8575%", "7 5%"]),
     (
         {
             "type": "object",
