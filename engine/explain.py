@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import re
 
-from .policy.compile import CompiledPolicy
-from .policy.durations import parse_duration
+from .policy.durations import Duration, parse_duration
 from .policy.model import Clock, Counting, Policy
 from .policy.rules import clock_calendar
+from .policy.snapshot import CompiledPolicy
+from .policy.vocabulary import event_words
 
 _WEEKDAYS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"}
-_EVENTS = {
-    "submitted": "the complaint is received",
-    "acknowledged": "the acknowledgement is sent",
-    "first_response": "the first response is sent",
-    "information_received": "the missing information arrives",
-    "resolved": "the complaint is resolved",
-    "final_response": "the final response is sent",
-    "closed": "the case is closed",
-    "withdrawn": "the customer withdraws",
-    "reopened": "the case is reopened",
-    "escalation_accepted": "an escalation is accepted",
-    "customer_reply": "the customer replies",
-    "agent_reply": "an agent replies",
-    "extension_granted": "an extension is granted",
-}
 
 
 def cel(condition: str | None) -> str:
@@ -32,18 +18,9 @@ def cel(condition: str | None) -> str:
     return " ".join((condition or "").split())
 
 
-def event_words(event: str) -> str:
-    if event.startswith("stage:"):
-        return f'the case enters stage "{event[6:]}"'
-    if event.startswith("clock:"):
-        _, name, what = event.split(":")
-        return f'clock "{name}" {what}'
-    return _EVENTS.get(event, event)
-
-
-def convention(target: str, counting: Counting) -> str:
+def convention(target: str | Duration, counting: Counting) -> str:
     """The counting convention of a clock, in plain words."""
-    d = parse_duration(target)
+    d = target if isinstance(target, Duration) else parse_duration(target)
     parts: list[str] = []
     if d.unit in ("minutes", "hours"):
         parts.append("elapsed clock time, nights and weekends included")

@@ -2,7 +2,7 @@
 
 The variables a condition may use are exactly ``complaint`` (the
 :class:`~ombuds.engine.policy.model.Complaint` as submitted) and ``case`` (the
-case state listed in :data:`CASE_FIELDS`).  Field paths are checked statically,
+case state listed in :data:`~ombuds.engine.policy.vocabulary.CASE_FIELDS`).  Field paths are checked statically,
 so ``complaint.custmer`` is an error when the policy is validated, not when a
 complaint runs.
 """
@@ -23,27 +23,7 @@ from pydantic import BaseModel
 
 from .errors import did_you_mean
 from .model import Complaint
-
-#: The documented case state visible to CEL as ``case.<name>``.
-CASE_FIELDS: dict[str, str] = {
-    "status": "string: open, refused, resolved, closed, withdrawn",
-    "stage": "string: id of the current stage",
-    "level": "string: id of the current authority level",
-    "level_rank": "int: 0 for the lowest level",
-    "severity": "string: set by classification",
-    "priority": "string: set by classification",
-    "category": "string: set by classification",
-    "queue": "string: set by classification",
-    "acknowledged": "bool",
-    "waiting_on_customer": "bool",
-    "escalations": "int: how many times the case was escalated",
-    "reopened": "int: how many times the case was reopened",
-    "compensation_total": "double: compensation granted on this case",
-    "survey_score": "int: last satisfaction score, 0 when none",
-    "previous_complaints": "int: the customer's earlier complaints within the cap period",
-    "customer_requested_escalation": "bool",
-    "justified": "bool: investigation finding (false until found)",
-}
+from .vocabulary import CASE_FIELDS
 
 ROOTS = ("complaint", "case")
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
@@ -438,25 +418,7 @@ def complaint_variables(complaint: Complaint) -> dict[str, Any]:
 
 def case_variables(values: dict[str, Any] | None = None) -> dict[str, Any]:
     """The case state as CEL sees it, with defaults for every documented field."""
-    base: dict[str, Any] = {
-        "status": "open",
-        "stage": "",
-        "level": "",
-        "level_rank": 0,
-        "severity": "",
-        "priority": "",
-        "category": "",
-        "queue": "",
-        "acknowledged": False,
-        "waiting_on_customer": False,
-        "escalations": 0,
-        "reopened": 0,
-        "compensation_total": 0.0,
-        "survey_score": 0,
-        "previous_complaints": 0,
-        "customer_requested_escalation": False,
-        "justified": False,
-    }
+    base: dict[str, Any] = {name: field.default for name, field in CASE_FIELDS.items()}
     if values:
         base.update(_plain(values))
     return base

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .durations import DURATION_PATTERN, PERCENT_PATTERN
+from .vocabulary import CLOCK_EVENT_HELP, CLOCK_EVENT_PATTERN
 
 LANGUAGE_VERSION = 1
 
@@ -275,18 +276,8 @@ class Stage(_Model):
 
 ClockEvent = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^(submitted|acknowledged|first_response|information_received|resolved|closed|"
-        r"final_response|withdrawn|reopened|escalation_accepted|customer_reply|agent_reply|"
-        r"extension_granted|stage:[a-z][a-z0-9_\-]*|clock:[a-z][a-z0-9_\-]*:(started|stopped|breached))$"
-    ),
-    Field(
-        description="An event of the case: submitted, acknowledged, first_response, "
-        "information_received, resolved, final_response, closed, withdrawn, reopened, "
-        "escalation_accepted, customer_reply, agent_reply, extension_granted, stage:<id>, "
-        "clock:<id>:started|stopped|breached.",
-        examples=["acknowledged", "stage:investigation"],
-    ),
+    StringConstraints(pattern=CLOCK_EVENT_PATTERN),
+    Field(description=CLOCK_EVENT_HELP, examples=["acknowledged", "stage:investigation"]),
 ]
 
 

@@ -21,30 +21,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import PolicyError, did_you_mean
 from .loader import Document
 from .model import Complaint, Contacts, Customer
+from .vocabulary import TEMPLATE_VARIABLES as TEMPLATE_VOCABULARY
 
 #: Names a template may use.
-TEMPLATE_VARIABLES = frozenset(
-    {
-        "complaint",
-        "customer",
-        "case",
-        "policy",
-        "deadlines",
-        "dates",
-        "reason",
-        "new_date",
-        "level",
-        "handoff",
-        "options",
-        "offer",
-        "callback",
-        "survey_url",
-        "questions",
-        "clock",
-        "decision",
-        "received",
-    }
-)
+TEMPLATE_VARIABLES = frozenset(TEMPLATE_VOCABULARY)
 
 _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_\-]*)\.(?P<locale>[a-z]{2,3}(?:-[A-Z]{2})?)\.txt$")
 MAX_TEMPLATE_BYTES = 64_000
