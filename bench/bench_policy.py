@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ombuds.engine.policy.compile import CompiledPolicy, compile_validated
+from ombuds.engine.policy.compile import compile_validated
+from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,22 +6,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .explain import convention, event_words
-from .policy.business_time import CountingRules
-from .policy.compile import CompiledPolicy, instantiate
-from .policy.durations import parse_duration
+from .explain import convention
+from .policy.compile import instantiate
 from .policy.expressions import Evaluator, case_variables, complaint_variables
-from .policy.model import Complaint, Counting
-from .policy.rules import classify, clock_applies, clock_calendar, clock_target, default_calendar
-
-
-def rules_of(counting: Counting) -> CountingRules:
-    return CountingRules(
-        receipt_day=counting.receipt_day,
-        business_days=counting.business_days,
-        out_of_hours=counting.out_of_hours,
-        end_of_day=counting.end_of_day,
-    )
+from .policy.model import Complaint
+from .policy.rules import classify, clock_applies, clock_calendar, default_calendar
+from .policy.snapshot import CompiledPolicy
+from .policy.vocabulary import event_words
 
 
 @dataclass
@@ -67,8 +58,8 @@ def deadlines(
     instance = instantiate(compiled, received, complaint)
     t0 = int(received.timestamp())
     rows: list[DeadlineRow] = []
-    for i, clock in enumerate(policy.clocks):
-        duration, rule = clock_target(policy, i, classes.get("priority"))
+    for i, (clock, plan) in enumerate(zip(policy.clocks, compiled.plan.clocks, strict=True)):
+        duration, rule = plan.target_for(i, classes.get("priority"))
         cal_name = clock_calendar(policy, clock)
         cal = instance.calendar(cal_name)
         chosen = instance.selected.get(cal_name)
@@ -80,26 +71,25 @@ def deadlines(
             target_rule=rule,
             calendar=f"{cal_name} → {chosen}" if chosen else cal_name,
             timezone=cal.timezone,
-            convention=convention(str(duration), clock.counting),
+            convention=convention(duration, clock.counting),
             starts=event_words(clock.starts),
         )
         if clock.starts != "submitted":
             row.note = f"starts when {event_words(clock.starts)}; shown as if that happened at receipt"
         if row.applies:
-            counting = rules_of(clock.counting)
-            due = cal.due(t0, duration, counting)
+            due = cal.due(t0, duration, plan.counting)
             row.due_local = _iso(cal.local_datetime(due))
             row.due_utc = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
             row.business_time = _span(cal.business_seconds_between(t0, due))
-            if clock.extension:
-                cap = cal.due(t0, parse_duration(clock.extension.max_total), counting)
+            if plan.extension_cap is not None:
+                cap = cal.due(t0, plan.extension_cap, plan.counting)
                 row.extended_max_local = _iso(cal.local_datetime(cap))
         rows.append(row)
     dates = []
-    for date in policy.dates:
+    for date, date_plan in zip(policy.dates, compiled.plan.dates, strict=True):
         cal_name = date.calendar or default_calendar(policy)
         cal = instance.calendar(cal_name)
-        due = cal.due(t0, parse_duration(date.offset), rules_of(date.counting))
+        due = cal.due(t0, date_plan.offset, date_plan.counting)
         dates.append(
             {
                 "date": date.id,

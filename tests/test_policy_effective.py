@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from ombuds.engine.cli import app
 from ombuds.engine.intake import Intake, IntakeError, load_policies
-from ombuds.engine.policy.compile import CompiledPolicy
+from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.settings import Settings
 
 from .conftest import POLICIES, ROOT

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from ombuds.engine import cli
 from ombuds.engine.policy import schema
-from ombuds.engine.policy.compile import calendar_to_data, compile_file, instantiate
+from ombuds.engine.policy.compile import compile_file, instantiate
 from ombuds.engine.policy.loader import load_file
+from ombuds.engine.policy.snapshot import calendar_to_data
 from ombuds.engine.policy.validate import validate_complaint_data
-from ombuds.workflows.interpreter import Interpreter
+from ombuds.workflows.core import Interpreter
 
 from .conftest import EXAMPLES, POLICIES, ROOT
 from .workflow_support import shipped_policies

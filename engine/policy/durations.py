@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Unit = Literal[
@@ -114,8 +115,11 @@ class Duration:
         return self.approx_minutes() // 1440 + 1
 
 
+@lru_cache(maxsize=1024)
 def parse_duration(text: str) -> Duration:
-    """Parse ``"5 business days"``; raises :class:`DurationError` with a hint."""
+    """Parse ``"5 business days"``; raises :class:`DurationError` with a hint.
+
+    Cached: a case's clocks keep their target as text, and the same few texts come back."""
     match = _RE.match(str(text).lower())
     if not match:
         raise DurationError(f'"{text}" is not a duration')

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .durations import Duration, parse_duration
 from .expressions import Evaluator
 from .model import Clock, Complaint, Policy
 
@@ -123,14 +122,6 @@ def classify(policy: Policy, variables: dict[str, Any], evaluator: Evaluator) ->
         for attr, value in rule.set.model_dump(exclude_none=True).items():
             out.setdefault(attr, Match(f"classification[{i}]", value))
     return out
-
-
-def clock_target(policy: Policy, clock_index: int, priority: str | None) -> tuple[Duration, str]:
-    """The clock's target for a priority, and the path of the setting used."""
-    clock = policy.clocks[clock_index]
-    if priority and priority in clock.by_priority:
-        return parse_duration(clock.by_priority[priority]), f"clocks[{clock_index}].by_priority.{priority}"
-    return parse_duration(clock.target), f"clocks[{clock_index}].target"
 
 
 def default_calendar(policy: Policy) -> str:

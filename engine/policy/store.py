@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .compile import CompiledPolicy, Instance
+from .snapshot import CompiledPolicy, Instance
 
 
 class StoreError(LookupError):
