@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -15,6 +17,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = ROOT / "build" / "pytest-status"
     status.parent.mkdir(exist_ok=True)
     status.write_text(str(int(exitstatus)))
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process configures logging to its own (then closed) stream: undo it."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
