@@ -46,7 +46,7 @@ from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import build_worker, workflow_runner
-from ombuds.workflows.model import Actor, Answer, Event
+from ombuds.workflows.core import Actor, Answer, Event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten import HandEvent, HandInput, HandWrittenComplaint, first_attributes

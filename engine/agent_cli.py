@@ -49,7 +49,7 @@ def details(detail: dict[str, Any]) -> str:
 
 
 def parse_actor(text: str) -> Any:
-    from ombuds.workflows.model import Actor
+    from ombuds.workflows.core import Actor
 
     if text in ("customer", "system"):
         return Actor(kind=text)
@@ -253,13 +253,16 @@ async def _reopen(s: Settings, complaint_id: str) -> None:
 
 
 async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> None:
-    from ombuds.workflows.model import LogEntry, StatusView
+    from ombuds.workflows import names
+    from ombuds.workflows.core import LogEntry, StatusView
 
     client = await _client(s)
     handle = client.get_workflow_handle(complaint_id)
     try:
-        view: StatusView = await handle.query("status", result_type=StatusView)
-        log: list[LogEntry] = await handle.query("log", result_type=list[LogEntry]) if with_log else []
+        view: StatusView = await handle.query(names.STATUS_QUERY, result_type=StatusView)
+        log: list[LogEntry] = (
+            await handle.query(names.LOG_QUERY, result_type=list[LogEntry]) if with_log else []
+        )
     except RPCError as exc:
         raise fail(f"complaint {complaint_id}: {exc.message}") from None
     if fmt == "json":
@@ -320,7 +323,8 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
 async def _event(
     s: Settings, complaint_id: str, kind: str, data: str, actor_text: str, as_signal: bool
 ) -> None:
-    from ombuds.workflows.model import Answer, Event
+    from ombuds.workflows import names
+    from ombuds.workflows.core import Answer, Event
 
     try:
         raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
@@ -335,18 +339,20 @@ async def _event(
     if not isinstance(fields, dict):
         raise fail("--data must be a JSON object", 2)
     try:
-        event = Event(kind=kind, actor=parse_actor(actor_text), **fields)
+        event = Event.model_validate({**fields, "kind": kind, "actor": parse_actor(actor_text)})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != kind) or 'kind'}: {e['msg']}" for e in exc.errors()
+        )
         raise fail(f"bad event: {problems}", 2) from None
     client = await _client(s)
     handle = client.get_workflow_handle(complaint_id)
     try:
         if as_signal:
-            await handle.signal("event", event)
+            await handle.signal(names.EVENT_SIGNAL, event)
             typer.echo(f"sent {kind} to {complaint_id}")
             return
-        answer: Answer = await handle.execute_update("act", event, result_type=Answer)
+        answer: Answer = await handle.execute_update(names.ACT_UPDATE, event, result_type=Answer)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise fail(f"refused: {getattr(cause, 'message', None) or cause}") from None
@@ -356,10 +362,10 @@ async def _event(
 
 
 async def _list(s: Settings, query: str, limit: int) -> None:
-    from ombuds.workflows.complaint import WORKFLOW_NAME
+    from ombuds.workflows import names
 
     client = await _client(s)
-    complaints = f"WorkflowType = '{WORKFLOW_NAME}'"
+    complaints = f"WorkflowType = '{names.COMPLAINT_WORKFLOW}'"
     full = f"{complaints} AND ({query})" if query else complaints
     rows: list[list[str]] = []
     try:

@@ -16,16 +16,16 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from ombuds.engine.policy.compile import CompiledPolicy, compile_validated, instantiate, select_calendars
+from ombuds.engine.policy.compile import compile_validated, instantiate, select_calendars
 from ombuds.engine.policy.errors import PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.policy.rules import in_effect, select_policy
+from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import across_policies, validate_file
-from ombuds.workflows import search
-from ombuds.workflows.complaint import WORKFLOW_NAME
-from ombuds.workflows.interpreter import Interpreter
+from ombuds.workflows import names, search
+from ombuds.workflows.core import Interpreter
 from ombuds.workflows.model import ComplaintInput
 
 from .replay import started_input
@@ -199,7 +199,7 @@ class Intake:
         refused = next((str(e.detail.get("reason", "")) for e in core.state.log if e.action == "refused"), "")
         try:
             await client.start_workflow(
-                WORKFLOW_NAME,
+                names.COMPLAINT_WORKFLOW,
                 workflow_input,
                 id=complaint.id,
                 task_queue=self.settings.task_queue,

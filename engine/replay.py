@@ -12,10 +12,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from ombuds.engine.policy.store import Store
-from ombuds.workflows import snapshots
-from ombuds.workflows.complaint import EXTEND_CALENDAR, ComplaintWorkflow
+from ombuds.workflows import names, snapshots
+from ombuds.workflows.complaint import ComplaintWorkflow
+from ombuds.workflows.core import LogEntry
 from ombuds.workflows.ledger import CustomerLedger
-from ombuds.workflows.model import CaseResult, ComplaintInput, LogEntry
+from ombuds.workflows.model import CaseResult, ComplaintInput
 
 from .temporal import workflow_runner
 
@@ -109,7 +110,7 @@ def pinned_snapshots(history: WorkflowHistory) -> list[str]:
     extensions: set[int] = set()
     for event in history.events:
         if event.HasField("activity_task_scheduled_event_attributes"):
-            if event.activity_task_scheduled_event_attributes.activity_type.name == EXTEND_CALENDAR:
+            if event.activity_task_scheduled_event_attributes.activity_type.name == names.EXTEND_CALENDAR:
                 extensions.add(event.event_id)
         elif event.HasField("activity_task_completed_event_attributes"):
             done = event.activity_task_completed_event_attributes

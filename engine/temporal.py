@@ -10,14 +10,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from ombuds.activities.delivery import Activities
-from ombuds.activities.ledger import LedgerActivities
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
 from ombuds.workflows import snapshots
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.ledger import CustomerLedger
 
+from .activities import Activities, LedgerActivities
 from .settings import Settings
 
 #: Modules imported once, outside the sandbox: pure code, or the snapshot registry itself.

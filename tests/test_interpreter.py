@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ombuds.engine.policy.compile import CompiledPolicy, instantiate
+from ombuds.engine.policy.compile import instantiate
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Complaint
+from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.templates import render
-from ombuds.workflows.interpreter import Interpreter, iso, status_view
-from ombuds.workflows.model import Actor, Event
+from ombuds.workflows.core import Actor, Event, Interpreter, iso, status_view
 
 from .workflow_support import STAFF_AGENT, SUPERVISOR, make_complaint, policy_variant, shipped_policies
 
@@ -154,7 +154,7 @@ def test_an_extension_keeps_the_working_time_the_clock_was_paused() -> None:
     clock = core.state.clocks["final-response"]
     unpaused_due = clock.due
     assert unpaused_due is not None
-    core.apply(Event(kind="request_information", actor=STAFF_AGENT, text="Which card?"), t0 + DAY)
+    core.apply(Event(kind="request_information", actor=STAFF_AGENT, reason="Which card?"), t0 + DAY)
     assert clock.status == "paused"
     core.apply(Event(kind="customer_message", actor=CUSTOMER, text="The blue one."), t0 + 4 * DAY)
     cal = core.calendar("regional")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ombuds.activities.delivery import Activities
 from ombuds.activities.outbox import Outbox
 from ombuds.activities.plugin import OutboundMessage
+from ombuds.engine.activities import Activities
 from ombuds.engine.intake import Intake
 from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.store import Store

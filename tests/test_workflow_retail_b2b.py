@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from ombuds.workflows.model import Actor
+from ombuds.workflows.core import Actor
 
 from .workflow_support import CUSTOMER, make_complaint, running_case, time_skipping
 

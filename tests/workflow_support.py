@@ -16,11 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from ombuds.engine.intake import Intake, load_policies
-from ombuds.engine.policy.compile import CompiledPolicy
 from ombuds.engine.policy.model import Complaint
+from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import binary, build_worker
-from ombuds.workflows.model import Actor, Answer, CaseResult, Event, LogEntry, StatusView
+from ombuds.workflows.core import Actor, Answer, Event, LogEntry, StatusView
+from ombuds.workflows.model import CaseResult
 
 ROOT = Path(__file__).resolve().parent.parent
 _POLICIES: list[CompiledPolicy] | None = None

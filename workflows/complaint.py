@@ -1,10 +1,11 @@
-"""``ComplaintWorkflow``: the thin Temporal shell around the interpreter core.
+"""``ComplaintWorkflow``: the thin Temporal shell around the interpreter core's driver.
 
-The workflow turns signals, updates and timers into events for the core, and
-the core's sends into activities, its deadlines into one durable timer, and
-its state into search attributes.  Every effect happens in an activity; the
-only thing read outside one is the pinned snapshot and case calendar, by sha256
-from the worker's content-addressed store (deterministic: a sha names one content).
+The workflow turns signals, updates and timers into driver calls, and the
+driver's effects (messages, a longer calendar, the customer's ledger) into
+activities, its next deadline into one durable timer, and its state into
+search attributes.  Every effect happens in an activity; the only thing read
+outside one is the pinned snapshot and case calendar, by sha256, which the
+worker loaded and verified before the workflow code runs.
 """
 
 from __future__ import annotations
@@ -19,18 +20,11 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from ombuds.engine.policy.durations import parse_duration
+    from . import names, search, snapshots
+    from .core import Answer, Event, Interpreter, LogEntry, Rejected, Send, StatusView, status_view
+    from .model import CaseResult, ComplaintInput
 
-    from . import search, snapshots
-    from .interpreter import Interpreter, Rejected, record_delivery_failure, status_view
-    from .model import Answer, CaseResult, ComplaintInput, Event, LogEntry, Send, StatusView
-
-WORKFLOW_NAME = "Complaint"
 _UNSET = object()
-DELIVER = "deliver"
-LEDGER_REGISTER = "ledger_register"
-LEDGER_RESERVE = "ledger_reserve"
-EXTEND_CALENDAR = "extend_calendar"
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -39,7 +33,7 @@ SEND_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=names.COMPLAINT_WORKFLOW)
 class ComplaintWorkflow:
     """One complaint, from intake to the last follow-up."""
 
@@ -47,10 +41,10 @@ class ComplaintWorkflow:
     def __init__(self, input: ComplaintInput) -> None:
         self.input = input
         policy = snapshots.policy(input.policy_sha)
-        self.instance_sha = input.calendar_sha
         instance = snapshots.instance(input.calendar_sha)
         complaint_id = workflow.info().workflow_id
         self.core = Interpreter(policy, instance, input.complaint, complaint_id, patched=workflow.patched)
+        self.core.calendar_sha = input.calendar_sha
         self.started = workflow.now()
         self.ready = input.state is not None
         if input.state is not None:
@@ -77,11 +71,7 @@ class ComplaintWorkflow:
     async def run(self, input: ComplaintInput) -> CaseResult:
         core = self.core
         if input.state is None:
-            core.start(self.now())
-            if input.linked_to:
-                core.log(
-                    self.now(), "intake", "policy", "reopens an earlier complaint", original=input.linked_to
-                )
+            core.start(self.now(), input.linked_to)
             self.ready = True
             await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:
@@ -94,7 +84,7 @@ class ComplaintWorkflow:
                 await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
                 core.state.case_now = self.now()
                 workflow.continue_as_new(
-                    input.model_copy(update={"state": core.state, "calendar_sha": self.instance_sha})
+                    input.model_copy(update={"state": core.state, "calendar_sha": core.calendar_sha})
                 )
             wake = core.next_wake()
             timeout = None if wake is None else max(wake - self.now(), 0)
@@ -103,18 +93,7 @@ class ComplaintWorkflow:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self.changed, timeout=timeout)
             while self.inbox:
-                event = self.inbox.pop(0)
-                try:
-                    core.apply(event, self.now())
-                except Rejected as exc:
-                    core.log(
-                        self.now(),
-                        f"event:{event.kind}",
-                        "input",
-                        "input refused",
-                        event.actor,
-                        reason=str(exc),
-                    )
+                core.receive(self.inbox.pop(0), self.now())
         await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
         self.upsert_search_attributes()
         self.capture()
@@ -139,63 +118,45 @@ class ComplaintWorkflow:
 
     async def ensure_horizon(self) -> None:
         """Extend the case calendar, through an activity, before the case outlives it."""
-        instance = self.core.instance
-        horizon_end = int(instance.received_at.timestamp()) + instance.horizon_days * 86_400
-        margin = instance.horizon_days * 86_400 // 2
-        if self.now() + margin < horizon_end:
+        request = self.core.calendar_extension(self.now())
+        if request is None:
             return
         new_sha: str = await workflow.execute_activity(
-            EXTEND_CALENDAR,
-            args=[self.core.state.policy_sha, self.instance_sha, self.now()],
+            names.EXTEND_CALENDAR,
+            args=[request.policy_sha, request.calendar_sha, request.now],
             result_type=str,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=SEND_RETRY,
         )
-        self.instance_sha = new_sha
-        self.core.instance = snapshots.instance(new_sha)
-        self.core.log(
-            self.now(),
-            "deadline:calendar-horizon",
-            "calendars",
-            "case calendar extended",
-            calendar_sha=new_sha,
-        )
+        self.core.calendar_extended(self.now(), new_sha, snapshots.instance(new_sha))
 
     async def register_with_ledger(self) -> None:
         """Count the customer's earlier complaints (the repeat-complaint trigger)."""
-        key = self.core.customer_key()
-        if key is None or not self.core.uses_ledger() or self.core.state.status != "open":
+        request = self.core.ledger_registration(self.now())
+        if request is None:
             return
-        per_customer = self.core.policy.compensation.caps.per_customer
-        window = parse_duration(per_customer.period if per_customer else "12 months").approx_minutes() * 60
-        registration = {"complaint_id": self.core.complaint_id, "at": self.now(), "window": window}
         previous: int = await workflow.execute_activity(
-            LEDGER_REGISTER,
-            args=[key, registration],
+            names.LEDGER_REGISTER,
+            args=[request.customer_key, request.registration],
             result_type=int,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=SEND_RETRY,
         )
-        self.core.repeat_check(self.now(), previous)
+        self.core.ledger_registered(self.now(), previous)
         await self.flush()
 
     async def settle_cap_checks(self) -> dict[int, Answer]:
         """Reserve compensation against the customer's ledger, one check at a time."""
         answers: dict[int, Answer] = {}
-        key = self.core.customer_key()
-        while self.core.cap_checks and key is not None:
-            check = self.core.cap_checks.pop(0)
-            request = {"complaint_id": self.core.complaint_id, **check.model_dump(mode="json")}
+        while (reservation := self.core.next_reservation()) is not None:
             result: dict[str, Any] = await workflow.execute_activity(
-                LEDGER_RESERVE,
-                args=[key, request],
+                names.LEDGER_RESERVE,
+                args=[reservation.customer_key, reservation.request(self.core.complaint_id)],
                 result_type=dict,
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=SEND_RETRY,
             )
-            answers[check.proposal] = self.core.settle_cap_check(
-                self.now(), check, bool(result.get("granted")), str(result.get("reason", ""))
-            )
+            answers[reservation.check.proposal] = self.core.reserved(self.now(), reservation, result)
         return answers
 
     async def flush(self) -> None:
@@ -205,7 +166,7 @@ class ComplaintWorkflow:
             await self.settle_cap_checks()
         finally:
             self.busy -= 1
-        sends, self.core.sends = self.core.sends, []
+        sends = self.core.take_sends()
         if sends:
             self.busy += 1
             try:
@@ -217,17 +178,17 @@ class ComplaintWorkflow:
     async def deliver(self, send: Send) -> None:
         try:
             receipt: dict[str, Any] = await workflow.execute_activity(
-                DELIVER,
+                names.DELIVER,
                 args=[self.core.state.policy_sha, send],
                 result_type=dict,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=SEND_RETRY,
             )
             if receipt.get("status") == "undeliverable":
-                record_delivery_failure(self.core, self.now(), send, str(receipt.get("reference", "")))
+                self.core.undelivered(self.now(), send, str(receipt.get("reference", "")))
         except ActivityError as exc:
             cause = exc.cause or exc
-            record_delivery_failure(self.core, self.now(), send, str(cause))
+            self.core.undelivered(self.now(), send, str(cause))
 
     def upsert_search_attributes(self) -> None:
         """Upsert only the search attributes that changed (intake sets the first ones at start)."""
@@ -244,7 +205,7 @@ class ComplaintWorkflow:
 
     # ------------------------------------------------------------------ inputs
 
-    @workflow.signal(name="event")
+    @workflow.signal(name=names.EVENT_SIGNAL)
     def event(self, event: Event) -> None:
         """Fire-and-forget input; an invalid one is logged as refused, never fails the case.
 
@@ -252,14 +213,13 @@ class ComplaintWorkflow:
         self.inbox.append(event)
         self.changed = True
 
-    @workflow.update(name="act")
+    @workflow.update(name=names.ACT_UPDATE)
     async def act(self, event: Event) -> Answer:
         """An input that needs an answer: the decision taken, logged with its rule."""
         await workflow.wait_condition(lambda: self.ready)
         self.busy += 1
         try:
-            answer = self.core.apply(event, self.now())
-            self.core.tick(self.now())  # follow-ups due at once go out with the answer
+            answer = self.core.act(event, self.now())
             if answer.status == "pending_cap_check":
                 settled = await self.settle_cap_checks()
                 answer = settled.get(int(answer.detail.get("proposal", 0)), answer)
@@ -282,11 +242,11 @@ class ComplaintWorkflow:
     def validate_act(self, event: Event) -> None:
         self.core.validate(event)
 
-    @workflow.query(name="status")
+    @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> StatusView:
         return status_view(self.core, self.now())
 
-    @workflow.query(name="log")
+    @workflow.query(name=names.LOG_QUERY)
     def log(self) -> list[LogEntry]:
         return self.core.state.log
 

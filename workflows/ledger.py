@@ -4,7 +4,8 @@ It answers two questions atomically across all of a customer's complaints:
 how many earlier complaints fall inside a period (the repeat-complaint
 trigger), and whether a compensation fits the per-customer cap for a period.
 Updates on one workflow run one at a time, so two complaints can never both
-spend the same headroom.
+spend the same headroom.  The answers are the pure functions :func:`register`
+and :func:`reserve` over a :class:`LedgerState`; the workflow hosts them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ConfigDict, Field
 
-    from . import snapshots
+    from . import names, snapshots
 
-LEDGER_WORKFLOW = "CustomerLedger"
 _T = TypeVar("_T")
 HISTORY_LIMIT = 5_000
 
@@ -62,7 +62,7 @@ class LedgerState(_Payload):
     entries: list[Entry] = Field(default_factory=list)
 
 
-@workflow.defn(name=LEDGER_WORKFLOW)
+@workflow.defn(name=names.LEDGER_WORKFLOW)
 class CustomerLedger:
     @workflow.init
     def __init__(self, state: LedgerState | None = None) -> None:
@@ -79,61 +79,65 @@ class CustomerLedger:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self.state)
 
-    @workflow.update(name="register")
+    @workflow.update(name=names.REGISTER_UPDATE)
     def register(self, registration: Registration) -> int:
         """Record a complaint; answer how many earlier ones fall inside the window."""
-        complaints = self.state.complaints
-        complaints.setdefault(registration.complaint_id, registration.at)
-        start = registration.at - registration.window
-        earlier = sum(
-            1
-            for cid, at in complaints.items()
-            if cid != registration.complaint_id and start <= at <= registration.at
-        )
-        return _answered(earlier)
+        return _answered(register(self.state, registration))
 
-    @workflow.update(name="reserve")
+    @workflow.update(name=names.RESERVE_UPDATE)
     def reserve(self, request: Reservation) -> ReservationAnswer:
         """Spend headroom under the per-customer cap, or refuse with the reason."""
-        return _answered(self._reserve(request))
+        return _answered(reserve(self.state, request))
 
-    def _reserve(self, request: Reservation) -> ReservationAnswer:
-        for entry in self.state.entries:
-            if entry.complaint_id == request.complaint_id and entry.proposal == request.proposal:
-                return ReservationAnswer(granted=True, total_in_period=self._total(request))
-        start = request.at - request.period
-        in_period = [e for e in self.state.entries if start <= e.at <= request.at]
-        total = sum((e.amount for e in in_period), Decimal(0))
-        if total + request.amount > request.cap:
-            return ReservationAnswer(
-                granted=False,
-                total_in_period=total,
-                reason=f"the customer's compensation in the period would reach {total + request.amount}, above the cap of {request.cap}",
-            )
-        compensated = {e.complaint_id for e in in_period} | {request.complaint_id}
-        if request.max_compensated is not None and len(compensated) > request.max_compensated:
-            return ReservationAnswer(
-                granted=False,
-                total_in_period=total,
-                reason=f"the customer already had {len(compensated) - 1} compensated complaints in the period (at most {request.max_compensated})",
-            )
-        self.state.entries.append(
-            Entry(
-                complaint_id=request.complaint_id,
-                proposal=request.proposal,
-                amount=request.amount,
-                at=request.at,
-            )
-        )
-        return ReservationAnswer(granted=True, total_in_period=total + request.amount)
-
-    def _total(self, request: Reservation) -> Decimal:
-        start = request.at - request.period
-        return sum((e.amount for e in self.state.entries if start <= e.at <= request.at), Decimal(0))
-
-    @workflow.query(name="state")
+    @workflow.query(name=names.LEDGER_STATE_QUERY)
     def current(self) -> LedgerState:
         return self.state
+
+
+def register(state: LedgerState, registration: Registration) -> int:
+    """Record a complaint in a ledger; how many of the customer's other complaints fall in the window."""
+    complaints = state.complaints
+    complaints.setdefault(registration.complaint_id, registration.at)
+    start = registration.at - registration.window
+    return sum(
+        1
+        for cid, at in complaints.items()
+        if cid != registration.complaint_id and start <= at <= registration.at
+    )
+
+
+def reserve(state: LedgerState, request: Reservation) -> ReservationAnswer:
+    """Spend headroom under the per-customer cap in a ledger, or refuse with the reason."""
+    for entry in state.entries:
+        if entry.complaint_id == request.complaint_id and entry.proposal == request.proposal:
+            return ReservationAnswer(granted=True, total_in_period=_total(state, request))
+    start = request.at - request.period
+    in_period = [e for e in state.entries if start <= e.at <= request.at]
+    total = sum((e.amount for e in in_period), Decimal(0))
+    if total + request.amount > request.cap:
+        return ReservationAnswer(
+            granted=False,
+            total_in_period=total,
+            reason=f"the customer's compensation in the period would reach {total + request.amount}, above the cap of {request.cap}",
+        )
+    compensated = {e.complaint_id for e in in_period} | {request.complaint_id}
+    if request.max_compensated is not None and len(compensated) > request.max_compensated:
+        return ReservationAnswer(
+            granted=False,
+            total_in_period=total,
+            reason=f"the customer already had {len(compensated) - 1} compensated complaints in the period (at most {request.max_compensated})",
+        )
+    state.entries.append(
+        Entry(
+            complaint_id=request.complaint_id, proposal=request.proposal, amount=request.amount, at=request.at
+        )
+    )
+    return ReservationAnswer(granted=True, total_in_period=total + request.amount)
+
+
+def _total(state: LedgerState, request: Reservation) -> Decimal:
+    start = request.at - request.period
+    return sum((e.amount for e in state.entries if start <= e.at <= request.at), Decimal(0))
 
 
 def _answered(answer: _T) -> _T:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.common import SearchAttributeKey
 
 if TYPE_CHECKING:
-    from .interpreter import Interpreter
+    from .core import Interpreter
 
 STATUS = SearchAttributeKey.for_keyword("OmbudsStatus")
 STAGE = SearchAttributeKey.for_keyword("OmbudsStage")

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from ombuds.engine.policy.compile import CompiledPolicy, Instance
+from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
 
 Loader = Callable[[str], bytes | None]
 

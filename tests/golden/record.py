@@ -26,7 +26,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
-from ombuds.workflows.model import Actor
+from ombuds.workflows.core import Actor
 
 from ..workflow_support import (
     CUSTOMER,

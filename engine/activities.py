@@ -1,4 +1,9 @@
-"""The ``deliver`` and ``extend_calendar`` activities."""
+"""The engine's activities: delivering messages through the channel plugins, extending a case
+calendar, and reaching a customer's ledger workflow.
+
+These are the effects the interpreter core asks for (``ombuds.workflows.core.driver``);
+the channels themselves are plugins (``ombuds.activities``).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,18 @@ from typing import Any
 
 import structlog
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from ombuds.engine.policy.compile import instantiate
-from ombuds.engine.policy.model import CONTACT_FOR_CHANNEL
-from ombuds.engine.policy.store import Store, StoreError
-from ombuds.engine.policy.templates import render
+from ombuds.activities.outbox import Outbox
+from ombuds.activities.plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
+from ombuds.workflows import names
 
-from .outbox import Outbox
-from .plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
+from .policy.compile import extended
+from .policy.model import CONTACT_FOR_CHANNEL
+from .policy.store import Store, StoreError
+from .policy.templates import render
 
 log = structlog.get_logger("ombuds.delivery")
 
@@ -47,7 +55,7 @@ class Activities:
                 return plugin
         return self.outbox
 
-    @activity.defn(name="deliver")
+    @activity.defn(name=names.DELIVER)
     async def deliver(self, policy_sha: str, message: OutboundMessage) -> Receipt:
         """Render a message from the pinned policy's template and send it once."""
         try:
@@ -96,15 +104,42 @@ class Activities:
         said.info(event, to=message.to, channel=channel, locale=locale, status=receipt.status)
         return receipt
 
-    @activity.defn(name="extend_calendar")
+    @activity.defn(name=names.EXTEND_CALENDAR)
     async def extend_calendar(self, policy_sha: str, calendar_sha: str, now: int) -> str:
         """A longer case calendar for a case that outlives its horizon; returns its sha."""
-        policy = self.store.policy(policy_sha)
-        current = self.store.instance(calendar_sha)
-        elapsed = (now - int(current.received_at.timestamp())) // 86_400
-        days = elapsed + 2 * current.horizon_days
-        longer = instantiate(policy, current.received_at, days=days, selected=current.selected)
+        longer = extended(self.store.policy(policy_sha), self.store.instance(calendar_sha), now)
         return self.store.put_instance(longer)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.deliver, self.extend_calendar]
+
+
+class LedgerActivities:
+    """Activities that reach a customer's ledger workflow (per-customer caps, repeat complaints)."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def _handle(self, customer_key: str) -> Any:
+        return await self.client.start_workflow(
+            names.LEDGER_WORKFLOW,
+            None,
+            id=names.ledger_id(customer_key),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    @activity.defn(name=names.LEDGER_REGISTER)
+    async def register(self, customer_key: str, registration: dict[str, Any]) -> int:
+        handle = await self._handle(customer_key)
+        count: int = await handle.execute_update(names.REGISTER_UPDATE, registration, result_type=int)
+        return count
+
+    @activity.defn(name=names.LEDGER_RESERVE)
+    async def reserve(self, customer_key: str, reservation: dict[str, Any]) -> dict[str, Any]:
+        handle = await self._handle(customer_key)
+        answer: dict[str, Any] = await handle.execute_update(
+            names.RESERVE_UPDATE, reservation, result_type=dict
+        )
+        return answer

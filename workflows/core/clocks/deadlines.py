@@ -1,0 +1,110 @@
+"""What falls due on a clock: its ``warnings``, its breach (``notify_on_breach``, the
+``sla_breach`` trigger), and the notices of clocks that tell the customer
+(``notify_customer``: a delay notice, a periodic update), which are met, not breached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ombuds.engine.policy.model import Clock
+from ombuds.engine.policy.vocabulary import clock_event
+
+from .. import escalation, notifications
+from ..case import Case, iso
+from ..events import SYSTEM
+from ..state import ClockState
+from . import running
+
+
+def fire(case: Case, now: int) -> None:
+    """Every warning and deadline of a running clock due at or before ``now``."""
+    for clock in case.policy.clocks:
+        cs = case.state.clocks.get(clock.id)
+        if cs is None or cs.status != "running" or cs.due is None:
+            continue
+        i = case.clock_index(clock.id)
+        for w_index, at in enumerate(cs.warnings_at):
+            if w_index not in cs.warnings_fired and at <= now and now <= cs.due:
+                cs.warnings_fired.append(w_index)
+                warning = clock.warnings[w_index]
+                entry = case.log(
+                    now,
+                    f"deadline:{clock.id}",
+                    f"clocks[{i}].warnings[{w_index}]",
+                    "warning",
+                    clock=clock.id,
+                    due=iso(cs.due),
+                )
+                for template in warning.notify:
+                    notifications.send(case, entry, template, to="staff", clock=clock.id)
+                escalation.trigger(
+                    case,
+                    now,
+                    "sla_warning",
+                    f"deadline:{clock.id}",
+                    SYSTEM,
+                    clock=clock.id,
+                    warning=warning.id,
+                )
+        if now > cs.due:
+            fall_due(case, now, clock, cs, i)
+
+
+def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None:
+    """A notice clock sends its notice (and starts again if it repeats); any other clock breaches."""
+    if clock.notify_customer is not None:
+        entry = case.log(
+            now,
+            f"deadline:{clock.id}",
+            f"clocks[{i}].notify_customer",
+            "customer notified",
+            clock=clock.id,
+        )
+        new_date = expected_resolution(case)
+        notifications.send(case, entry, clock.notify_customer, reason=delay_reason(), new_date=new_date)
+        if clock.kind == "delay_notice":
+            notifications.announce(case, entry, "delay", reason=delay_reason(), new_date=new_date)
+        cs.status, cs.stopped_at = "stopped", now
+        if clock.repeat:
+            cs.status = "waiting"
+            running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM)
+        return
+    cs.status, cs.breached_at = "breached", now
+    case.state.sla_breached = True
+    entry = case.log(
+        now, f"deadline:{clock.id}", cs.target_rule, "breached", clock=clock.id, due=iso(cs.due or now)
+    )
+    for template in clock.notify_on_breach:
+        notifications.send(case, entry, template, to="staff", clock=clock.id)
+    running.process(case, now, clock_event(clock.id, "breached"), SYSTEM)
+    escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
+
+
+def delay_reason() -> str:
+    return "the investigation is not yet complete"
+
+
+def expected_resolution(case: Case) -> str | None:
+    """The latest running resolution or hard-limit deadline, as the customer reads it."""
+    candidates = [
+        (c.due, cid)
+        for cid, c in case.state.clocks.items()
+        if c.status in ("running", "paused")
+        and c.due is not None
+        and case.clock_def(cid).kind in ("resolution", "hard_limit")
+    ]
+    if not candidates:
+        return None
+    due, cid = max(candidates)
+    return case.local(due, case.clock_def(cid).calendar)
+
+
+def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
+    """Running clocks: each deadline (woken just after it passes) and each warning still to fire."""
+    for cs in case.state.clocks.values():
+        if cs.status == "running" and cs.due is not None:
+            yield cs.due, cs.due + 1, f"{cs.id} due"
+            for i, w in enumerate(cs.warnings_at):
+                if i not in cs.warnings_fired:
+                    yield w, w, f"{cs.id} warning"

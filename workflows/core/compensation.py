@@ -1,0 +1,347 @@
+"""``compensation`` and each level's ``limits``: proposals, approval, caps and the customer's choice.
+
+A proposal within the proposer's limits is granted; above them it needs the
+approval of the lowest higher level whose limits allow it (the case escalates
+there by the ``compensation_above_authority`` trigger), or is rejected when no
+level may grant it.  Nothing is granted above the per-complaint cap; a grant
+under a per-customer cap waits for the customer's ledger (a cap check the
+driver hands to the host).  Option sets offer remedies the customer chooses from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from . import escalation, notifications
+from .case import Case, Rejected, answer
+from .events import SYSTEM, Actor, Answer, ChooseOption, DecideApproval, OfferOptions, ProposeCompensation
+from .state import CapCheck, Proposal, ProposalStatus
+
+
+def uses_ledger(case: Case) -> bool:
+    """Whether this policy needs the customer's ledger (per-customer caps, repeat complaints)."""
+    caps = case.policy.compensation.caps.per_customer is not None
+    return caps or any(r.trigger.on == "repeat_complaint" for r in case.policy.escalation)
+
+
+def customer_key(case: Case) -> str | None:
+    """A stable key for the customer's ledger; contact details only as a hash."""
+    customer = case.complaint.customer
+    raw = customer.id or customer.contacts.email or customer.contacts.phone or customer.account_number
+    if raw is None:
+        return None
+    return hashlib.sha256(f"{case.policy.policy.id}|{raw}".encode()).hexdigest()[:24]
+
+
+def limit_problem(
+    case: Case, level_index: int, remedy: str, amount: Decimal, discount: float, coupons: int
+) -> str | None:
+    """Why a level may not grant this, or None when it may."""
+    level = case.policy.authority[level_index]
+    lim = level.limits
+    if remedy not in lim.remedies:
+        return f'{level.id} may not grant "{remedy}"'
+    if amount > lim.max_amount:
+        return f"{amount} is above {level.id}'s limit of {lim.max_amount} {case.policy.policy.currency}"
+    if discount > lim.max_discount_percent:
+        return f"{discount:g}% is above {level.id}'s discount limit of {lim.max_discount_percent:g}%"
+    if coupons > lim.max_coupons:
+        return f"{coupons} coupons is above {level.id}'s limit of {lim.max_coupons}"
+    return None
+
+
+def check_propose(case: Case, event: ProposeCompensation) -> None:
+    if event.remedy not in case.policy.compensation.remedies:
+        raise Rejected(f'unknown remedy "{event.remedy}"')
+    if case.state.status != "open":
+        raise Rejected(f"compensation cannot be proposed on a {case.state.status} case")
+
+
+def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
+    s = case.state
+    actor_level = case.level_index(event.actor.level) or 0
+    remedy = event.remedy or ""
+    amount = event.amount or Decimal(0)
+    remedy_def = case.policy.compensation.remedies[remedy]
+    if remedy_def.value is not None and event.coupons:
+        amount = max(amount, remedy_def.value * event.coupons)
+    discount = event.discount_percent or 0.0
+    coupons = event.coupons or 0
+    number = len(s.proposals) + 1
+    base = {
+        "proposal": number,
+        "remedy": remedy,
+        "amount": str(amount),
+        "discount_percent": discount,
+        "coupons": coupons,
+    }
+    draft = Proposal(
+        number=number,
+        by=event.actor.describe(),
+        level=case.policy.authority[actor_level].id,
+        remedy=remedy,
+        amount=amount,
+        discount_percent=discount,
+        coupons=coupons,
+        status="rejected",
+    )
+
+    def decide(status: ProposalStatus, rule: str, reason: str, **detail: Any) -> Answer:
+        s.proposals.append(draft.model_copy(update={"status": status, "reason": reason, **detail}))
+        action = "compensation rejected" if status == "rejected" else "compensation needs approval"
+        entry = case.log(
+            now, "event:propose_compensation", rule, action, event.actor, reason=reason, **detail, **base
+        )
+        return answer(status, entry, reason, **detail, **base)
+
+    cap = case.policy.compensation.caps.per_complaint
+    if cap is not None and s.compensation_total + amount > cap:
+        reason = f"the total {s.compensation_total + amount} would exceed the per-complaint cap of {cap}"
+        return decide("rejected", "compensation.caps.per_complaint", reason)
+    limits = f"authority[{actor_level}].limits"
+    problem = limit_problem(case, actor_level, remedy, amount, discount, coupons)
+    if problem is None:
+        return grant(case, now, event.actor, number, remedy, amount, discount, coupons, limits, base)
+    higher = range(actor_level + 1, len(case.policy.authority))
+    approver = next(
+        (i for i in higher if limit_problem(case, i, remedy, amount, discount, coupons) is None), None
+    )
+    if approver is None:
+        return decide("rejected", limits, f"{problem}, and no level may grant it")
+    decided = decide("needs_approval", limits, problem, approval_level=case.policy.authority[approver].id)
+    for i, rule in enumerate(case.policy.escalation):
+        if rule.trigger.on == "compensation_above_authority" and case.when(rule.trigger.when):
+            target = approver if rule.to == "next" else case.level_index(rule.to)
+            summary = f"Approval needed for proposal {number}: {remedy} {amount}. {problem}."
+            escalation.escalate(
+                case, now, i, rule, "event:propose_compensation", event.actor, summary, to_level=target
+            )
+            break
+    return decided
+
+
+def record_proposal(
+    case: Case,
+    number: int,
+    actor: Actor,
+    remedy: str,
+    amount: Decimal,
+    discount: float,
+    coupons: int,
+    status: ProposalStatus,
+) -> bool:
+    """Set a proposal's status (a new one is recorded as the actor's); True if it existed."""
+    for proposal in case.state.proposals:
+        if proposal.number == number:
+            proposal.status = status
+            if status == "pending_cap_check":
+                proposal.approved_by = actor.describe()
+            return True
+    case.state.proposals.append(
+        Proposal(
+            number=number,
+            by=actor.describe(),
+            level=actor.level or "",
+            remedy=remedy,
+            amount=amount,
+            discount_percent=discount,
+            coupons=coupons,
+            status=status,
+        )
+    )
+    return False
+
+
+def grant(
+    case: Case,
+    now: int,
+    actor: Actor,
+    number: int,
+    remedy: str,
+    amount: Decimal,
+    discount: float,
+    coupons: int,
+    rule: str,
+    base: dict[str, Any],
+    checked: bool = False,
+) -> Answer:
+    """Grant a compensation, or hold it for the customer's ledger when a per-customer cap applies."""
+    s = case.state
+    per_customer = case.policy.compensation.caps.per_customer
+    if per_customer is not None and amount > 0 and not checked and customer_key(case) is not None:
+        record_proposal(case, number, actor, remedy, amount, discount, coupons, "pending_cap_check")
+        assert case.plan.cap_period is not None
+        case.cap_checks.append(
+            CapCheck(
+                proposal=number,
+                amount=amount,
+                at=now,
+                period=case.plan.cap_period.approx_minutes() * 60,
+                cap=per_customer.amount,
+                max_compensated=per_customer.max_compensated_complaints,
+            )
+        )
+        return answer("pending_cap_check", None, **base)
+    s.compensation_total += amount
+    existing = record_proposal(case, number, actor, remedy, amount, discount, coupons, "accepted")
+    trigger = (
+        "event:cap_check"
+        if checked
+        else "event:propose_compensation"
+        if not existing
+        else "event:decide_approval"
+    )
+    entry = case.log(
+        now, trigger, rule, "compensation granted", actor, total=str(s.compensation_total), **base
+    )
+    title = case.policy.compensation.remedies[remedy].title
+    notifications.announce(case, entry, "compensation_offered", options=[title], offer=title)
+    return answer("accepted", entry, **base)
+
+
+def settle_cap_check(case: Case, now: int, check: CapCheck, granted: bool, reason: str) -> Answer:
+    """The ledger's answer to a per-customer cap check: grant, or reject with its reason."""
+    proposal = next(p for p in case.state.proposals if p.number == check.proposal)
+    base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
+    if granted:
+        return grant(
+            case,
+            now,
+            SYSTEM,
+            proposal.number,
+            proposal.remedy,
+            proposal.amount,
+            proposal.discount_percent,
+            proposal.coupons,
+            "compensation.caps.per_customer",
+            base,
+            checked=True,
+        )
+    proposal.status = "rejected"
+    proposal.reason = reason
+    entry = case.log(
+        now,
+        "event:cap_check",
+        "compensation.caps.per_customer",
+        "compensation rejected",
+        SYSTEM,
+        reason=reason,
+        **base,
+    )
+    return answer("rejected", entry, reason, **base)
+
+
+def check_approval(case: Case, event: DecideApproval) -> None:
+    if event.proposal is None or event.approve is None:
+        raise Rejected("give proposal (its number) and approve (true/false)")
+    match = [p for p in case.state.proposals if p.number == event.proposal]
+    if not match or match[0].status != "needs_approval":
+        raise Rejected(f"proposal {event.proposal} is not waiting for approval")
+
+
+def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
+    s = case.state
+    escalation.keep_decision_promises(case)
+    proposal = next(p for p in s.proposals if p.number == event.proposal)
+    actor_level = case.level_index(event.actor.level) or 0
+    needed = case.level_index(proposal.approval_level) or 0
+    base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
+    limits = f"authority[{actor_level}].limits"
+    if actor_level < needed:
+        entry = case.log(
+            now,
+            "event:decide_approval",
+            limits,
+            "approval refused",
+            event.actor,
+            reason=f"needs {proposal.approval_level}",
+            **base,
+        )
+        return answer(
+            "not_authorised", entry, f"approval needs level {proposal.approval_level} or above", **base
+        )
+    if not event.approve:
+        proposal.status = "rejected"
+        proposal.reason = event.reason or "rejected by approver"
+        entry = case.log(
+            now,
+            "event:decide_approval",
+            limits,
+            "compensation rejected",
+            event.actor,
+            reason=proposal.reason,
+            **base,
+        )
+        return answer("rejected", entry, proposal.reason, **base)
+    cap = case.policy.compensation.caps.per_complaint
+    if cap is not None and s.compensation_total + proposal.amount > cap:
+        proposal.status = "rejected"
+        proposal.reason = f"the total would exceed the per-complaint cap of {cap}"
+        entry = case.log(
+            now,
+            "event:decide_approval",
+            "compensation.caps.per_complaint",
+            "compensation rejected",
+            event.actor,
+            reason=proposal.reason,
+            **base,
+        )
+        return answer("rejected", entry, proposal.reason, **base)
+    return grant(
+        case,
+        now,
+        event.actor,
+        proposal.number,
+        proposal.remedy,
+        proposal.amount,
+        proposal.discount_percent,
+        proposal.coupons,
+        limits,
+        base,
+    )
+
+
+def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
+    """Offer the first option set that applies; the customer chooses one of its remedies."""
+    compensation = case.policy.compensation
+    for i, option_set in enumerate(compensation.option_sets):
+        if case.when(option_set.when):
+            case.state.offered = list(option_set.options)
+            titles = [compensation.remedies[o].title for o in option_set.options]
+            entry = case.log(
+                now,
+                "event:offer_options",
+                f"compensation.option_sets[{i}]",
+                "options offered",
+                event.actor,
+                options=option_set.options,
+            )
+            events = case.policy.notifications.events
+            template = option_set.template or (
+                events["compensation_offered"].template if "compensation_offered" in events else None
+            )
+            notifications.send(case, entry, template, options=titles)
+            return answer("offered", entry, options=option_set.options)
+    entry = case.log(now, "event:offer_options", "compensation.option_sets", "no options apply", event.actor)
+    return answer("no_options", entry, "no option set applies to this complaint")
+
+
+def check_choice(case: Case, event: ChooseOption) -> None:
+    if event.option not in case.state.offered:
+        offered = case.state.offered
+        raise Rejected(f'"{event.option}" was not offered; offered: {", ".join(offered) or "nothing"}')
+
+
+def on_choose_option(case: Case, event: ChooseOption, now: int) -> Answer:
+    case.state.chosen = event.option
+    entry = case.log(
+        now,
+        "event:choose_option",
+        "compensation.option_sets",
+        "customer chose",
+        event.actor,
+        option=event.option,
+    )
+    return answer("chosen", entry, option=event.option)

@@ -1,0 +1,246 @@
+"""The pure driver: ``(state, event, now) → (state, decisions, effects)`` for one case.
+
+Everything a host does beyond its own calls goes through here: intake, events
+(validated, then dispatched through one table from kind to handler), firing
+what falls due, and the effects a case asks of the world — messages to
+deliver, a longer case calendar, the customer's ledger — each answered back
+into the case.  The Temporal workflow turns signals, updates and timers into
+these calls and the effects into activities; a simulation can answer the same
+effects itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ombuds.engine.policy.durations import parse_duration
+from ombuds.engine.policy.snapshot import Instance
+
+from . import callbacks, compensation, escalation, follow_up, intake, lifecycle, notifications, stages
+from .case import Case, Rejected
+from .clocks import deadlines, extension, running
+from .events import Answer, Event, EventModel
+from .state import CapCheck, CaseState, Send
+
+#: ``check(case, event)`` raises :class:`Rejected`; ``apply(case, event, now)`` decides.
+Check = Callable[[Case, Any], None]
+Apply = Callable[[Case, Any, int], Answer]
+
+
+@dataclass(frozen=True)
+class Handler:
+    apply: Apply
+    check: Check | None = None
+
+
+#: Event kind → its handler: the one place that says who handles what.
+HANDLERS: dict[str, Handler] = {
+    "customer_message": Handler(intake.on_customer_message),
+    "acknowledge": Handler(intake.on_acknowledge),
+    "agent_reply": Handler(stages.on_agent_reply),
+    "enter_stage": Handler(stages.on_enter_stage, stages.check_enter_stage),
+    "finding": Handler(stages.on_finding),
+    "request_information": Handler(running.on_request_information),
+    "extend": Handler(extension.on_extend, extension.check),
+    "assign": Handler(escalation.on_assign),
+    "escalate": Handler(escalation.on_escalate, escalation.check_escalate),
+    "accept_escalation": Handler(escalation.on_accept_escalation),
+    "propose_compensation": Handler(compensation.on_propose, compensation.check_propose),
+    "decide_approval": Handler(compensation.on_approval, compensation.check_approval),
+    "offer_options": Handler(compensation.on_offer_options),
+    "choose_option": Handler(compensation.on_choose_option, compensation.check_choice),
+    "request_callback": Handler(callbacks.on_request, callbacks.check_request),
+    "callback_outcome": Handler(callbacks.on_outcome, callbacks.check_outcome),
+    "resolve": Handler(lifecycle.on_resolve, lifecycle.check_resolve),
+    "reopen": Handler(lifecycle.on_reopen, lifecycle.check_reopen),
+    "withdraw": Handler(lifecycle.on_withdraw),
+    "close": Handler(lifecycle.on_close),
+    "survey_answer": Handler(follow_up.on_survey_answer, follow_up.check_survey_answer),
+}
+
+#: The sources of what falls due: each yields (instant, when to wake, what).
+UPCOMING = (
+    deadlines.upcoming,
+    escalation.upcoming,
+    follow_up.upcoming,
+    callbacks.upcoming,
+    notifications.upcoming,
+)
+
+
+@dataclass(frozen=True)
+class ExtendCalendar:
+    """Effect: the case outlives its calendar; ask for a longer one (activity ``extend_calendar``)."""
+
+    policy_sha: str
+    calendar_sha: str
+    now: int
+
+
+@dataclass(frozen=True)
+class RegisterComplaint:
+    """Effect: count the customer's earlier complaints (activity ``ledger_register``)."""
+
+    customer_key: str
+    registration: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReserveCompensation:
+    """Effect: reserve a compensation under the customer's cap (activity ``ledger_reserve``)."""
+
+    customer_key: str
+    check: CapCheck
+
+    def request(self, complaint_id: str) -> dict[str, Any]:
+        return {"complaint_id": complaint_id, **self.check.model_dump(mode="json")}
+
+
+#: Count earlier complaints over this period when the policy has no per-customer cap.
+DEFAULT_REPEAT_WINDOW = parse_duration("12 months")
+
+
+class Interpreter(Case):
+    """Interprets one compiled policy for one complaint, and tells its host what to do."""
+
+    #: The sha of the case calendar in use (the host sets it; extensions replace it).
+    calendar_sha: str = ""
+
+    # ------------------------------------------------------------------ decisions
+
+    def start(self, now: int, linked_to: str | None = None) -> CaseState:
+        """Intake: register, refuse or accept, classify, start clocks, first messages."""
+        try:
+            intake.start(self, now)
+            if linked_to:
+                self.log(now, "intake", "policy", "reopens an earlier complaint", original=linked_to)
+        finally:
+            self.note_condition_errors(now)
+        return self.state
+
+    def validate(self, event: Event) -> None:
+        """Refuse malformed input or an impossible state; raises :class:`Rejected`."""
+        s = self.state
+        model: EventModel = event.root
+        actor = model.actor
+        if actor.kind == "staff" and (actor.level is None or self.level_index(actor.level) is None):
+            raise Rejected(f'staff actor needs a known authority level, got "{actor.level}"')
+        kind = event.kind
+        if s.status in ("refused", "closed", "withdrawn") and not model.after_end:
+            raise Rejected(f"the case is {s.status}")
+        if model.sender == "staff" and actor.kind == "customer":
+            raise Rejected(f"{kind} is for staff, not the customer")
+        if model.sender == "customer" and actor.kind != "customer":
+            raise Rejected(f"{kind} is for the customer")
+        check = HANDLERS[kind].check
+        if check is not None:
+            check(self, model)
+
+    def apply(self, event: Event, now: int) -> Answer:
+        """Validate and apply one event; returns the decision taken."""
+        self.validate(event)
+        try:
+            decided = HANDLERS[event.kind].apply(self, event.root, now)
+            lifecycle.close_when_done(self, now)
+        finally:
+            self.note_condition_errors(now)
+        return decided
+
+    def act(self, event: Event, now: int) -> Answer:
+        """An event that wants an answer; what falls due at once goes out with it."""
+        decided = self.apply(event, now)
+        self.tick(now)
+        return decided
+
+    def receive(self, event: Event, now: int) -> None:
+        """An event that wants no answer: one the case refuses is logged as refused."""
+        try:
+            self.apply(event, now)
+        except Rejected as exc:
+            self.log(now, f"event:{event.kind}", "input", "input refused", event.actor, reason=str(exc))
+
+    def tick(self, now: int) -> CaseState:
+        """Fire everything due at or before ``now``: warnings, breaches, promises, follow-ups."""
+        try:
+            deadlines.fire(self, now)
+            escalation.miss_promises(self, now)
+            follow_up.fire(self, now)
+            callbacks.fire(self, now)
+            notifications.release_held(self, now)
+            lifecycle.close_when_done(self, now)
+        finally:
+            self.note_condition_errors(now)
+        return self.state
+
+    # ------------------------------------------------------------------ time
+
+    def upcoming(self) -> Iterator[tuple[int, int, str]]:
+        for source in UPCOMING:
+            yield from source(self)
+
+    def next_wake(self) -> int | None:
+        """The next instant at which something falls due, or None."""
+        return min((wake for _, wake, _ in self.upcoming()), default=None)
+
+    def next_due(self) -> tuple[int, str] | None:
+        """What falls due next and when, as people read it (a deadline at its own instant).
+
+        :meth:`next_wake` wakes one second after a deadline, when it has passed;
+        this names the deadline itself, for ``ombuds status``.
+        """
+        return min(((at, what) for at, _, what in self.upcoming()), default=None)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    # ------------------------------------------------------------------ effects
+
+    def take_sends(self) -> list[Send]:
+        """Messages decided since the last call, for delivery."""
+        sends, self.sends = self.sends, []
+        return sends
+
+    def undelivered(self, now: int, message: Send, error: str) -> None:
+        notifications.undelivered(self, now, message, error)
+
+    def calendar_extension(self, now: int) -> ExtendCalendar | None:
+        """A longer case calendar, once the case has used half of its horizon's remaining margin."""
+        instance = self.instance
+        horizon_end = int(instance.received_at.timestamp()) + instance.horizon_days * 86_400
+        margin = instance.horizon_days * 86_400 // 2
+        if now + margin < horizon_end:
+            return None
+        return ExtendCalendar(self.state.policy_sha, self.calendar_sha, now)
+
+    def calendar_extended(self, now: int, sha: str, instance: Instance) -> None:
+        self.calendar_sha = sha
+        self.instance = instance
+        self.log(now, "deadline:calendar-horizon", "calendars", "case calendar extended", calendar_sha=sha)
+
+    def ledger_registration(self, now: int) -> RegisterComplaint | None:
+        """The customer's ledger counts this complaint (the repeat-complaint trigger)."""
+        key = compensation.customer_key(self)
+        if key is None or not compensation.uses_ledger(self) or self.state.status != "open":
+            return None
+        period = self.plan.cap_period or DEFAULT_REPEAT_WINDOW
+        registration = {"complaint_id": self.complaint_id, "at": now, "window": period.approx_minutes() * 60}
+        return RegisterComplaint(key, registration)
+
+    def ledger_registered(self, now: int, previous: int) -> None:
+        intake.earlier_complaints(self, now, previous)
+
+    def next_reservation(self) -> ReserveCompensation | None:
+        """The next compensation waiting for the customer's ledger, in the order decided."""
+        key = compensation.customer_key(self)
+        if not self.cap_checks or key is None:
+            return None
+        return ReserveCompensation(key, self.cap_checks.pop(0))
+
+    def reserved(self, now: int, reservation: ReserveCompensation, result: dict[str, Any]) -> Answer:
+        """The ledger's answer: the compensation is granted or rejected."""
+        return compensation.settle_cap_check(
+            self, now, reservation.check, bool(result.get("granted")), str(result.get("reason", ""))
+        )

@@ -1,0 +1,207 @@
+"""``escalation`` and ``authority``: who handles the case, when it moves up, and what a level owes.
+
+A trigger (a warning, a breach, a request, a compensation above authority, a
+low survey score, a missed callback, a repeat complaint, the classification)
+fires the first escalation rule that matches.  Escalating moves the case to a
+higher level with a warm hand-off, and a level with ``decision_within``
+promises a decision by a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ombuds.engine.policy.model import EscalationRule
+
+from . import notifications
+from .case import Case, Rejected, answer, iso
+from .clocks import running
+from .events import AcceptEscalation, Actor, Answer, Assign, Escalate
+from .patches import HANDOFF_SUMMARY_OPTIONAL
+from .state import Promise
+
+
+def trigger(
+    case: Case,
+    now: int,
+    on: str,
+    trigger: str,
+    actor: Actor,
+    clock: str | None = None,
+    summary: str | None = None,
+    warning: str | None = None,
+) -> EscalationRule | None:
+    """Fire the first escalation rule for this trigger whose condition holds."""
+    for i, rule in enumerate(case.policy.escalation):
+        t = rule.trigger
+        if t.on != on or (t.clock is not None and t.clock != clock):
+            continue
+        if t.warning is not None and t.warning != warning:
+            continue
+        if not case.when(t.when):
+            continue
+        escalate(case, now, i, rule, trigger, actor, summary)
+        return rule
+    return None
+
+
+def escalate(
+    case: Case,
+    now: int,
+    index: int,
+    rule: EscalationRule,
+    trigger: str,
+    actor: Actor,
+    summary: str | None,
+    to_level: int | None = None,
+) -> bool:
+    """Move the case up to a level (the rule's, or ``to_level``); False when it cannot move."""
+    s = case.state
+    levels = case.policy.authority
+    if to_level is None:
+        to_level = s.level + 1 if rule.to == "next" else case.level_index(rule.to)
+    if to_level is None or to_level >= len(levels):
+        case.log(
+            now,
+            trigger,
+            f"escalation[{index}]",
+            "escalation not possible",
+            actor,
+            reason="already at the highest level",
+        )
+        return False
+    if to_level <= s.level:
+        case.log(
+            now,
+            trigger,
+            f"escalation[{index}]",
+            "already at or above the level",
+            actor,
+            level=levels[to_level].id,
+        )
+        return False
+    previous = levels[s.level].id
+    s.level = to_level
+    s.escalations += 1
+    handoff = summary
+    if not handoff and (rule.handoff_summary or not case.patched(HANDOFF_SUMMARY_OPTIONAL)):
+        handoff = handoff_summary(case, rule, trigger)
+    entry = case.log(
+        now,
+        trigger,
+        f"escalation[{index}]",
+        "escalated",
+        actor,
+        from_level=previous,
+        to_level=levels[to_level].id,
+        handoff=handoff,
+        reason=rule.reason,
+    )
+    level = levels[to_level]
+    notifications.send(case, entry, rule.notify_customer, level=level.title)
+    for template in rule.notify_staff:
+        notifications.send(case, entry, template, to="staff", handoff=handoff, level=level.title)
+    if level.handoff_template and level.handoff_template not in rule.notify_staff:
+        notifications.send(
+            case, entry, level.handoff_template, to="staff", handoff=handoff, level=level.title
+        )
+    within = case.plan.decision_within[to_level]
+    if within is not None:
+        due = case.calendar(level.calendar).due(now, within)
+        s.promises.append(
+            Promise(
+                kind="decision",
+                due=due,
+                text=f"{level.title} decides by {case.local(due, level.calendar)}",
+                rule=f"authority[{to_level}].decision_within",
+            )
+        )
+    notifications.announce(case, entry, "escalated", level=level.title)
+    return True
+
+
+def handoff_summary(case: Case, rule: EscalationRule, trigger: str) -> str:
+    """What the next level needs to know, built from the case."""
+    s = case.state
+    complaint = case.complaint
+    subject = complaint.subject or (complaint.description[:120] if complaint.description else "")
+    clocks = ", ".join(
+        f"{cid} {c.status} (due {iso(c.due)})"
+        for cid, c in s.clocks.items()
+        if c.due is not None and c.status in ("running", "paused", "breached")
+    )
+    return (
+        f"{rule.reason or 'Escalated on ' + rule.trigger.on.replace('_', ' ')} ({trigger}). "
+        f"Complaint: {subject}. Category {s.category or '-'}, severity {s.severity or '-'}, stage {s.stage}. "
+        f"Clocks: {clocks or 'none running'}. Compensation so far: {s.compensation_total}."
+    )
+
+
+def check_escalate(case: Case, event: Escalate) -> None:
+    if event.actor.kind == "staff" and not (event.summary and event.summary.strip()):
+        raise Rejected("an escalation by staff needs a hand-off summary (summary)")
+
+
+def on_escalate(case: Case, event: Escalate, now: int) -> Answer:
+    """A request to escalate, by the customer or by staff."""
+    on = "customer_request" if event.actor.kind == "customer" else "agent_request"
+    if on == "customer_request":
+        case.state.customer_requested_escalation = True
+    before = case.state.level
+    rule = trigger(case, now, on, "event:escalate", event.actor, summary=event.summary)
+    if rule is None:
+        entry = case.log(
+            now,
+            "event:escalate",
+            "escalation",
+            "escalation request recorded",
+            event.actor,
+            reason="no escalation rule matches",
+        )
+        return answer("no_rule", entry, "no escalation rule matches this request")
+    moved = case.state.level != before
+    return answer("escalated" if moved else "not_escalated", case.state.log[-1], level=case.level_id)
+
+
+def on_accept_escalation(case: Case, event: AcceptEscalation, now: int) -> Answer:
+    """The level the case reached takes it over: its decision promise is kept."""
+    entry = case.log(
+        now,
+        "event:accept_escalation",
+        f"authority[{case.state.level}]",
+        "escalation accepted",
+        event.actor,
+    )
+    keep_decision_promises(case)
+    running.process(case, now, "escalation_accepted", event.actor)
+    return answer("accepted", entry)
+
+
+def on_assign(case: Case, event: Assign, now: int) -> Answer:
+    case.state.assignee = event.assignee
+    entry = case.log(now, "event:assign", "authority", "assigned", event.actor, assignee=event.assignee)
+    return answer("assigned", entry)
+
+
+def keep_decision_promises(case: Case) -> None:
+    """A decision was taken: every open decision promise is kept."""
+    for promise in case.state.promises:
+        if promise.kind == "decision" and promise.kept is None:
+            promise.kept = True
+
+
+def miss_promises(case: Case, now: int) -> None:
+    """A promise (a decision, an extended date) whose date passed is missed: a breach."""
+    s = case.state
+    for promise in s.promises:
+        if promise.kept is None and now > promise.due:
+            promise.kept = False
+            s.sla_breached = True
+            case.log(now, f"deadline:{promise.kind}", promise.rule, "promise missed", text=promise.text)
+
+
+def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
+    """Open promises: (their date, when to wake: just after it, what)."""
+    for p in case.state.promises:
+        if p.kept is None:
+            yield p.due, p.due + 1, f"promise: {p.kind}"

@@ -1,0 +1,265 @@
+"""The inputs of a case: who acts, one typed model per event kind, and the answer.
+
+An :class:`Event` is one of the kind models below, told apart by ``kind``.
+Each kind carries only its own fields and says who may send it.  Histories
+recorded before the kinds had models of their own carry every kind in one
+shape (every field, with ``corrective_actions``, ``final_response`` and
+``information`` always present): such a payload still decodes, to the fields
+its kind reads.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, RootModel, model_validator
+
+from .payload import Payload
+
+ActorKind = Literal["customer", "system", "staff"]
+#: Who may send an event of a kind: ``staff`` means any actor but the customer.
+Sender = Literal["anyone", "staff", "customer"]
+
+
+class Actor(Payload):
+    """Who acts: the customer, the system, or a staff member at an authority level."""
+
+    kind: ActorKind
+    id: str | None = None
+    level: str | None = Field(None, description="Authority level of a staff member.")
+
+    def describe(self) -> str:
+        if self.kind == "staff":
+            return f"staff:{self.id or '?'}@{self.level or '?'}"
+        return self.kind if not self.id else f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor(kind="system")
+
+
+class EventModel(Payload):
+    """What every event has: its kind and who acts."""
+
+    actor: Actor
+    #: Who may send it.
+    sender: ClassVar[Sender] = "staff"
+    #: Whether it is taken once the case is over (refused, closed, withdrawn).
+    after_end: ClassVar[bool] = False
+
+
+class CustomerMessage(EventModel):
+    """The customer writes; with ``information`` it supplies what was asked for."""
+
+    kind: Literal["customer_message"] = "customer_message"
+    sender: ClassVar[Sender] = "anyone"
+    text: str | None = None
+    information: bool = Field(False, description="The customer's message supplies missing information.")
+
+
+class AgentReply(EventModel):
+    """Staff reply to the customer; the first reply is the first response."""
+
+    kind: Literal["agent_reply"] = "agent_reply"
+    text: str | None = None
+
+
+class RequestInformation(EventModel):
+    """Staff ask the customer for information; clocks that pause while waiting pause."""
+
+    kind: Literal["request_information"] = "request_information"
+    reason: str | None = None
+
+
+class Acknowledge(EventModel):
+    kind: Literal["acknowledge"] = "acknowledge"
+
+
+class Assign(EventModel):
+    kind: Literal["assign"] = "assign"
+    assignee: str | None = None
+
+
+class EnterStage(EventModel):
+    kind: Literal["enter_stage"] = "enter_stage"
+    stage: str | None = None
+
+
+class Escalate(EventModel):
+    """An escalation request: by the customer, or by staff with a hand-off summary."""
+
+    kind: Literal["escalate"] = "escalate"
+    sender: ClassVar[Sender] = "anyone"
+    summary: str | None = Field(None, description="Hand-off summary for an escalation.")
+    reason: str | None = None
+
+
+class AcceptEscalation(EventModel):
+    kind: Literal["accept_escalation"] = "accept_escalation"
+
+
+class ProposeCompensation(EventModel):
+    kind: Literal["propose_compensation"] = "propose_compensation"
+    remedy: str | None = None
+    amount: Decimal | None = Field(None, ge=0)
+    discount_percent: float | None = Field(None, ge=0, le=100)
+    coupons: int | None = Field(None, ge=0)
+
+
+class DecideApproval(EventModel):
+    kind: Literal["decide_approval"] = "decide_approval"
+    proposal: int | None = Field(None, description="Proposal number for approvals.")
+    approve: bool | None = None
+    reason: str | None = None
+
+
+class OfferOptions(EventModel):
+    kind: Literal["offer_options"] = "offer_options"
+
+
+class ChooseOption(EventModel):
+    kind: Literal["choose_option"] = "choose_option"
+    sender: ClassVar[Sender] = "customer"
+    option: str | None = None
+
+
+class RequestCallback(EventModel):
+    kind: Literal["request_callback"] = "request_callback"
+    sender: ClassVar[Sender] = "anyone"
+    at: str | None = Field(None, description="Requested callback time, ISO 8601 with offset.")
+
+
+class CallbackOutcome(EventModel):
+    kind: Literal["callback_outcome"] = "callback_outcome"
+    reached: bool | None = None
+
+
+class Finding(EventModel):
+    kind: Literal["finding"] = "finding"
+    justified: bool | None = None
+    root_cause: str | None = None
+
+
+class Resolve(EventModel):
+    kind: Literal["resolve"] = "resolve"
+    text: str | None = None
+    justified: bool | None = None
+    root_cause: str | None = None
+    corrective_actions: list[str] = Field(default_factory=list)
+    final_response: bool = True
+
+
+class SurveyAnswer(EventModel):
+    kind: Literal["survey_answer"] = "survey_answer"
+    sender: ClassVar[Sender] = "customer"
+    after_end: ClassVar[bool] = True
+    score: int | None = None
+
+
+class Reopen(EventModel):
+    kind: Literal["reopen"] = "reopen"
+    sender: ClassVar[Sender] = "anyone"
+
+
+class Withdraw(EventModel):
+    kind: Literal["withdraw"] = "withdraw"
+    sender: ClassVar[Sender] = "customer"
+    reason: str | None = None
+
+
+class Extend(EventModel):
+    kind: Literal["extend"] = "extend"
+    clock: str | None = None
+    target: str | None = Field(None, description="Extended target, e.g. '35 business days'.")
+    reason: str | None = None
+
+
+class Close(EventModel):
+    kind: Literal["close"] = "close"
+
+
+AnyEvent = Annotated[
+    CustomerMessage
+    | AgentReply
+    | RequestInformation
+    | Acknowledge
+    | Assign
+    | EnterStage
+    | Escalate
+    | AcceptEscalation
+    | ProposeCompensation
+    | DecideApproval
+    | OfferOptions
+    | ChooseOption
+    | RequestCallback
+    | CallbackOutcome
+    | Finding
+    | Resolve
+    | SurveyAnswer
+    | Reopen
+    | Withdraw
+    | Extend
+    | Close,
+    Field(discriminator="kind"),
+]
+
+#: Every kind's model, by kind.
+KINDS: dict[str, type[EventModel]] = {
+    model.model_fields["kind"].default: model
+    for model in (
+        CustomerMessage,
+        AgentReply,
+        RequestInformation,
+        Acknowledge,
+        Assign,
+        EnterStage,
+        Escalate,
+        AcceptEscalation,
+        ProposeCompensation,
+        DecideApproval,
+        OfferOptions,
+        ChooseOption,
+        RequestCallback,
+        CallbackOutcome,
+        Finding,
+        Resolve,
+        SurveyAnswer,
+        Reopen,
+        Withdraw,
+        Extend,
+        Close,
+    )
+}
+#: Fields every payload of the single shape carried (they have defaults that are not empty).
+_SINGLE_SHAPE = frozenset({"corrective_actions", "final_response", "information"})
+
+
+class Event(RootModel[AnyEvent]):
+    """One input to a case: ``Event(kind="resolve", actor=..., justified=True)``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_shape(cls, data: Any) -> Any:
+        """A payload of the single shape keeps the fields its kind reads."""
+        if isinstance(data, dict) and data.keys() >= _SINGLE_SHAPE:
+            model = KINDS.get(data.get("kind", ""))
+            if model is not None:
+                return {k: v for k, v in data.items() if k in model.model_fields}
+        return data
+
+    @property
+    def kind(self) -> str:
+        return self.root.kind
+
+    @property
+    def actor(self) -> Actor:
+        return self.root.actor
+
+
+class Answer(Payload):
+    """What an update answers: the decision taken and why."""
+
+    status: str
+    reason: str = ""
+    seq: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

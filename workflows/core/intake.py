@@ -1,0 +1,85 @@
+"""``intake``: a complaint is registered, refused with its reason or accepted, classified, its
+clocks armed, the customer told; then what the customer writes, and the acknowledgement
+(at intake or by staff, as ``intake.acknowledge`` says).
+"""
+
+from __future__ import annotations
+
+from ombuds.engine.policy.rules import intake_refusal
+
+from . import classification, escalation, notifications, stages
+from .case import Case, answer
+from .clocks import running
+from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
+
+
+def start(case: Case, now: int) -> None:
+    """Register the complaint, then refuse it, or accept it: classify, arm clocks, first messages."""
+    policy = case.policy
+    case.log(now, "intake", "policy", "registered", policy=policy.policy.id, version=policy.policy.version)
+    case.record_event(now, "submitted")
+    refused = intake_refusal(policy, case.complaint, case.variables(), case.evaluator)
+    if refused is not None:
+        refuse(case, now, refused.template, refused.reason, refused.rule)
+        return
+    classification.apply(case, now)
+    running.arm(case)
+    running.process(case, now, "submitted", SYSTEM)
+    entered = stages.enter(case, now, policy.stages[0].id, "intake", SYSTEM)
+    notifications.announce(case, entered, "received")
+    primary = policy.intake.primary_response
+    if primary and primary != policy.stages[0].notify:
+        entry = case.log(now, "intake", "intake.primary_response", "primary response sent")
+        notifications.send(case, entry, primary)
+    if "acknowledged" in policy.notifications.events and policy.intake.acknowledge == "at_intake":
+        entry = case.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
+        notifications.announce(case, entry, "acknowledged")
+        acknowledged(case, now, SYSTEM)
+    escalation.trigger(case, now, "classification", "intake", SYSTEM)
+
+
+def refuse(case: Case, now: int, template: str | None, reason: str, rule: str) -> None:
+    """The complaint is not considered; the customer is told why."""
+    case.state.status = "refused"
+    entry = case.log(now, "intake", rule, "refused", reason=reason)
+    notifications.send(case, entry, template, reason=reason)
+    if template is None:
+        notifications.announce(case, entry, "refused", reason=reason)
+
+
+def earlier_complaints(case: Case, now: int, previous: int) -> None:
+    """The ledger's count of the customer's earlier complaints; fires ``repeat_complaint``."""
+    case.state.previous_complaints = previous
+    case.log(now, "intake", "compensation.caps.per_customer", "earlier complaints counted", previous=previous)
+    if previous:
+        escalation.trigger(case, now, "repeat_complaint", "intake", SYSTEM)
+
+
+def acknowledged(case: Case, now: int, actor: Actor) -> None:
+    if not case.state.acknowledged:
+        case.state.acknowledged = True
+        running.process(case, now, "acknowledged", actor)
+
+
+def on_acknowledge(case: Case, event: Acknowledge, now: int) -> Answer:
+    """Staff acknowledge the complaint (``intake.acknowledge: by_staff``)."""
+    if case.state.acknowledged:
+        return answer("already_acknowledged", None)
+    entry = case.log(
+        now, "event:acknowledge", "notifications.events.acknowledged", "acknowledgement sent", event.actor
+    )
+    notifications.announce(case, entry, "acknowledged")
+    acknowledged(case, now, event.actor)
+    return answer("acknowledged", entry)
+
+
+def on_customer_message(case: Case, event: CustomerMessage, now: int) -> Answer:
+    """The customer writes; a message that brings the missing information says so."""
+    entry = case.log(
+        now, "event:customer_message", "intake", "customer message recorded", event.actor, text=event.text
+    )
+    running.process(case, now, "customer_reply", event.actor)
+    if event.information:
+        running.process(case, now, "information_received", event.actor)
+    running.stop_waiting(case, now, event.actor, "event:customer_message")
+    return answer("recorded", entry)

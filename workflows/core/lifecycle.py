@@ -1,0 +1,118 @@
+"""The life of a case: resolved (with the finding, root cause and corrective actions), reopened,
+withdrawn by the customer, closed (with the ``records`` retention).
+
+A resolved case closes by itself once its survey is answered or expires.  A
+low survey score reopens a case through :func:`reopen` here (``follow_up``).
+"""
+
+from __future__ import annotations
+
+from . import escalation, follow_up, notifications, stages
+from .case import Case, Rejected, answer
+from .clocks import running
+from .events import SYSTEM, Actor, Answer, Close, Reopen, Resolve, Withdraw
+
+
+def check_resolve(case: Case, event: Resolve) -> None:
+    if case.state.status != "open":
+        raise Rejected(f"the case is already {case.state.status}")
+
+
+def on_resolve(case: Case, event: Resolve, now: int) -> Answer:
+    s = case.state
+    if event.justified is not None:
+        s.justified = event.justified
+    s.root_cause = event.root_cause or s.root_cause
+    s.corrective_actions = event.corrective_actions or s.corrective_actions
+    s.status = "resolved"
+    escalation.keep_decision_promises(case)
+    entry = case.log(
+        now,
+        "event:resolve",
+        "notifications.events.resolved",
+        "resolved",
+        event.actor,
+        justified=s.justified,
+        root_cause=s.root_cause,
+        corrective_actions=s.corrective_actions or None,
+        text=event.text,
+    )
+    if event.final_response:
+        case.record_event(now, "final_response")
+    decision = None if s.justified is None else ("upheld" if s.justified else "not_upheld")
+    notifications.announce(case, entry, "resolved", reason=event.text, decision=decision)
+    if event.final_response:
+        running.process(case, now, "final_response", event.actor)
+    running.process(case, now, "resolved", event.actor)
+    follow_up.schedule(case, now)
+    return answer("resolved", entry)
+
+
+def check_reopen(case: Case, event: Reopen) -> None:
+    if case.state.status not in ("resolved",):
+        raise Rejected(
+            "only a resolved case can be reopened here; a closed case reopens as a new linked complaint"
+        )
+
+
+def on_reopen(case: Case, event: Reopen, now: int) -> Answer:
+    reopen(case, now, event.actor, "event:reopen")
+    return answer("reopened", case.state.log[-1])
+
+
+def reopen(case: Case, now: int, actor: Actor, trigger: str) -> None:
+    """The case is open again: pending follow-ups drop, clocks restart or resume."""
+    s = case.state
+    s.status = "open"
+    s.reopened += 1
+    follow_up.keep_after_reopen(case)
+    case.log(now, trigger, "clocks", "reopened", actor, times=s.reopened)
+    notifications.announce(case, s.log[-1], "reopened")
+    running.reopen(case, now, actor, trigger)
+    running.process(case, now, "reopened", actor)
+
+
+def on_withdraw(case: Case, event: Withdraw, now: int) -> Answer:
+    case.state.status = "withdrawn"
+    entry = case.log(
+        now,
+        "event:withdraw",
+        "notifications.events.withdrawn",
+        "withdrawn",
+        event.actor,
+        reason=event.reason,
+    )
+    notifications.announce(case, entry, "withdrawn")
+    running.process(case, now, "withdrawn", event.actor)
+    follow_up.cancel(case)
+    return answer("withdrawn", entry)
+
+
+def on_close(case: Case, event: Close, now: int) -> Answer:
+    close(case, now, event.actor, "event:close")
+    return answer("closed", case.state.log[-1])
+
+
+def close(case: Case, now: int, actor: Actor, trigger: str) -> None:
+    """Close the case: the final stage, every clock stopped, every promise settled."""
+    s = case.state
+    s.status = "closed"
+    final = next((st for st in case.policy.stages if st.final), None)
+    if final is not None and s.stage != final.id:
+        stages.enter(case, now, final.id, trigger, actor)
+    closed = case.log(
+        now, trigger, "records", "closed", actor, retention_years=case.policy.records.retention_years
+    )
+    notifications.announce(case, closed, "closed")
+    running.process(case, now, "closed", actor)
+    running.stop_all(case, now, actor, "closed")
+    for promise in s.promises:
+        if promise.kept is None:
+            promise.kept = True
+    follow_up.keep_after_close(case)
+
+
+def close_when_done(case: Case, now: int) -> None:
+    """A resolved case closes by itself once its survey is answered or expired."""
+    if case.state.status == "resolved" and not follow_up.survey_pending(case):
+        close(case, now, SYSTEM, "deadline:follow_up")

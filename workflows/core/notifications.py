@@ -1,0 +1,184 @@
+"""``notifications``: which messages a decision sends, to whom, on which channels, and when.
+
+A message is a :class:`~.state.Send`: the template, the audience, the channels
+in order of preference, the locale and exactly the variables the template
+reads.  Its key ``<complaint>:<decision seq>:<n>`` makes delivery idempotent.
+Quiet hours hold a customer's message back until they end.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ombuds.engine.policy.model import CONTACT_FOR_CHANNEL
+from ombuds.engine.policy.vocabulary import COMPUTED_TEMPLATE_VARIABLES
+
+from . import dates
+from .case import Case, entry_time, iso
+from .state import Deferred, LogEntry, Send
+
+
+def send(
+    case: Case,
+    entry: LogEntry,
+    template: str | None,
+    *,
+    to: str = "customer",
+    channels: Sequence[str] | None = None,
+    rule: str = "",
+    **context: Any,
+) -> None:
+    """Send a template for a decision (once per decision, however many settings name it)."""
+    if template is None:
+        return
+    notes = case.policy.notifications
+    prefix = f"{case.complaint_id}:{entry.seq}:"
+    same_entry = [s for s in case.sends if s.key.startswith(prefix)]
+    audience = "staff" if to == "staff" else "customer"
+    if any(s.template == template and s.to == audience for s in same_entry):
+        return
+    key = f"{case.complaint_id}:{entry.seq}:{len(same_entry)}"
+    chosen = list(channels or [notes.preferred, *notes.fallback])
+    message = Send(
+        key=key,
+        to=audience,
+        template=template,
+        locale=case.complaint.customer.locale or case.policy.policy.locale,
+        channels=chosen,
+        context=template_context(case, case.compiled.template_variables(template), **context),
+        rule=rule or entry.rule,
+    )
+    quiet = notes.quiet_hours
+    until = quiet_until(case, entry_time(entry)) if quiet is not None and to != "staff" else None
+    reachable_channels = [c for c in chosen if reachable(case, c)]
+    if quiet is not None and until is not None and any(c in quiet.channels for c in reachable_channels):
+        others = [c for c in reachable_channels if c not in quiet.channels]
+        if others:
+            message = message.model_copy(update={"channels": others})
+        else:
+            case.state.deferred.append(Deferred(at=until, send=message))
+            case.log(
+                entry_time(entry),
+                entry.trigger,
+                "notifications.quiet_hours",
+                "held for quiet hours",
+                template=template,
+                until=iso(until),
+            )
+            return
+    case.sends.append(message)
+
+
+def announce(case: Case, entry: LogEntry, event: str, **context: Any) -> bool:
+    """Send the policy's message for a notification event, to its audience on its channels."""
+    note = case.policy.notifications.events.get(event)  # type: ignore[call-overload]
+    if note is None:
+        return False
+    send(case, entry, note.template, to=note.to, channels=note.channels or None, **context)
+    return True
+
+
+def reachable(case: Case, channel: str) -> bool:
+    """Whether the customer gave a contact for this channel."""
+    contacts = case.complaint.customer.contacts
+    return bool(getattr(contacts, CONTACT_FOR_CHANNEL.get(channel, channel), None))
+
+
+def quiet_until(case: Case, now: int) -> int | None:
+    """The end of the quiet hours ``now`` falls in, or None outside them."""
+    quiet = case.policy.notifications.quiet_hours
+    if quiet is None:
+        return None
+    offsets = case.instance.customer_offsets
+    if quiet.timezone == "customer" and offsets:
+        i = max(bisect.bisect_right([t for t, _ in offsets], now) - 1, 0)
+        offset = offsets[i][1]
+    else:
+        offset = case.calendar().offset_at(now)
+    local = now + offset
+    minute = (local % 86_400) // 60
+    start = int(quiet.start[:2]) * 60 + int(quiet.start[3:])
+    end = int(quiet.end[:2]) * 60 + int(quiet.end[3:])
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    if not inside:
+        return None
+    return local - local % 60 + ((end - minute) % 1440) * 60 - offset
+
+
+def template_context(case: Case, needed: frozenset[str] | None = None, **extra: Any) -> dict[str, Any]:
+    """What a template sees: only the names it reads, plus who the message goes to."""
+    s = case.state
+    want = (needed or frozenset(COMPUTED_TEMPLATE_VARIABLES)) | {"customer", "complaint", "case"}
+    out: dict[str, Any] = {
+        "complaint": case.template_complaint,
+        "customer": case.template_complaint["customer"],
+        "case": {
+            "status": s.status,
+            "stage": s.stage,
+            "level": case.level_id,
+            "severity": s.severity,
+            "priority": s.priority,
+            "category": s.category,
+            "survey_score": s.survey_score,
+        },
+    }
+    if "policy" in want:
+        meta = case.policy.policy
+        out["policy"] = {"id": meta.id, "version": meta.version, "title": meta.title}
+    if "deadlines" in want:
+        deadlines = {
+            cid: case.local(c.due, case.clock_def(cid).calendar)
+            for cid, c in s.clocks.items()
+            if c.due is not None and c.status in ("running", "paused", "breached")
+        }
+        for p in s.promises:
+            if p.kept is None:
+                deadlines.setdefault(p.kind, case.local(p.due))
+        out["deadlines"] = deadlines
+    if "dates" in want:
+        out["dates"] = dates.derived(case)
+    if "level" in want:
+        out["level"] = case.policy.authority[s.level].title
+    if "received" in want:
+        out["received"] = case.local(s.received)
+    out.update({k: v for k, v in extra.items() if v is not None and k in want})
+    return out
+
+
+def release_held(case: Case, now: int) -> None:
+    """Messages held for quiet hours go out once the quiet hours end."""
+    s = case.state
+    due = [d for d in s.deferred if d.at <= now]
+    if due:
+        s.deferred = [d for d in s.deferred if d.at > now]
+        for held in due:
+            case.log(
+                now,
+                "deadline:quiet_hours",
+                "notifications.quiet_hours",
+                "sent after quiet hours",
+                template=held.send.template,
+            )
+            case.sends.append(held.send)
+
+
+def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
+    """Held messages: (when they go out, when to wake, what)."""
+    for d in case.state.deferred:
+        yield d.at, d.at, f"held message: {d.send.template}"
+
+
+def undelivered(case: Case, now: int, message: Send, error: str) -> None:
+    """A message that could not be delivered after all retries is surfaced, never dropped."""
+    case.state.undelivered += 1
+    case.log(
+        now,
+        f"delivery:{message.key}",
+        message.rule,
+        "delivery failed",
+        template=message.template,
+        to=message.to,
+        error=error[:300],
+    )

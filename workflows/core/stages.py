@@ -1,0 +1,63 @@
+"""``stages``: where the case stands in the procedure, and the work staff record along the way
+(replies, findings).  The customer is told on entering a stage (``notify``)."""
+
+from __future__ import annotations
+
+from ombuds.engine.policy.vocabulary import stage_event
+
+from . import notifications
+from .case import Case, Rejected, answer
+from .clocks import running
+from .events import Actor, AgentReply, Answer, EnterStage, Finding
+from .state import LogEntry
+
+
+def enter(case: Case, now: int, stage_id: str, trigger: str, actor: Actor) -> LogEntry:
+    index = next((i for i, st in enumerate(case.policy.stages) if st.id == stage_id), None)
+    if index is None:
+        raise Rejected(f'unknown stage "{stage_id}"')
+    stage = case.policy.stages[index]
+    case.state.stage = stage.id
+    entry = case.log(now, trigger, f"stages[{index}]", "stage entered", actor, stage=stage.id)
+    notifications.send(case, entry, stage.notify)
+    running.process(case, now, stage_event(stage.id), actor)
+    return entry
+
+
+def check_enter_stage(case: Case, event: EnterStage) -> None:
+    if event.stage not in [st.id for st in case.policy.stages]:
+        raise Rejected(f'unknown stage "{event.stage}"')
+
+
+def on_enter_stage(case: Case, event: EnterStage, now: int) -> Answer:
+    enter(case, now, event.stage or "", "event:enter_stage", event.actor)
+    return answer("entered", case.state.log[-1], stage=event.stage)
+
+
+def on_agent_reply(case: Case, event: AgentReply, now: int) -> Answer:
+    """Staff reply; the first reply is the case's first response."""
+    entry = case.log(now, "event:agent_reply", "stages", "agent replied", event.actor, text=event.text)
+    first = "first_response" not in case.state.events
+    running.process(case, now, "agent_reply", event.actor)
+    if first:
+        running.process(case, now, "first_response", event.actor)
+    return answer("recorded", entry)
+
+
+def on_finding(case: Case, event: Finding, now: int) -> Answer:
+    """The investigation's finding: justified or not, and the root cause."""
+    s = case.state
+    if event.justified is not None:
+        s.justified = event.justified
+    if event.root_cause:
+        s.root_cause = event.root_cause
+    entry = case.log(
+        now,
+        "event:finding",
+        "stages",
+        "finding recorded",
+        event.actor,
+        justified=event.justified,
+        root_cause=event.root_cause,
+    )
+    return answer("recorded", entry)

@@ -1,0 +1,186 @@
+"""The case state: everything a case knows, carried across continue-as-new, and what it emits.
+
+Its JSON is part of every history that continued as new: a field is added with
+a default, never renamed or removed without a decoder for the old form.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .payload import Payload
+
+
+class ClockState(Payload):
+    id: str
+    status: Literal["waiting", "running", "paused", "stopped", "breached", "off"] = "waiting"
+    target: str = ""
+    target_rule: str = ""
+    started_at: int | None = None
+    due: int | None = None
+    original_due: int | None = None
+    remaining: int | None = Field(
+        None, description="Working (or elapsed) seconds left when paused or stopped."
+    )
+    warnings_at: list[int] = Field(default_factory=list)
+    warnings_fired: list[int] = Field(default_factory=list)
+    breached_at: int | None = None
+    stopped_at: int | None = None
+    extended: bool = False
+    cycles: int = 0
+
+
+ProposalStatus = Literal["accepted", "needs_approval", "pending_cap_check", "rejected"]
+
+
+class Proposal(Payload):
+    number: int
+    by: str
+    level: str
+    remedy: str
+    amount: Decimal = Decimal(0)
+    discount_percent: float = 0
+    coupons: int = 0
+    status: ProposalStatus
+    reason: str = ""
+    approval_level: str | None = None
+    approved_by: str | None = None
+
+
+class Promise(Payload):
+    """A date told to the customer or owed by staff; missing it is a breach."""
+
+    kind: str
+    due: int
+    text: str
+    rule: str
+    kept: bool | None = None
+
+
+class Callback(Payload):
+    number: int
+    due: int
+    owner: str
+    attempts: int = 0
+    reminded: bool = False
+    status: Literal["scheduled", "done", "missed"] = "scheduled"
+
+
+class Scheduled(Payload):
+    """A timed follow-up action (survey, reminder, thank-you, check-in)."""
+
+    kind: str
+    at: int
+    rule: str
+    done: bool = False
+
+
+class LogEntry(Payload):
+    """One decision: what happened, when, why (the rule), and who acted."""
+
+    seq: int
+    at: str
+    trigger: str
+    rule: str
+    source: str
+    actor: str
+    action: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    policy_sha: str
+
+
+class ConditionError(Payload):
+    """A condition that could not be evaluated for this case, and so counted as false."""
+
+    rules: list[str] = Field(description="Rule paths with this condition text.")
+    condition: str
+    error: str
+    first_at: str
+    count: int = 1
+
+
+class CaseState(Payload):
+    """Everything a case knows; carried across continue-as-new."""
+
+    complaint_id: str
+    policy_sha: str
+    received: int
+    status: Literal["open", "refused", "resolved", "closed", "withdrawn"] = "open"
+    stage: str = ""
+    level: int = 0
+    severity: str = ""
+    priority: str = ""
+    category: str = ""
+    queue: str = ""
+    assignee: str | None = None
+    acknowledged: bool = False
+    waiting_on_customer: bool = False
+    escalations: int = 0
+    reopened: int = 0
+    customer_requested_escalation: bool = False
+    justified: bool | None = None
+    root_cause: str | None = None
+    corrective_actions: list[str] = Field(default_factory=list)
+    survey_score: int | None = None
+    previous_complaints: int = 0
+    events: dict[str, int] = Field(default_factory=dict, description="First time each case event happened.")
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    promises: list[Promise] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    compensation_total: Decimal = Decimal(0)
+    offered: list[str] = Field(default_factory=list)
+    chosen: str | None = None
+    callbacks: list[Callback] = Field(default_factory=list)
+    scheduled: list[Scheduled] = Field(default_factory=list)
+    sla_breached: bool = False
+    undelivered: int = Field(0, description="Messages that could not be delivered (logged with the reason).")
+    deferred: list[Deferred] = Field(default_factory=list)
+    case_now: int | None = Field(None, description="Case time when the run continued as new.")
+    seq: int = 0
+    log: list[LogEntry] = Field(default_factory=list)
+    condition_errors: list[ConditionError] = Field(
+        default_factory=list, description="Conditions that failed to evaluate (counted as false)."
+    )
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to do: the case is over and no follow-up or held message is pending."""
+        over = self.status in ("refused", "closed", "withdrawn")
+        return over and not any(not s.done for s in self.scheduled) and not self.deferred
+
+
+class Deferred(Payload):
+    """A message held back by quiet hours until ``at``."""
+
+    at: int
+    send: Send
+
+
+class Send(Payload):
+    """A message to send through an activity; ``key`` makes the send idempotent."""
+
+    key: str
+    to: Literal["customer", "staff"]
+    template: str
+    locale: str
+    channels: list[str]
+    context: dict[str, Any]
+    rule: str
+
+
+class CapCheck(Payload):
+    """A compensation to reserve against the customer's per-period cap (ledger workflow)."""
+
+    proposal: int
+    amount: Decimal
+    at: int
+    period: int
+    cap: Decimal
+    max_compensated: int | None = None
+
+
+Deferred.model_rebuild()
+CaseState.model_rebuild()

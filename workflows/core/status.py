@@ -1,0 +1,127 @@
+"""The case as an agent or auditor reads it (``ombuds status``): a view, never the state itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+
+from ombuds.engine.policy.business_time import HorizonExceeded
+from ombuds.engine.policy.durations import parse_duration
+from ombuds.engine.policy.rules import clock_calendar
+
+from . import dates
+from .case import iso
+from .clocks import running
+from .driver import Interpreter
+from .payload import Payload
+from .state import Callback, ConditionError, Promise, Proposal
+
+
+class ClockView(Payload):
+    id: str
+    kind: str
+    status: str
+    target: str
+    due: str | None = None
+    due_local: str | None = None
+    remaining: str | None = Field(None, description="Working (or elapsed) time left, e.g. 12h30m.")
+    extended: bool = False
+
+
+class StatusView(Payload):
+    """What ``ombuds status`` shows."""
+
+    complaint_id: str
+    policy_id: str
+    policy_version: str
+    policy_sha: str
+    now: str
+    status: str
+    stage: str
+    level: str
+    severity: str
+    priority: str
+    category: str
+    queue: str
+    assignee: str | None = None
+    sla_breached: bool
+    undelivered: int = 0
+    next_deadline: str | None = None
+    next_deadline_what: str | None = Field(
+        None, description="What falls due then, e.g. `final-response due`."
+    )
+    clocks: list[ClockView]
+    promises: list[Promise]
+    proposals: list[Proposal]
+    compensation_total: Decimal
+    offered: list[str]
+    chosen: str | None = None
+    callbacks: list[Callback]
+    dates: dict[str, str]
+    log_entries: int
+    condition_errors: list[ConditionError] = Field(default_factory=list)
+
+
+def remaining_text(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def status_view(core: Interpreter, now: int) -> StatusView:
+    """The case as an agent or auditor reads it, at case time ``now``."""
+    s = core.state
+    clocks = []
+    for clock in core.policy.clocks:
+        cs = s.clocks.get(clock.id)
+        if cs is None:
+            continue
+        view = ClockView(
+            id=clock.id,
+            kind=clock.kind,
+            status=cs.status,
+            target=cs.target or clock.target,
+            extended=cs.extended,
+        )
+        if cs.due is not None:
+            view.due = iso(cs.due)
+            view.due_local = core.local(cs.due, clock.calendar)
+            if cs.status == "running":
+                cal = core.calendar(clock_calendar(core.policy, clock))
+                try:
+                    view.remaining = remaining_text(running.span(cal, parse_duration(cs.target), now, cs.due))
+                except HorizonExceeded:
+                    view.remaining = None
+            elif cs.status == "paused" and cs.remaining is not None:
+                view.remaining = remaining_text(cs.remaining)
+        clocks.append(view)
+    upcoming = core.next_due()
+    return StatusView(
+        complaint_id=s.complaint_id,
+        policy_id=core.policy.policy.id,
+        policy_version=core.policy.policy.version,
+        policy_sha=s.policy_sha,
+        now=iso(now),
+        status=s.status,
+        stage=s.stage,
+        level=core.level_id,
+        severity=s.severity,
+        priority=s.priority,
+        category=s.category,
+        queue=s.queue,
+        assignee=s.assignee,
+        sla_breached=s.sla_breached,
+        undelivered=s.undelivered,
+        next_deadline=iso(upcoming[0]) if upcoming is not None else None,
+        next_deadline_what=upcoming[1] if upcoming is not None else None,
+        clocks=clocks,
+        promises=s.promises,
+        proposals=s.proposals,
+        compensation_total=s.compensation_total,
+        offered=s.offered,
+        chosen=s.chosen,
+        callbacks=s.callbacks,
+        dates=dates.derived(core),
+        log_entries=len(s.log),
+        condition_errors=s.condition_errors,
+    )
