@@ -1,0 +1,141 @@
+"""A case run by the pure driver alone, with its effects answered in memory.
+
+It follows the workflow's order of calls (intake, then messages and the ledger
+registration; after each input or timer: calendar horizon, what falls due,
+messages), so a scenario written for the workflow runs here unchanged
+(``submit``, ``act``, ``skip``, ``result``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from ombuds.activities.plugin import OutboundMessage
+from ombuds.engine.activities import recipient
+from ombuds.engine.policy.compile import extended
+from ombuds.engine.policy.model import Complaint
+from ombuds.engine.policy.store import Store
+from ombuds.workflows import ledger
+from ombuds.workflows.core import Actor, Answer, Event, Interpreter, LogEntry, Send, StatusView, status_view
+from ombuds.workflows.model import CaseResult, ComplaintInput
+
+#: What intake makes of a complaint: its workflow input, with the snapshots in the store.
+Prepare = Callable[[Complaint], ComplaintInput]
+
+
+class Ledgers:
+    """Every customer's ledger, in memory, answered by the ledger workflow's own functions."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ledger.LedgerState] = {}
+
+    def state(self, key: str) -> ledger.LedgerState:
+        return self.states.setdefault(key, ledger.LedgerState())
+
+
+class DriverCase:
+    """One complaint at a time, driven like an agent would, without Temporal."""
+
+    def __init__(
+        self,
+        store: Store,
+        prepare: Prepare,
+        ledgers: Ledgers | None = None,
+        patched: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.store = store
+        self.prepare = prepare
+        self.ledgers = ledgers or Ledgers()
+        self.patched = patched
+        self.core: Interpreter | None = None
+        self.now = 0
+        #: Every message handed to delivery, in order; undeliverable ones are logged by the case.
+        self.delivered: list[Send] = []
+
+    @property
+    def case(self) -> Interpreter:
+        assert self.core is not None
+        return self.core
+
+    async def submit(self, complaint: Complaint) -> str:
+        workflow_input = self.prepare(complaint)
+        complaint = workflow_input.complaint
+        assert complaint.id is not None
+        policy = self.store.policy(workflow_input.policy_sha)
+        instance = self.store.instance(workflow_input.calendar_sha)
+        self.core = Interpreter(policy, instance, complaint, complaint.id, patched=self.patched)
+        self.core.calendar_sha = workflow_input.calendar_sha
+        self.now = int(complaint.received_at.timestamp())
+        self.core.start(self.now)
+        self.flush()
+        registration = self.core.ledger_registration(self.now)
+        if registration is not None:
+            request = ledger.Registration.model_validate(registration.registration)
+            previous = ledger.register(self.ledgers.state(registration.customer_key), request)
+            self.core.ledger_registered(self.now, previous)
+            self.flush()
+        self.step()
+        return complaint.id
+
+    def step(self) -> None:
+        """One turn of the workflow's loop: calendar horizon, what falls due, messages."""
+        core = self.case
+        if core.finished:
+            return
+        request = core.calendar_extension(self.now)
+        if request is not None:
+            store = self.store
+            longer = extended(
+                store.policy(request.policy_sha), store.instance(request.calendar_sha), request.now
+            )
+            sha = store.put_instance(longer)
+            core.calendar_extended(self.now, sha, store.instance(sha))
+        core.tick(self.now)
+        self.flush()
+
+    def settle(self) -> dict[int, Answer]:
+        answers: dict[int, Answer] = {}
+        core = self.case
+        while (reservation := core.next_reservation()) is not None:
+            request = ledger.Reservation.model_validate(reservation.request(core.complaint_id))
+            result = ledger.reserve(self.ledgers.state(reservation.customer_key), request)
+            answers[reservation.check.proposal] = core.reserved(self.now, reservation, result.model_dump())
+        return answers
+
+    def flush(self) -> None:
+        self.settle()
+        for message in self.case.take_sends():
+            self.delivered.append(message)
+            if recipient(OutboundMessage.model_validate(message.model_dump())) is None:
+                reason = f"the customer has no contact for {', '.join(message.channels)}"
+                self.case.undelivered(self.now, message, reason)
+
+    async def act(self, kind: str, actor: Actor, **fields: Any) -> Answer:
+        core = self.case
+        answer = core.act(Event(kind=kind, actor=actor, **fields), self.now)
+        if answer.status == "pending_cap_check":
+            answer = self.settle().get(int(answer.detail.get("proposal", 0)), answer)
+        self.flush()
+        self.step()
+        return answer
+
+    async def skip(self, delta: dt.timedelta) -> None:
+        until = self.now + int(delta.total_seconds())
+        while not self.case.finished and (wake := self.case.next_wake()) is not None and wake <= until:
+            self.now = max(wake, self.now)
+            self.step()
+        self.now = until
+
+    async def result(self) -> CaseResult:
+        core = self.case
+        assert core.finished, "the case is still running"
+        s = core.state
+        return CaseResult(complaint_id=s.complaint_id, status=s.status, policy_sha=s.policy_sha, log=s.log)
+
+    async def log(self) -> list[LogEntry]:
+        return list(self.case.state.log)
+
+    async def status(self) -> StatusView:
+        return status_view(self.case, self.now)
