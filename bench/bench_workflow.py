@@ -44,8 +44,9 @@ from ombuds.engine.devserver import dev_server
 from ombuds.engine.intake import Intake, load_policies
 from ombuds.engine.logs import configure as configure_logs
 from ombuds.engine.policy.model import Complaint
+from ombuds.engine.runner import sandbox
 from ombuds.engine.settings import Settings
-from ombuds.engine.temporal import build_worker, workflow_runner
+from ombuds.engine.temporal import build_worker
 from ombuds.workflows.core import Actor, Answer, Event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -277,7 +278,7 @@ async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
                 task_queue="bench-hand",
                 workflows=[HandWrittenComplaint],
                 activities=[HandDelivery(Outbox(home / "hand-outbox")).deliver],
-                workflow_runner=workflow_runner(),
+                workflow_runner=sandbox(),
             )
             async with policy_worker, hand_worker:
                 await compare(client, intake, 2 * warmup, concurrency, 2, True, 900_000)

@@ -12,13 +12,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from ombuds.engine.policy.store import Store
-from ombuds.workflows import names, snapshots
+from ombuds.workflows import capture, names
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.core import LogEntry
 from ombuds.workflows.ledger import CustomerLedger
 from ombuds.workflows.model import CaseResult, ComplaintInput
 
-from .temporal import workflow_runner
+from .runner import workflow_runner
 
 
 @dataclass
@@ -148,19 +148,18 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
             f"({', '.join(sha[:12] for sha in missing)}); use the home whose store holds them "
             "(OMBUDS_HOME), or copy the files named <sha>.json into this store"
         )
-    snapshots.set_loader(store.get)
-    snapshots.start_capture()
+    capture.start()
     try:
         replayer = Replayer(
             workflows=[ComplaintWorkflow, CustomerLedger],
             data_converter=pydantic_data_converter,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(store),
         )
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        rebuilt = snapshots.captured(history.workflow_id)
-        answers = {update: _as_json(answer) for update, answer in snapshots.captured_answers().items()}
+        rebuilt = capture.logs(history.workflow_id)
+        answers = {update: _as_json(answer) for update, answer in capture.answers().items()}
     finally:
-        snapshots.stop_capture()
+        capture.stop()
     failure = str(result.replay_failure) if result.replay_failure else None
     return ReplayReport(
         history.workflow_id,

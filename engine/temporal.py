@@ -8,25 +8,15 @@ from pathlib import Path
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
-from ombuds.workflows import snapshots
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.ledger import CustomerLedger
 
 from .activities import Activities, LedgerActivities
+from .runner import workflow_runner
 from .settings import Settings
-
-#: Modules imported once, outside the sandbox: pure code, or the snapshot registry itself.
-PASSTHROUGH = ("ombuds", "cel", "pydantic", "pydantic_core", "annotated_types", "typing_extensions")
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
 
 
 async def connect(settings: Settings) -> Client:
@@ -76,7 +66,6 @@ def binary(name: str, scripts: Path | None = None) -> Path:
 def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
     """A worker for complaints: the workflow, the delivery activities, the snapshot store."""
     store = Store(settings.store_dir)
-    snapshots.set_loader(store.get)
     activities = Activities(store, Outbox(settings.outbox_dir))
     ledger = LedgerActivities(client, settings.task_queue)
     return Worker(
@@ -84,7 +73,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         task_queue=settings.task_queue,
         workflows=[ComplaintWorkflow, CustomerLedger],
         activities=[*activities.all(), ledger.register, ledger.reserve],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(store),
         **options,  # type: ignore[arg-type]
     )
 

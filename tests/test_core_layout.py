@@ -140,3 +140,22 @@ def test_the_section_modules_are_named_as_in_the_policy() -> None:
     assert sections <= {p.stem for p in CORE.glob("*.py")}
     assert (CORE / "clocks").is_dir()
     assert re.search(r"^def on_propose\b", (CORE / "compensation.py").read_text("utf-8"), re.M)
+
+
+def test_workflow_code_reads_no_file() -> None:
+    """Snapshots reach workflow code through the worker's runner, never through a file read."""
+    io = re.compile(r"\bopen\(|read_bytes|read_text|\bpathlib\b|\bimport os\b|\.store\b|\bStore\b")
+    found = {
+        p.relative_to(ROOT).as_posix(): io.findall(p.read_text("utf-8"))
+        for p in (ROOT / "workflows").rglob("*.py")
+    }
+    assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_the_snapshot_registry_never_fetches_on_a_miss() -> None:
+    from ombuds.workflows import snapshots
+
+    unknown = "0" * 64
+    with pytest.raises(snapshots.SnapshotMissing):
+        snapshots.instance(unknown)
+    assert not [name for name in vars(snapshots) if "loader" in name.lower() and not name.startswith("__")]

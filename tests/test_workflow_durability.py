@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -207,3 +208,36 @@ async def test_submitting_a_complaint_intake_refuses_says_why(tmp_path: Path) ->
         fine = await case.intake.submit(case.client, make_complaint(id="R-2"), search_attributes=False)
         assert fine.started and fine.refused == ""
         assert (await case.client.get_workflow_handle("R-1").result())["status"] == "refused"
+
+
+async def test_a_case_waits_for_a_snapshot_its_worker_lacks_and_runs_once_the_store_has_it(
+    tmp_path: Path,
+) -> None:
+    """Workflow code reads no file: the worker loads what a task names, and a missing one fails the task."""
+    intake = Intake(Settings(home=tmp_path / "intake", policies=ROOT / "policies"), shipped_policies())
+    # a day no other test uses, so no worker in this process has loaded its calendar
+    complaint = make_complaint(id="T-LATE-STORE", received_at="2031-05-06T10:00:00+00:00")
+    complaint, _policy, workflow_input = intake.prepare(complaint, search_attributes=False)
+    worker_settings = Settings(home=tmp_path / "worker", policies=ROOT / "policies", task_queue="tq-late")
+    Store(worker_settings.store_dir).put_policy(_policy)
+    async with time_skipping() as env, build_worker(env.client, worker_settings):
+        handle = await env.client.start_workflow(
+            "Complaint", workflow_input, id="T-LATE-STORE", task_queue="tq-late"
+        )
+        failed = []
+        for _ in range(200):
+            events = (await handle.fetch_history()).events
+            failed = [e for e in events if e.HasField("workflow_task_failed_event_attributes")]
+            if failed:
+                break
+            await asyncio.sleep(0.05)
+        assert failed, "the first workflow task should fail without the calendar"
+        assert "no case calendar" in failed[0].workflow_task_failed_event_attributes.failure.message
+        source = intake.store.path(workflow_input.calendar_sha)
+        target = Store(worker_settings.store_dir).path(workflow_input.calendar_sha)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+        case = Case(env, worker_settings, intake)
+        case.handle, case.complaint_id = handle, "T-LATE-STORE"
+        registered = await case.log_entry("registered", attempts=400)
+        assert registered.at == "2031-05-06T10:00:00Z"

@@ -20,7 +20,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from . import names, search, snapshots
+    from . import capture, names, search, snapshots
     from .core import Answer, Event, Interpreter, LogEntry, Rejected, Send, StatusView, status_view
     from .model import CaseResult, ComplaintInput
 
@@ -88,7 +88,7 @@ class ComplaintWorkflow:
                 )
             wake = core.next_wake()
             timeout = None if wake is None else max(wake - self.now(), 0)
-            self.capture()
+            self.report_log_to_replay()
             self.changed = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self.changed, timeout=timeout)
@@ -96,7 +96,7 @@ class ComplaintWorkflow:
                 core.receive(self.inbox.pop(0), self.now())
         await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
         self.upsert_search_attributes()
-        self.capture()
+        self.report_log_to_replay()
         return CaseResult(
             complaint_id=core.state.complaint_id,
             status=core.state.status,
@@ -104,10 +104,10 @@ class ComplaintWorkflow:
             log=core.state.log,
         )
 
-    def capture(self) -> None:
+    def report_log_to_replay(self) -> None:
         """While an auditor replays a history, hand the rebuilt decision log to the replayer."""
         if workflow.unsafe.is_replaying():
-            snapshots.capture(self.core.state.complaint_id, list(self.core.state.log))
+            capture.log(self.core.state.complaint_id, list(self.core.state.log))
 
     def should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -229,14 +229,14 @@ class ComplaintWorkflow:
             self.busy -= 1
         self.changed = True
         await self.flush()
-        self.capture_answer(answer)
+        self.report_answer_to_replay(answer)
         return answer
 
-    def capture_answer(self, answer: Answer) -> None:
+    def report_answer_to_replay(self, answer: Answer) -> None:
         """While an auditor replays a history, hand the rebuilt answer of an update to the replayer."""
         info = workflow.current_update_info()
         if workflow.unsafe.is_replaying() and info is not None:
-            snapshots.capture_answer(info.id, answer)
+            capture.answer(info.id, answer)
 
     @act.validator
     def validate_act(self, event: Event) -> None:

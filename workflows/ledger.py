@@ -18,7 +18,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ConfigDict, Field
 
-    from . import names, snapshots
+    from . import capture, names
 
 _T = TypeVar("_T")
 HISTORY_LIMIT = 5_000
@@ -144,5 +144,5 @@ def _answered(answer: _T) -> _T:
     """While an auditor replays a ledger's history, hand each answer to the replayer."""
     info = workflow.current_update_info()
     if workflow.unsafe.is_replaying() and info is not None:
-        snapshots.capture_answer(info.id, answer)
+        capture.answer(info.id, answer)
     return answer
