@@ -200,10 +200,10 @@ async def run_until_stopped(worker: Any) -> None:
 
 
 async def _submit(s: Settings, file: Path, fmt: str) -> None:
-    from .cli import _load_complaint
+    from .files import load_complaint
     from .intake import IntakeError
 
-    complaint = _load_complaint(file)
+    complaint = load_complaint(file)
     intake = load_intake(s)
     client = await _client(s)
     try:

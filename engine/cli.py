@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .files import expand, kind_of
+from .files import expand, kind_of, load_complaint
 from .policy import schema as schema_mod
 from .policy.business_time import HorizonExceeded
 from .policy.errors import PolicyError, Report, known_names_hint
@@ -162,20 +162,6 @@ def _parse_instant(text: str) -> datetime.datetime:
     return value
 
 
-def _load_complaint(path: Path) -> Complaint:
-    try:
-        doc = load_file(path, collect=True)
-    except LoadFailed as exc:
-        typer.echo(exc.problem.render(), err=True)
-        raise typer.Exit(1) from None
-    complaint, problems = validate_complaint_data(doc)
-    if complaint is None:
-        for problem in problems:
-            typer.echo(problem.render(), err=True)
-        raise typer.Exit(1)
-    return complaint
-
-
 def _intake_notes(policy: Policy, complaint: Complaint) -> list[str]:
     """What intake would do differently from the figures shown: not select this policy, refuse."""
     from .policy.expressions import Evaluator, case_variables, complaint_variables
@@ -220,7 +206,7 @@ def deadline(
     from .deadlines import deadlines
 
     compiled = _compile_or_exit(policy)
-    case = _load_complaint(complaint) if complaint else None
+    case = load_complaint(complaint) if complaint else None
     if received is None and case is None:
         typer.echo("error: give --received (ISO time with offset) or --complaint", err=True)
         raise typer.Exit(2)

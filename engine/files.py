@@ -1,8 +1,14 @@
-"""Finding and classifying the files a user points the CLI at."""
+"""Finding, classifying and reading the files a user points the CLI at."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import typer
+
+from .policy.loader import LoadFailed, load_file
+from .policy.model import Complaint
+from .policy.validate import validate_complaint_data
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 COMPLAINT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -30,3 +36,18 @@ def kind_of(data: object) -> str:
     if isinstance(data, dict) and "ombuds" not in data and ("received_at" in data or "channel" in data):
         return "complaint"
     return "policy"
+
+
+def load_complaint(path: Path) -> Complaint:
+    """A complaint file, or its located problems on standard error and exit status 1."""
+    try:
+        doc = load_file(path, collect=True)
+    except LoadFailed as exc:
+        typer.echo(exc.problem.render(), err=True)
+        raise typer.Exit(1) from None
+    complaint, problems = validate_complaint_data(doc)
+    if complaint is None:
+        for problem in problems:
+            typer.echo(problem.render(), err=True)
+        raise typer.Exit(1)
+    return complaint
