@@ -167,6 +167,10 @@ class Case:
         """The first time a case event happened."""
         self.state.events.setdefault(name, now)
 
+    def reopen(self, now: int, actor: Actor, trigger: str) -> None:
+        """Open a resolved case again (``lifecycle``; the driver provides it to the sections below)."""
+        raise NotImplementedError
+
     def note_condition_errors(self, now: int) -> None:
         """Record the conditions that failed to evaluate (each counted as false), once per error.
 

@@ -21,7 +21,7 @@ from ombuds.engine.policy.snapshot import Instance
 from . import callbacks, compensation, escalation, follow_up, intake, lifecycle, notifications, stages
 from .case import Case, Rejected
 from .clocks import deadlines, extension, running
-from .events import Answer, Event, EventModel
+from .events import Actor, Answer, Event, EventModel
 from .state import CapCheck, CaseState, Send
 
 #: ``check(case, event)`` raises :class:`Rejected`; ``apply(case, event, now)`` decides.
@@ -119,6 +119,9 @@ class Interpreter(Case):
         finally:
             self.note_condition_errors(now)
         return self.state
+
+    def reopen(self, now: int, actor: Actor, trigger: str) -> None:
+        lifecycle.reopen(self, now, actor, trigger)
 
     def validate(self, event: Event) -> None:
         """Refuse malformed input or an impossible state; raises :class:`Rejected`."""

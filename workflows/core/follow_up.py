@@ -14,7 +14,7 @@ from typing import Any
 from ombuds.engine.policy.durations import Duration
 from ombuds.engine.policy.plan import ELAPSED
 
-from . import callbacks, escalation, lifecycle, notifications
+from . import callbacks, escalation, notifications
 from .case import Case, Rejected, answer
 from .events import Answer, SurveyAnswer
 from .state import Scheduled
@@ -145,7 +145,7 @@ def on_survey_answer(case: Case, event: SurveyAnswer, now: int) -> Answer:
         for template in low.notify:
             notifications.send(case, action_entry, template, to="staff")
         if low.action in ("reopen", "escalate") and s.status == "resolved":
-            lifecycle.reopen(case, now, event.actor, "event:survey_answer")
+            case.reopen(now, event.actor, "event:survey_answer")
         # escalation rules on low scores fire whatever the action (they may have conditions)
         escalation.trigger(case, now, "low_survey_score", "event:survey_answer", event.actor)
     return answer("recorded", entry, score=event.score)

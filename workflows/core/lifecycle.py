@@ -2,7 +2,8 @@
 withdrawn by the customer, closed (with the ``records`` retention).
 
 A resolved case closes by itself once its survey is answered or expires.  A
-low survey score reopens a case through :func:`reopen` here (``follow_up``).
+low survey score reopens a case through :func:`reopen` here (``follow_up`` calls
+it as ``case.reopen``).
 """
 
 from __future__ import annotations
