@@ -31,9 +31,6 @@ class Outbox:
     def path(self, key: str) -> Path:
         return self.folder / _file_name(key)
 
-    def sent(self, key: str) -> bool:
-        return self.path(key).exists()
-
     async def send(self, message: RenderedMessage) -> Receipt:
         target = self.path(message.key)
         if target.exists():

@@ -10,7 +10,6 @@ from .policy.loader import LoadFailed, load_file
 from .policy.model import Complaint
 from .policy.validate import validate_complaint_data
 
-POLICY_SUFFIXES = (".yaml", ".yml")
 COMPLAINT_SUFFIXES = (".yaml", ".yml", ".json")
 
 

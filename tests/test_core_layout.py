@@ -159,3 +159,37 @@ def test_the_snapshot_registry_never_fetches_on_a_miss() -> None:
     with pytest.raises(snapshots.SnapshotMissing):
         snapshots.instance(unknown)
     assert not [name for name in vars(snapshots) if "loader" in name.lower() and not name.startswith("__")]
+
+
+def test_a_state_an_earlier_version_carried_over_still_decodes() -> None:
+    """Continue-as-new carries the state: fields earlier versions wrote and nothing read are dropped."""
+    from ombuds.workflows.core import CaseState
+
+    state = CaseState.model_validate(
+        {
+            "complaint_id": "T-1",
+            "policy_sha": "0" * 64,
+            "received": 1,
+            "clocks": {
+                "ack": {
+                    "id": "ack",
+                    "status": "stopped",
+                    "due": 9,
+                    "original_due": 9,
+                    "stopped_at": 5,
+                    "cycles": 1,
+                },
+                "final": {"id": "final", "status": "breached", "due": 9, "breached_at": 10, "cycles": 1},
+            },
+        }
+    )
+    assert (state.clocks["ack"].status, state.clocks["final"].due) == ("stopped", 9)
+    with pytest.raises(ValidationError):
+        CaseState.model_validate({"complaint_id": "T-1", "policy_sha": "0", "received": 1, "colour": "red"})
+
+
+def test_every_change_id_is_in_the_architecture_table() -> None:
+    from ombuds.workflows.core.patches import PATCHES
+
+    architecture = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert [change for change in PATCHES if f"| `{change}` |" not in architecture] == []

@@ -89,8 +89,6 @@ class CaseCalendar:
     intervals: tuple[tuple[int, int], ...]
     offsets: tuple[tuple[int, int], ...]
     business_day_seconds: int
-    holidays_version: str = ""
-    tzdata_version: str = ""
     closed_days: tuple[tuple[int, str], ...] = field(default=())
 
     # ------------------------------------------------------------------ derived indexes

@@ -190,7 +190,5 @@ def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: in
         intervals=tuple(intervals),
         offsets=tuple(_offset_changes(tz, horizon_start, horizon_end)),
         business_day_seconds=nominal_day_seconds(spec),
-        holidays_version=HOLIDAYS_VERSION,
-        tzdata_version=TZDATA_VERSION,
         closed_days=tuple(closed_in_range),
     )

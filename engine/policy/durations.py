@@ -78,11 +78,6 @@ class Duration:
     def is_business(self) -> bool:
         return self.unit.startswith("business_")
 
-    @property
-    def is_calendar_date(self) -> bool:
-        """Units that end at the end of a local day (days, weeks, months, years)."""
-        return self.unit in ("days", "weeks", "months", "years")
-
     def __str__(self) -> str:
         name = self.unit.replace("_", " ")
         if self.amount == 1:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -665,10 +664,3 @@ def load_file(path: str | Path, *, collect: bool = False) -> Document:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _problem(file, 1, 1, f"cannot read file: {reason}") from None
     return load_text(decode(raw, file), file, collect=collect)
-
-
-def as_mapping(doc: Document, what: str) -> Mapping[str, Any]:
-    """The document's top-level mapping, or a located error."""
-    if not isinstance(doc.data, dict):
-        raise LoadFailed(doc.error((), f"a {what} must be a YAML mapping at the top level"))
-    return doc.data

@@ -16,8 +16,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from .durations import DURATION_PATTERN, PERCENT_PATTERN
 from .vocabulary import CLOCK_EVENT_HELP, CLOCK_EVENT_PATTERN
 
-LANGUAGE_VERSION = 1
-
 Name = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=64),

@@ -79,6 +79,3 @@ class Store:
             raise StoreError(f"no case calendar {sha} in {self.root}")
         instance = self._instances[sha] = Instance.model_validate_json(data)
         return instance
-
-    def shas(self) -> list[str]:
-        return sorted(p.stem for p in self.root.glob("*/*.json"))

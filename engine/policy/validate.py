@@ -13,7 +13,7 @@ import functools
 import re
 import typing
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1152,6 +1152,3 @@ def _conditions(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
     elif isinstance(data, list):
         for i, item in enumerate(data):
             yield from _conditions(item, (*loc, i))
-
-
-Validator = Callable[[Path], Validated]

@@ -80,10 +80,6 @@ class CaseField:
     default: Any
     description: str
 
-    @property
-    def help(self) -> str:
-        return f"{self.type}: {self.description}" if self.description else self.type
-
 
 #: ``case.<name>`` in conditions: its CEL type, its value before anything happened, what it is.
 CASE_FIELDS: dict[str, CaseField] = {

@@ -9,9 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .payload import Payload
+
+#: Clock fields earlier versions wrote and nothing read.
+RETIRED_CLOCK_FIELDS = frozenset({"original_due", "breached_at", "stopped_at", "cycles"})
 
 
 class ClockState(Payload):
@@ -21,16 +24,20 @@ class ClockState(Payload):
     target_rule: str = ""
     started_at: int | None = None
     due: int | None = None
-    original_due: int | None = None
     remaining: int | None = Field(
         None, description="Working (or elapsed) seconds left when paused or stopped."
     )
     warnings_at: list[int] = Field(default_factory=list)
     warnings_fired: list[int] = Field(default_factory=list)
-    breached_at: int | None = None
-    stopped_at: int | None = None
     extended: bool = False
-    cycles: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        """A state carried over by continue-as-new may hold fields nothing reads any more."""
+        if isinstance(data, dict) and RETIRED_CLOCK_FIELDS & data.keys():
+            return {k: v for k, v in data.items() if k not in RETIRED_CLOCK_FIELDS}
+        return data
 
 
 ProposalStatus = Literal["accepted", "needs_approval", "pending_cap_check", "rejected"]

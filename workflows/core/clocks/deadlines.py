@@ -65,12 +65,12 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
         notifications.send(case, entry, clock.notify_customer, reason=delay_reason(), new_date=new_date)
         if clock.kind == "delay_notice":
             notifications.announce(case, entry, "delay", reason=delay_reason(), new_date=new_date)
-        cs.status, cs.stopped_at = "stopped", now
+        cs.status = "stopped"
         if clock.repeat:
             cs.status = "waiting"
             running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM)
         return
-    cs.status, cs.breached_at = "breached", now
+    cs.status = "breached"
     case.state.sla_breached = True
     entry = case.log(
         now, f"deadline:{clock.id}", cs.target_rule, "breached", clock=clock.id, due=iso(cs.due or now)

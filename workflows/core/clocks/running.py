@@ -59,10 +59,9 @@ def start(case: Case, now: int, clock: Clock, cs: ClockState, trigger: str, acto
     duration, rule = plan.target_for(i, case.state.priority or None)
     cal = case.calendar(clock_calendar(case.policy, clock))
     due = cal.due(now, duration, plan.counting)
-    cs.status, cs.started_at, cs.due, cs.original_due = "running", now, due, due
+    cs.status, cs.started_at, cs.due = "running", now, due
     cs.target, cs.target_rule = str(duration), rule
     cs.remaining = None
-    cs.cycles += 1
     cs.warnings_at = warning_instants(case, clock, cal, duration, now, due)
     cs.warnings_fired = []
     if case.state.waiting_on_customer and clock.pause_while_waiting_on_customer:
@@ -107,7 +106,7 @@ def stop(case: Case, now: int, clock: Clock, cs: ClockState, event: str, actor: 
     if cs.status == "running" and cs.due is not None:
         cs.remaining = span(cal, duration, now, cs.due)
     met = cs.status != "breached" and (cs.due is None or now <= cs.due)
-    cs.status, cs.stopped_at = "stopped", now
+    cs.status = "stopped"
     case.log(
         now,
         f"event:{event}",
