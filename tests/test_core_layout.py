@@ -193,3 +193,12 @@ def test_every_change_id_is_in_the_architecture_table() -> None:
 
     architecture = (ROOT / "docs" / "architecture.md").read_text("utf-8")
     assert [change for change in PATCHES if f"| `{change}` |" not in architecture] == []
+
+
+def test_every_problem_code_is_declared_once_and_documented() -> None:
+    import typing
+
+    from ombuds.engine.policy.errors import CODES, ErrorCode
+
+    assert list(typing.get_args(ErrorCode)) == list(CODES)
+    assert [code for code in CODES if f"| `{code}` |" not in DOCS] == []

@@ -10,6 +10,69 @@ from typing import Literal
 
 Severity = Literal["error", "warning"]
 
+#: The kind of every problem, as ``ombuds validate --format json`` reports it (``code``).
+ErrorCode = Literal[
+    "io",
+    "yaml",
+    "unknown-key",
+    "key",
+    "missing",
+    "type",
+    "enum",
+    "pattern",
+    "format",
+    "range",
+    "empty",
+    "length",
+    "schema",
+    "model",
+    "duration",
+    "duplicate",
+    "duplicate-policy",
+    "reference",
+    "unreachable",
+    "unused",
+    "review",
+    "timezone",
+    "hours",
+    "holidays",
+    "limits",
+    "template",
+    "cel",
+    "semantic",
+]
+#: What each code means (docs/policy-language.md lists them from here).
+CODES: dict[ErrorCode, str] = {
+    "io": "a file named on the command line does not exist or cannot be read",
+    "yaml": "not UTF-8, not well-formed YAML, an unknown alias, empty, too large or nested too deeply",
+    "unknown-key": "a key the language does not have (often a misspelling)",
+    "key": "a key that is not a valid name",
+    "missing": "a required key is absent",
+    "type": "a value of the wrong type",
+    "enum": "a value that is not one of those allowed",
+    "pattern": "a text that does not have the required form (a duration, a name, a code)",
+    "format": "a date or other formatted value that does not parse",
+    "range": "a number below its minimum or above its maximum",
+    "empty": "an empty value where one is required",
+    "length": "too few or too many items or characters",
+    "schema": "another JSON Schema rule",
+    "model": "a value the model refuses, such as a time without a UTC offset",
+    "duration": "a duration that does not parse",
+    "duplicate": "an id used twice",
+    "duplicate-policy": "two policies with the same id and version, or in effect on the same day",
+    "reference": "a name that refers to nothing: a level, stage, clock, calendar, template, remedy, ...",
+    "unreachable": "a rule that can never take effect",
+    "unused": "something defined and never used",
+    "review": "the policy is past its review date",
+    "timezone": "an unknown IANA timezone",
+    "hours": "working hours that overlap or do not parse",
+    "holidays": "an unknown holiday country, subdivision or category",
+    "limits": "authority limits that do not rise from level to level",
+    "template": "a message template that does not parse or reads an unknown variable",
+    "cel": "a condition that does not parse, names an unknown field or compares unlike types",
+    "semantic": "any other check across the policy (conditions, counting, dates, ...)",
+}
+
 
 @dataclass(frozen=True, order=True)
 class PolicyError:
@@ -22,7 +85,7 @@ class PolicyError:
     message: str
     hint: str | None = None
     severity: Severity = "error"
-    code: str = "invalid"
+    code: ErrorCode = "semantic"
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"

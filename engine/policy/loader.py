@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import yaml
 
-from .errors import PolicyError
+from .errors import ErrorCode, PolicyError
 
 Loc = tuple[str | int, ...]
 
@@ -192,7 +192,7 @@ class Document:
         *,
         key: bool = False,
         severity: str = "error",
-        code: str = "invalid",
+        code: ErrorCode = "semantic",
     ) -> PolicyError:
         line, col = self.position(loc, key=key)
         return PolicyError(

@@ -323,7 +323,7 @@ def _located_leaf(doc: Document, error: ValidationError) -> list[PolicyError]:
         return [doc.error(loc, f"must be at least {limit} characters long", code="length")]
     if kind == "maxLength":
         return [doc.error(loc, f"is too long: {len(value)} characters, at most {limit}", code="length")]
-    return [doc.error(loc, error.message[:200], code=str(kind))]
+    return [doc.error(loc, error.message[:200], code="schema")]
 
 
 def _misspelt_required(error: ValidationError) -> set[tuple[str, str]]:

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from . import expressions
 from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
 from .durations import Duration, DurationError, parse_duration, parse_percent
-from .errors import PolicyError, Report, did_you_mean, known_names_hint
+from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .model import Complaint, Policy
 from .schema import schema_problems
@@ -395,13 +395,25 @@ class _Checker:
         return isinstance(self.doc.value(loc), dict | list)
 
     def error(
-        self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic", key: bool = False
+        self,
+        loc: Loc,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: ErrorCode = "semantic",
+        key: bool = False,
     ) -> None:
         at_key = key or self._at_key(loc)
         self.problems.append(self.doc.error(loc, message, hint, code=code, key=at_key))
 
     def warn(
-        self, loc: Loc, message: str, hint: str | None = None, *, code: str = "semantic", key: bool = False
+        self,
+        loc: Loc,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: ErrorCode = "semantic",
+        key: bool = False,
     ) -> None:
         at_key = key or self._at_key(loc)
         self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code, key=at_key))
