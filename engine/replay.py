@@ -40,16 +40,17 @@ class ReplayReport:
 
     @property
     def answers_match(self) -> bool | None:
-        """Whether every update answers as it did (None: the history has no answered update)."""
+        """Whether every completed update answers as it did (None: the history completed none)."""
         if not self.answers_recorded:
             return None
-        return self.answers_rebuilt == self.answers_recorded
+        return not self.answers_differing
 
     @property
     def answers_differing(self) -> list[str]:
-        """The update ids whose rebuilt answer differs from the recorded one."""
-        ids = sorted(set(self.answers_recorded) | set(self.answers_rebuilt))
-        return [i for i in ids if self.answers_recorded.get(i) != self.answers_rebuilt.get(i)]
+        """The completed updates whose rebuilt answer (or refusal) differs from the recorded one."""
+        return [
+            i for i, value in sorted(self.answers_recorded.items()) if self.answers_rebuilt.get(i) != value
+        ]
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ def recorded_log(history: WorkflowHistory) -> list[LogEntry] | None:
 
 
 def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
-    """Update id → the answer each completed update gave, as plain JSON values."""
+    """Update id → the answer each completed update gave, as plain JSON values; a refusal
+    as ``{"refused": message}``."""
     found: dict[str, Any] = {}
     for event in history.events:
         if event.HasField("workflow_execution_update_completed_event_attributes"):
@@ -75,6 +77,8 @@ def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
             if done.outcome.HasField("success"):
                 payloads = done.outcome.success.payloads
                 found[done.meta.update_id] = json.loads(payloads[0].data) if payloads else None
+            else:
+                found[done.meta.update_id] = {"refused": done.outcome.failure.message}
     return found
 
 
@@ -157,7 +161,10 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
         )
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         rebuilt = capture.logs(history.workflow_id)
-        answers = {update: _as_json(answer) for update, answer in capture.answers().items()}
+        answers = {
+            update: answer if isinstance(answer, dict) and "refused" in answer else _as_json(answer)
+            for update, answer in capture.answers().items()
+        }
     finally:
         capture.stop()
     failure = str(result.replay_failure) if result.replay_failure else None

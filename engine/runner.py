@@ -69,9 +69,7 @@ class _Loading(WorkflowInstance):
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         for sha, kind in self.named(act):
             if not snapshots.loaded(sha):
-                data = self.store.get(sha)
-                if data is not None:
-                    snapshots.load(sha, data, kind)
+                self.load(sha, kind)
         completion = self.inner.activate(act)
         if completion.HasField("successful"):
             for command in completion.successful.commands:
@@ -79,6 +77,15 @@ class _Loading(WorkflowInstance):
                     scheduled = command.schedule_activity
                     self.activities[scheduled.seq] = scheduled.activity_type
         return completion
+
+    def load(self, sha: str, kind: type[CompiledPolicy] | type[Instance]) -> None:
+        """Read and verify one snapshot; a failure is left for the workflow's look-up to report."""
+        try:
+            data = self.store.get(sha)
+            if data is not None:
+                snapshots.load(sha, data, kind)
+        except (OSError, ValueError) as exc:  # unreadable, or content that does not parse
+            snapshots.refuse(sha, f"the store's snapshot {sha} cannot be read: {str(exc)[:200]}")
 
     def named(self, act: WorkflowActivation) -> list[tuple[str, type[CompiledPolicy] | type[Instance]]]:
         """The snapshots an activation names: a complaint's input, an extended calendar."""

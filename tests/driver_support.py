@@ -65,8 +65,14 @@ class DriverCase:
         assert complaint.id is not None
         policy = self.store.policy(workflow_input.policy_sha)
         instance = self.store.instance(workflow_input.calendar_sha)
-        self.core = Interpreter(policy, instance, complaint, complaint.id, patched=self.patched)
-        self.core.calendar_sha = workflow_input.calendar_sha
+        self.core = Interpreter(
+            policy,
+            instance,
+            complaint,
+            complaint.id,
+            patched=self.patched,
+            calendar_sha=workflow_input.calendar_sha,
+        )
         self.now = int(complaint.received_at.timestamp())
         self.core.start(self.now)
         self.flush()
@@ -82,7 +88,7 @@ class DriverCase:
     def step(self) -> None:
         """One turn of the workflow's loop: calendar horizon, what falls due, messages."""
         core = self.case
-        if core.finished:
+        if core.state.finished:
             return
         request = core.calendar_extension(self.now)
         if request is not None:
@@ -110,7 +116,7 @@ class DriverCase:
             self.delivered.append(message)
             if recipient(OutboundMessage.model_validate(message.model_dump())) is None:
                 reason = f"the customer has no contact for {', '.join(message.channels)}"
-                self.case.undelivered(self.now, message, reason)
+                self.case.delivery_failed(self.now, message, reason)
 
     async def act(self, kind: str, actor: Actor, **fields: Any) -> Answer:
         core = self.case
@@ -123,14 +129,14 @@ class DriverCase:
 
     async def skip(self, delta: dt.timedelta) -> None:
         until = self.now + int(delta.total_seconds())
-        while not self.case.finished and (wake := self.case.next_wake()) is not None and wake <= until:
+        while not self.case.state.finished and (wake := self.case.next_wake()) is not None and wake <= until:
             self.now = max(wake, self.now)
             self.step()
         self.now = until
 
     async def result(self) -> CaseResult:
         core = self.case
-        assert core.finished, "the case is still running"
+        assert core.state.finished, "the case is still running"
         s = core.state
         return CaseResult(complaint_id=s.complaint_id, status=s.status, policy_sha=s.policy_sha, log=s.log)
 

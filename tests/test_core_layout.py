@@ -202,3 +202,24 @@ def test_every_problem_code_is_declared_once_and_documented() -> None:
 
     assert list(typing.get_args(ErrorCode)) == list(CODES)
     assert [code for code in CODES if f"| `{code}` |" not in DOCS] == []
+
+
+def test_the_snapshot_runner_forwards_every_method_the_sdk_calls() -> None:
+    """A method a later SDK adds to the runner or instance interface must be forwarded too."""
+    from temporalio.worker import WorkflowInstance, WorkflowRunner
+
+    from ombuds.engine.runner import SnapshotLoadingRunner, _Loading
+
+    for base, wrapper in ((WorkflowRunner, SnapshotLoadingRunner), (WorkflowInstance, _Loading)):
+        public = {name for name, value in vars(base).items() if callable(value) and not name.startswith("_")}
+        assert public, base
+        assert sorted(public - set(vars(wrapper))) == [], wrapper
+
+
+def test_a_snapshot_whose_content_does_not_match_its_sha_is_refused_and_says_so() -> None:
+    from ombuds.workflows import snapshots
+
+    sha = "1" * 64
+    snapshots.load(sha, b'{"not": "the content"}', snapshots.Instance)
+    with pytest.raises(snapshots.SnapshotMissing, match="does not match its sha256"):
+        snapshots.instance(sha)

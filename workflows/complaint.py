@@ -43,8 +43,14 @@ class ComplaintWorkflow:
         policy = snapshots.policy(input.policy_sha)
         instance = snapshots.instance(input.calendar_sha)
         complaint_id = workflow.info().workflow_id
-        self.core = Interpreter(policy, instance, input.complaint, complaint_id, patched=workflow.patched)
-        self.core.calendar_sha = input.calendar_sha
+        self.core = Interpreter(
+            policy,
+            instance,
+            input.complaint,
+            complaint_id,
+            patched=workflow.patched,
+            calendar_sha=input.calendar_sha,
+        )
         self.started = workflow.now()
         self.ready = input.state is not None
         if input.state is not None:
@@ -185,10 +191,10 @@ class ComplaintWorkflow:
                 retry_policy=SEND_RETRY,
             )
             if receipt.get("status") == "undeliverable":
-                self.core.undelivered(self.now(), send, str(receipt.get("reference", "")))
+                self.core.delivery_failed(self.now(), send, str(receipt.get("reference", "")))
         except ActivityError as exc:
             cause = exc.cause or exc
-            self.core.undelivered(self.now(), send, str(cause))
+            self.core.delivery_failed(self.now(), send, str(cause))
 
     def upsert_search_attributes(self) -> None:
         """Upsert only the search attributes that changed (intake sets the first ones at start)."""
@@ -224,6 +230,7 @@ class ComplaintWorkflow:
                 settled = await self.settle_cap_checks()
                 answer = settled.get(int(answer.detail.get("proposal", 0)), answer)
         except Rejected as exc:
+            self.report_answer_to_replay({"refused": str(exc)})
             raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from None
         finally:
             self.busy -= 1
@@ -232,7 +239,7 @@ class ComplaintWorkflow:
         self.report_answer_to_replay(answer)
         return answer
 
-    def report_answer_to_replay(self, answer: Answer) -> None:
+    def report_answer_to_replay(self, answer: Answer | dict[str, str]) -> None:
         """While an auditor replays a history, hand the rebuilt answer of an update to the replayer."""
         info = workflow.current_update_info()
         if workflow.unsafe.is_replaying() and info is not None:

@@ -9,6 +9,7 @@ any I/O: case time ``now`` is passed in as integer UTC seconds.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,7 @@ def _current(_: str) -> bool:
     return True
 
 
-class Case:
+class Case(ABC):
     """A compiled policy applied to one complaint."""
 
     def __init__(
@@ -52,6 +53,7 @@ class Case:
         complaint: Complaint,
         complaint_id: str,
         patched: Callable[[str], bool] | None = None,
+        calendar_sha: str = "",
     ) -> None:
         self.compiled = compiled
         #: Whether a change of behaviour (by its id in ``core.patches``) applies at this point of
@@ -61,6 +63,8 @@ class Case:
         self.policy: Policy = compiled.policy
         self.plan: Plan = compiled.plan
         self.instance = instance
+        #: The sha of the case calendar in the store (a longer calendar replaces it).
+        self.calendar_sha = calendar_sha
         self.complaint = complaint
         self.complaint_id = complaint_id
         self.evaluator = Evaluator()
@@ -167,9 +171,10 @@ class Case:
         """The first time a case event happened."""
         self.state.events.setdefault(name, now)
 
+    @abstractmethod
     def reopen(self, now: int, actor: Actor, trigger: str) -> None:
-        """Open a resolved case again (``lifecycle``; the driver provides it to the sections below)."""
-        raise NotImplementedError
+        """Open a resolved case again: ``lifecycle.reopen``, which sections below it (``follow_up``)
+        reach through the case."""
 
     def note_condition_errors(self, now: int) -> None:
         """Record the conditions that failed to evaluate (each counted as false), once per error.

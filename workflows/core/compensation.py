@@ -14,7 +14,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from . import escalation, notifications
+from . import escalation, notifications, promises
 from .case import Case, Rejected, answer
 from .events import SYSTEM, Actor, Answer, ChooseOption, DecideApproval, OfferOptions, ProposeCompensation
 from .state import CapCheck, Proposal, ProposalStatus
@@ -243,7 +243,7 @@ def check_approval(case: Case, event: DecideApproval) -> None:
 
 def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
     s = case.state
-    escalation.keep_decision_promises(case)
+    promises.keep_decisions(case)
     proposal = next(p for p in s.proposals if p.number == event.proposal)
     actor_level = case.level_index(event.actor.level) or 0
     needed = case.level_index(proposal.approval_level) or 0

@@ -18,7 +18,17 @@ from typing import Any
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.snapshot import Instance
 
-from . import callbacks, compensation, escalation, follow_up, intake, lifecycle, notifications, stages
+from . import (
+    callbacks,
+    compensation,
+    escalation,
+    follow_up,
+    intake,
+    lifecycle,
+    notifications,
+    promises,
+    stages,
+)
 from .case import Case, Rejected
 from .clocks import deadlines, extension, running
 from .events import Actor, Answer, Event, EventModel
@@ -63,7 +73,7 @@ HANDLERS: dict[str, Handler] = {
 #: The sources of what falls due: each yields (instant, when to wake, what).
 UPCOMING = (
     deadlines.upcoming,
-    escalation.upcoming,
+    promises.upcoming,
     follow_up.upcoming,
     callbacks.upcoming,
     notifications.upcoming,
@@ -104,9 +114,6 @@ DEFAULT_REPEAT_WINDOW = parse_duration("12 months")
 
 class Interpreter(Case):
     """Interprets one compiled policy for one complaint, and tells its host what to do."""
-
-    #: The sha of the case calendar in use (the host sets it; extensions replace it).
-    calendar_sha: str = ""
 
     # ------------------------------------------------------------------ decisions
 
@@ -168,7 +175,7 @@ class Interpreter(Case):
         """Fire everything due at or before ``now``: warnings, breaches, promises, follow-ups."""
         try:
             deadlines.fire(self, now)
-            escalation.miss_promises(self, now)
+            promises.miss(self, now)
             follow_up.fire(self, now)
             callbacks.fire(self, now)
             notifications.release_held(self, now)
@@ -195,10 +202,6 @@ class Interpreter(Case):
         """
         return min(((at, what) for at, _, what in self.upcoming()), default=None)
 
-    @property
-    def finished(self) -> bool:
-        return self.state.finished
-
     # ------------------------------------------------------------------ effects
 
     def take_sends(self) -> list[Send]:
@@ -206,11 +209,11 @@ class Interpreter(Case):
         sends, self.sends = self.sends, []
         return sends
 
-    def undelivered(self, now: int, message: Send, error: str) -> None:
-        notifications.undelivered(self, now, message, error)
+    def delivery_failed(self, now: int, message: Send, error: str) -> None:
+        notifications.delivery_failed(self, now, message, error)
 
     def calendar_extension(self, now: int) -> ExtendCalendar | None:
-        """A longer case calendar, once the case has used half of its horizon's remaining margin."""
+        """A longer case calendar, once less than half of the calendar's horizon is left."""
         instance = self.instance
         horizon_end = int(instance.received_at.timestamp()) + instance.horizon_days * 86_400
         margin = instance.horizon_days * 86_400 // 2

@@ -9,11 +9,9 @@ promises a decision by a date.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ombuds.engine.policy.model import EscalationRule
 
-from . import notifications
+from . import notifications, promises
 from .case import Case, Rejected, answer, iso
 from .clocks import running
 from .events import AcceptEscalation, Actor, Answer, Assign, Escalate
@@ -172,7 +170,7 @@ def on_accept_escalation(case: Case, event: AcceptEscalation, now: int) -> Answe
         "escalation accepted",
         event.actor,
     )
-    keep_decision_promises(case)
+    promises.keep_decisions(case)
     running.process(case, now, "escalation_accepted", event.actor)
     return answer("accepted", entry)
 
@@ -181,27 +179,3 @@ def on_assign(case: Case, event: Assign, now: int) -> Answer:
     case.state.assignee = event.assignee
     entry = case.log(now, "event:assign", "authority", "assigned", event.actor, assignee=event.assignee)
     return answer("assigned", entry)
-
-
-def keep_decision_promises(case: Case) -> None:
-    """A decision was taken: every open decision promise is kept."""
-    for promise in case.state.promises:
-        if promise.kind == "decision" and promise.kept is None:
-            promise.kept = True
-
-
-def miss_promises(case: Case, now: int) -> None:
-    """A promise (a decision, an extended date) whose date passed is missed: a breach."""
-    s = case.state
-    for promise in s.promises:
-        if promise.kept is None and now > promise.due:
-            promise.kept = False
-            s.sla_breached = True
-            case.log(now, f"deadline:{promise.kind}", promise.rule, "promise missed", text=promise.text)
-
-
-def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
-    """Open promises: (their date, when to wake: just after it, what)."""
-    for p in case.state.promises:
-        if p.kept is None:
-            yield p.due, p.due + 1, f"promise: {p.kind}"

@@ -34,7 +34,7 @@ def start(case: Case, now: int) -> None:
     if "acknowledged" in policy.notifications.events and policy.intake.acknowledge == "at_intake":
         entry = case.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
         notifications.announce(case, entry, "acknowledged")
-        acknowledged(case, now, SYSTEM)
+        mark_acknowledged(case, now, SYSTEM)
     escalation.trigger(case, now, "classification", "intake", SYSTEM)
 
 
@@ -55,7 +55,7 @@ def earlier_complaints(case: Case, now: int, previous: int) -> None:
         escalation.trigger(case, now, "repeat_complaint", "intake", SYSTEM)
 
 
-def acknowledged(case: Case, now: int, actor: Actor) -> None:
+def mark_acknowledged(case: Case, now: int, actor: Actor) -> None:
     if not case.state.acknowledged:
         case.state.acknowledged = True
         running.process(case, now, "acknowledged", actor)
@@ -69,7 +69,7 @@ def on_acknowledge(case: Case, event: Acknowledge, now: int) -> Answer:
         now, "event:acknowledge", "notifications.events.acknowledged", "acknowledgement sent", event.actor
     )
     notifications.announce(case, entry, "acknowledged")
-    acknowledged(case, now, event.actor)
+    mark_acknowledged(case, now, event.actor)
     return answer("acknowledged", entry)
 
 

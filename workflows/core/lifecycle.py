@@ -8,7 +8,7 @@ it as ``case.reopen``).
 
 from __future__ import annotations
 
-from . import escalation, follow_up, notifications, stages
+from . import follow_up, notifications, promises, stages
 from .case import Case, Rejected, answer
 from .clocks import running
 from .events import SYSTEM, Actor, Answer, Close, Reopen, Resolve, Withdraw
@@ -26,7 +26,7 @@ def on_resolve(case: Case, event: Resolve, now: int) -> Answer:
     s.root_cause = event.root_cause or s.root_cause
     s.corrective_actions = event.corrective_actions or s.corrective_actions
     s.status = "resolved"
-    escalation.keep_decision_promises(case)
+    promises.keep_decisions(case)
     entry = case.log(
         now,
         "event:resolve",

@@ -170,7 +170,7 @@ def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
         yield d.at, d.at, f"held message: {d.send.template}"
 
 
-def undelivered(case: Case, now: int, message: Send, error: str) -> None:
+def delivery_failed(case: Case, now: int, message: Send, error: str) -> None:
     """A message that could not be delivered after all retries is surfaced, never dropped."""
     case.state.undelivered += 1
     case.log(

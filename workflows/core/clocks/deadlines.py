@@ -16,6 +16,9 @@ from ..events import SYSTEM
 from ..state import ClockState
 from . import running
 
+#: The reason a notice clock gives the customer.
+DELAY_REASON = "the investigation is not yet complete"
+
 
 def fire(case: Case, now: int) -> None:
     """Every warning and deadline of a running clock due at or before ``now``."""
@@ -62,9 +65,9 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
             clock=clock.id,
         )
         new_date = expected_resolution(case)
-        notifications.send(case, entry, clock.notify_customer, reason=delay_reason(), new_date=new_date)
+        notifications.send(case, entry, clock.notify_customer, reason=DELAY_REASON, new_date=new_date)
         if clock.kind == "delay_notice":
-            notifications.announce(case, entry, "delay", reason=delay_reason(), new_date=new_date)
+            notifications.announce(case, entry, "delay", reason=DELAY_REASON, new_date=new_date)
         cs.status = "stopped"
         if clock.repeat:
             cs.status = "waiting"
@@ -79,10 +82,6 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
         notifications.send(case, entry, template, to="staff", clock=clock.id)
     running.process(case, now, clock_event(clock.id, "breached"), SYSTEM)
     escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
-
-
-def delay_reason() -> str:
-    return "the investigation is not yet complete"
 
 
 def expected_resolution(case: Case) -> str | None:
