@@ -10,33 +10,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from ombuds.workflows.core import Actor
 
-from .workflow_support import CUSTOMER, make_complaint, running_case, time_skipping
+from .workflow_support import CUSTOMER, make_complaint, retail_complaint, running_case, time_skipping
 
 pytestmark = pytest.mark.workflow
 DAY = dt.timedelta(days=1)
 RETAIL_AGENT = Actor(kind="staff", id="eva", level="agent")
-
-
-def retail_complaint(**fields):  # type: ignore[no-untyped-def]
-    base = {
-        "id": "R-1",
-        # Tuesday 23 Feb 2027, 10:12 in Berlin
-        "received_at": "2027-02-23T10:12:00+01:00",
-        "channel": "phone",
-        "customer": {
-            "id": "RC-1",
-            "name": "Emma Schulz",
-            "account_number": None,
-            "contacts": {"phone": "+49 30 901820", "email": "emma@example.org"},
-            "locale": "de",
-            "region": None,
-        },
-        "product": "household",
-        "order_ids": ["WEB-558120"],
-        "description": "The electric kettle I ordered stopped working after one week.",
-    }
-    base.update(fields)
-    return make_complaint(**base)
 
 
 async def test_retail_answer_clock_is_ten_elapsed_hours(tmp_path: Path) -> None:

@@ -176,6 +176,29 @@ def make_complaint(**fields: Any) -> Complaint:
     return Complaint.model_validate(base)
 
 
+def retail_complaint(**fields: Any) -> Complaint:
+    """The retail example: a kettle from the web shop, by phone from Berlin on a Tuesday morning."""
+    base = {
+        "id": "R-1",
+        # Tuesday 23 Feb 2027, 10:12 in Berlin
+        "received_at": "2027-02-23T10:12:00+01:00",
+        "channel": "phone",
+        "customer": {
+            "id": "RC-1",
+            "name": "Emma Schulz",
+            "account_number": None,
+            "contacts": {"phone": "+49 30 901820", "email": "emma@example.org"},
+            "locale": "de",
+            "region": None,
+        },
+        "product": "household",
+        "order_ids": ["WEB-558120"],
+        "description": "The electric kettle I ordered stopped working after one week.",
+    }
+    base.update(fields)
+    return make_complaint(**base)
+
+
 STAFF_AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 DEPARTMENT = Actor(kind="staff", id="carol", level="complaints-department")

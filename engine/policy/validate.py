@@ -403,8 +403,7 @@ class _Checker:
         code: ErrorCode = "semantic",
         key: bool = False,
     ) -> None:
-        at_key = key or self._at_key(loc)
-        self.problems.append(self.doc.error(loc, message, hint, code=code, key=at_key))
+        self._add(loc, message, hint, code, key, "error")
 
     def warn(
         self,
@@ -415,8 +414,13 @@ class _Checker:
         code: ErrorCode = "semantic",
         key: bool = False,
     ) -> None:
+        self._add(loc, message, hint, code, key, "warning")
+
+    def _add(
+        self, loc: Loc, message: str, hint: str | None, code: ErrorCode, key: bool, severity: str
+    ) -> None:
         at_key = key or self._at_key(loc)
-        self.problems.append(self.doc.error(loc, message, hint, severity="warning", code=code, key=at_key))
+        self.problems.append(self.doc.error(loc, message, hint, severity=severity, code=code, key=at_key))
 
     def raw(self, *loc: str | int) -> Any:
         return self.doc.value(loc)

@@ -35,6 +35,7 @@ from ..workflow_support import (
     SUPERVISOR,
     Case,
     make_complaint,
+    retail_complaint,
     running_case,
     time_skipping,
 )
@@ -86,32 +87,9 @@ ENGINEERING_LEAD = Actor(kind="staff", id="ivan", level="engineering")
 B2B_MANAGEMENT = Actor(kind="staff", id="judy", level="management")
 
 
-def retail_complaint(complaint_id: str, **fields: object) -> object:
-    """The retail example: a kettle bought in the web shop, by phone from Berlin on a Tuesday morning."""
-    return make_complaint(
-        **{
-            "id": complaint_id,
-            "received_at": "2027-02-23T10:12:00+01:00",
-            "channel": "phone",
-            "customer": {
-                "id": "RC-1",
-                "name": "Emma Schulz",
-                "account_number": None,
-                "contacts": {"phone": "+49 30 901820", "email": "emma@example.org"},
-                "locale": "de",
-                "region": None,
-            },
-            "product": "household",
-            "order_ids": ["WEB-558120"],
-            "description": "The electric kettle I ordered stopped working after one week.",
-            **fields,
-        }
-    )
-
-
 async def retail_full_path(case: Case) -> None:
     """Approval, the customer's choice, a missed callback, a low score, reopen, close, thank-you."""
-    await case.submit(retail_complaint("G-RT-1"))  # type: ignore[arg-type]
+    await case.submit(retail_complaint(id="G-RT-1"))
     await case.act("agent_reply", RETAIL_AGENT, text="We are sorry: we will look at it today.")
     await case.act("assign", RETAIL_AGENT, assignee="eva")
     await case.act("enter_stage", RETAIL_AGENT, stage="investigation")
@@ -176,8 +154,8 @@ async def ledger_five_complaints(case: Case) -> WorkflowHistory:
     compensation refused (at most four compensated complaints a year)."""
     for n in range(1, 6):
         received = dt.datetime(2027, 2, 23, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-        await case.submit(  # type: ignore[arg-type]
-            retail_complaint(f"G-LG-{n}", received_at=(received + (n - 1) * 5 * DAY).isoformat())
+        await case.submit(
+            retail_complaint(id=f"G-LG-{n}", received_at=(received + (n - 1) * 5 * DAY).isoformat())
         )
         await case.act("propose_compensation", RETAIL_AGENT, remedy="refund", amount=Decimal("59.99"))
         await case.act("withdraw", CUSTOMER, reason="sorted out in the store")
