@@ -428,7 +428,10 @@ def test_unclosed_quote() -> None:
 def test_bad_indentation() -> None:
     problem = failure("a: 1\n b: 2\n")
     assert (problem.line, problem.col) == (2, 3)
-    assert "mapping values are not allowed" in problem.message
+    assert problem.message == '"b" is indented 1 space, deeper than "a" on line 1, which has 0'
+    assert problem.hint == (
+        'indent it by 0 spaces, like "a", if it belongs to the same block: YAML reads it as part of the value of "a"'
+    )
 
 
 @pytest.mark.parametrize(
@@ -620,3 +623,11 @@ def test_one_pass_and_composer_agree_at_the_depth_limit(depth: int) -> None:
 def test_a_lone_surrogate_in_text_is_located() -> None:
     problem = failure("a: 1\nb: \ud800\n")
     assert (problem.line, problem.col) == (2, 4) and "U+D800" in problem.message
+
+
+def test_a_key_indented_deeper_than_the_key_above_says_which_and_by_how_much() -> None:
+    text = "clocks:\n  - id: answer\n    kind: resolution\n      target: 10 hours\n"
+    problem = failure(text)
+    assert (problem.line, problem.col) == (4, 13)
+    assert problem.message == '"target" is indented 6 spaces, deeper than "kind" on line 3, which has 4'
+    assert problem.hint is not None and problem.hint.startswith('indent it by 4 spaces, like "kind"')

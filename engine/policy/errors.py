@@ -179,4 +179,4 @@ def known_names_hint(word: str, candidates: Sequence[str], what: str = "known") 
     if suggestion:
         return suggestion
     names = ", ".join(f'"{c}"' for c in sorted(candidates)[:12])
-    return f"{what}: {names}" if names else f"no {what} names are defined"
+    return f"{what}: {names}" if names else f"no {what} are defined"

@@ -471,6 +471,42 @@ def _clamp(text: str, line: int, col: int) -> tuple[int, int]:
     return line, col
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _misindented(lines: list[str], line: int, message: str) -> tuple[str, str] | None:
+    """A key indented deeper than the key before it in its block: say which and by how much."""
+    if "mapping values are not allowed" not in message or not 1 < line <= len(lines):
+        return None
+    here = lines[line - 1]
+    before = next(
+        (
+            (n, text)
+            for n, text in reversed(list(enumerate(lines[: line - 1], start=1)))
+            if text.strip() and not text.lstrip().startswith("#")
+        ),
+        None,
+    )
+    if before is None:
+        return None
+    n, previous = before
+    key = here.strip().split(":", 1)[0].lstrip("- ")
+    above = previous.strip().split(":", 1)[0].lstrip("- ")
+    if _indent(here) <= _indent(previous) or previous.rstrip().endswith(":"):
+        return None
+    return (
+        f'"{key}" is indented {_spaces(_indent(here))}, deeper than "{above}" on line {n}, '
+        f"which has {_indent(previous)}",
+        f'indent it by {_spaces(_indent(previous))}, like "{above}", if it belongs to the same block: '
+        f'YAML reads it as part of the value of "{above}"',
+    )
+
+
+def _spaces(n: int) -> str:
+    return "1 space" if n == 1 else f"{n} spaces"
+
+
 def _yaml_problem(text: str, file: str, exc: yaml.YAMLError) -> LoadFailed:
     if isinstance(exc, yaml.reader.ReaderError):
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
@@ -495,11 +531,14 @@ def _yaml_problem(text: str, file: str, exc: yaml.YAMLError) -> LoadFailed:
     if undefined:
         name = undefined.group(1)
         return _problem(file, line, col, f"unknown alias *{name}", f"define it first with &{name}")
+    lines = _BREAK.split(text)
+    misindented = _misindented(lines, line, message)
+    if misindented is not None:
+        return _problem(file, line, col, *misindented)
     hints = []
     if exc.context and exc.problem and exc.context_mark:
         cline, ccol = _clamp(text, exc.context_mark.line + 1, exc.context_mark.column + 1)
         hints.append(f"{exc.context} at line {cline}, column {ccol}")
-    lines = _BREAK.split(text)
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
     if "\t" in indent or "'\\t'" in message:

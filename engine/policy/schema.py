@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from .durations import DURATION_PATTERN, UNITS_HELP, DurationError, parse_duration
+from .durations import DURATION_PATTERN, PERCENT_PATTERN, UNITS_HELP, DurationError, parse_duration
 from .errors import PolicyError, did_you_mean
 from .loader import Document, Loc, format_loc
 from .model import complaint_json_schema, policy_json_schema
@@ -257,6 +257,19 @@ def located(doc: Document, error: ValidationError) -> list[PolicyError]:
     return out
 
 
+def _text_hint(schema: Any, value: Any) -> str | None:
+    """What to write where text is expected and YAML read a number or a yes/no."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    shown = _short(value)
+    pattern = schema.get("pattern") if isinstance(schema, dict) else None
+    if pattern == PERCENT_PATTERN:
+        return f"write {shown}%, with the % sign: a share of the target"
+    if pattern == DURATION_PATTERN:
+        return f'write a number and a unit, e.g. "{shown} business days"'
+    return f'put it in quotes, "{shown}": unquoted, YAML reads it as a number'
+
+
 def _located_leaf(doc: Document, error: ValidationError) -> list[PolicyError]:
     loc: Loc = tuple(error.absolute_path)
     kind = error.validator
@@ -287,7 +300,8 @@ def _located_leaf(doc: Document, error: ValidationError) -> list[PolicyError]:
     if kind == "type":
         names = [limit] if isinstance(limit, str) else list(limit)
         text = " or ".join(_WANTED.get(n, n) for n in names)
-        return [doc.error(loc, f"expected {text}, found {_describe(value)}", code="type")]
+        hint = _text_hint(schema, value) if names == ["string"] else None
+        return [doc.error(loc, f"expected {text}, found {_describe(value)}", hint, code="type")]
     if kind == "const":
         return [doc.error(loc, f"{_short(value)} is not allowed here", f"write {_short(limit)}", code="enum")]
     if kind == "enum":

@@ -314,6 +314,16 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             result.broken_locales.add((name, locale))
         else:
             result.templates.setdefault(name, {})[locale] = Template(name, locale, subject, body, str(file))
+    if not result.names:
+        result.problems.append(
+            doc.error(
+                ("templates", "dir"),
+                f'template folder "{folder}" holds no templates',
+                f"write one file per template and language in {path}, named <name>.<locale>.txt, "
+                "e.g. received.en.txt",
+                code="template",
+            )
+        )
     return result
 
 

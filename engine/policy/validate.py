@@ -386,6 +386,7 @@ class _Checker:
             self.check_templates,
         ):
             check()
+        self.check_records()
         return self.problems
 
     # helpers ------------------------------------------------------------------------
@@ -478,8 +479,8 @@ class _Checker:
                 seen[name] = i
 
     def template_ref(self, loc: Loc, name: str | None) -> None:
-        if name is None or self.templates is None:
-            return
+        if name is None or self.templates is None or not self.templates.names:
+            return  # no templates at all: reported once, at templates.dir
         if name not in self.templates.names:
             self.error(
                 loc,
@@ -830,6 +831,26 @@ class _Checker:
                     )
             if clock.kind == "periodic_update" and not clock.repeat:
                 self.warn((*loc, "repeat"), "a periodic update clock usually repeats", "set `repeat: true`")
+            self._acknowledged_at_intake(i, clock)
+
+    def _acknowledged_at_intake(self, i: int, clock: Any) -> None:
+        """A clock that waits for the acknowledgement, which the default sends at intake."""
+        intake, notes = self.parts.get("intake"), self.parts.get("notifications")
+        if (
+            "acknowledged" in clock.stops
+            and intake is not None
+            and self.raw("intake", "acknowledge") is None
+            and notes is not None
+            and "acknowledged" in notes.events
+        ):
+            j = clock.stops.index("acknowledged")
+            self.warn(
+                ("clocks", i, "stops", j),
+                f'clock "{clock.id}" stops on the acknowledgement, which is sent at intake by default: '
+                "it is met at once",
+                "write intake.acknowledge: by_staff if staff acknowledge with the acknowledge event, "
+                "or at_intake to keep it",
+            )
 
     def check_dates(self) -> None:
         self.unique("dates")
@@ -991,8 +1012,17 @@ class _Checker:
             return
         remedies = list(comp.remedies)
         unconditional: int | None = None
+        seen: dict[str, int] = {}
         for i, option_set in enumerate(comp.option_sets):
             loc: Loc = ("compensation", "option_sets", i)
+            if option_set.id in seen:
+                self.error(
+                    (*loc, "id"),
+                    f'duplicate id "{option_set.id}"',
+                    f"first used at compensation.option_sets[{seen[option_set.id]}]",
+                    code="duplicate",
+                )
+            seen.setdefault(option_set.id, i)
             if unconditional is not None:
                 self.warn(
                     loc,
@@ -1049,6 +1079,14 @@ class _Checker:
             return
         for event, note in notes.events.items():
             self.template_ref(("notifications", "events", event, "template"), note.template)
+        if "resolution_proposed" in notes.events:
+            self.error(
+                ("notifications", "events", "resolution_proposed"),
+                "nothing sends resolution_proposed yet",
+                "to tell the customer a solution is proposed, give the stage where that happens "
+                "notify: <template>",
+                key=True,
+            )
         meta = self.parts.get("policy")
         if meta and meta.locales:
             for i, loc_code in enumerate(notes.locale_fallback):
@@ -1089,6 +1127,17 @@ class _Checker:
                     self.template_ref((*loc, "low_score", "notify", j), name)
         if follow.thank_you:
             self.template_ref(("follow_up", "thank_you", "template"), follow.thank_you.template)
+
+    def check_records(self) -> None:
+        for key, what in (("review_every", "no review reminder"), ("report", "no report")):
+            if self.raw("records", key) is not None:
+                self.warn(
+                    ("records", key),
+                    f"recorded, not yet acted on: {what} is produced yet",
+                    "leave it out until the monthly report exists, or keep it as a note",
+                    code="unused",
+                    key=True,
+                )
 
     def check_templates(self) -> None:
         if self.templates is None:
