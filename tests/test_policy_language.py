@@ -160,3 +160,14 @@ def test_explain_b2b_lists_targets_per_priority() -> None:
     # an hour target is counted differently from the day target next to it: explain says how
     assert "priority P1: within 1 business hour (working time only" in text
     assert "priority P4: within 2 business days\n" in text  # counted like the default: nothing added
+
+
+def test_the_zone_data_version_names_where_zoneinfo_reads_it(tmp_path: Path) -> None:
+    from ombuds.engine.policy.calendar import zone_data_version
+
+    system = tmp_path / "zoneinfo"
+    system.mkdir()
+    (system / "UTC").write_bytes(b"TZif")
+    (system / "tzdata.zi").write_text("# version 2031z\n", "utf-8")
+    assert zone_data_version([str(tmp_path / "empty"), str(system)]) == f"system 2031z ({system})"
+    assert zone_data_version([str(tmp_path / "empty")]).startswith("tzdata ")

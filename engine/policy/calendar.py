@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .business_time import DAY, CaseCalendar
@@ -27,8 +29,30 @@ def _version(package: str) -> str:
         return "system"
 
 
+def zone_data_version(tzpath: Iterable[str] | None = None) -> str:
+    """Where ``zoneinfo`` reads its zone data, and that data's version.
+
+    ``zoneinfo`` looks in the system folders of ``TZPATH`` first and falls back to the
+    ``tzdata`` package: the first folder that holds zones is the source
+    (``system 2025b (/usr/share/zoneinfo)``), else the package (``tzdata 2025.2``).
+    """
+    for folder in zoneinfo.TZPATH if tzpath is None else tzpath:
+        root = Path(folder)
+        if not (root / "UTC").is_file():
+            continue
+        version = "unknown"
+        try:
+            first = (root / "tzdata.zi").read_text("utf-8").partition("\n")[0]
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first.startswith("# version "):
+            version = first.removeprefix("# version ").strip()
+        return f"system {version} ({folder})"
+    return f"tzdata {_version('tzdata')}"
+
+
 HOLIDAYS_VERSION = _version("holidays")
-TZDATA_VERSION = _version("tzdata")
+TZDATA_VERSION = zone_data_version()
 
 
 class CalendarError(ValueError):
