@@ -133,17 +133,33 @@ def register(app: typer.Typer) -> None:
 
 
 def load_intake(s: Settings) -> Intake:
-    """The intake over the configured policies, or a clear error (no folder, invalid policies)."""
+    """The intake over the configured policies, or a clear error (no folder, no usable policy).
+
+    A policy file with errors stops nothing else: its problems are printed, and the last valid
+    snapshot of it stays in effect."""
     from ombuds.engine.policy.errors import PolicyInvalid
 
     from .intake import Intake, IntakeError
 
     try:
-        return Intake(s)
+        intake = Intake(s)
     except IntakeError as exc:
         raise fail(str(exc)) from None
     except PolicyInvalid as exc:
-        raise fail(f"the policies in {s.policies} are not valid:\n{exc.report.render_text()}") from None
+        raise fail(f"no policy in {s.policies} can be used:\n{exc.report.render_text()}") from None
+    if intake.report.problems:
+        typer.echo(f"the policies in {s.policies} have problems:\n{intake.report.render_text()}", err=True)
+    return intake
+
+
+def pin_policies(s: Settings) -> list[str]:
+    """For a worker: pin the valid policies into the store; a worker runs from the store, so a
+    policies folder with problems (or none) is reported and does not stop it."""
+    try:
+        return [f"{p.id} {p.version}" for p in load_intake(s).policies]
+    except typer.Exit:
+        typer.echo("warning: the worker runs the complaints whose snapshots the store holds", err=True)
+        return []
 
 
 async def _dev(s: Settings) -> None:
@@ -158,8 +174,7 @@ async def _run_dev(s: Settings) -> None:
     from .temporal import build_worker
 
     configure_logs(s.log_format)
-    intake = load_intake(s)
-    typer.echo(f"policies: {', '.join(f'{p.id} {p.version}' for p in intake.policies)}")
+    typer.echo(f"policies: {', '.join(pin_policies(s)) or 'none'}")
     async with dev_server(s) as client:
         typer.echo(f"Temporal dev server at {s.address} (state in {s.home / 'temporal.db'})")
         typer.echo(f"Temporal UI at http://127.0.0.1:{s.ui_port}")
@@ -172,7 +187,7 @@ async def _worker(s: Settings) -> None:
     from .temporal import build_worker
 
     configure_logs(s.log_format)
-    load_intake(s)  # pins the current policies into the store
+    pin_policies(s)
     client = await _client(s)
     from .temporal import register_search_attributes
 

@@ -17,13 +17,13 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from ombuds.engine.policy.compile import compile_validated, instantiate, select_calendars
-from ombuds.engine.policy.errors import PolicyInvalid, Report
+from ombuds.engine.policy.errors import PolicyError, PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.policy.rules import in_effect, select_policy
 from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.store import Store
-from ombuds.engine.policy.validate import across_policies, validate_file
+from ombuds.engine.policy.validate import Validated, across_policies, validate_file
 from ombuds.workflows import names, search
 from ombuds.workflows.core import Interpreter
 from ombuds.workflows.model import ComplaintInput
@@ -48,17 +48,74 @@ class Submitted:
 
 def load_policies(folder: Path) -> tuple[list[CompiledPolicy], Report]:
     """Compile every valid policy in a folder; the report lists the invalid ones."""
+    compiled, report, _ = _load(folder)
+    return compiled, report
+
+
+def _load(folder: Path) -> tuple[list[CompiledPolicy], Report, list[tuple[Path, Validated]]]:
     report = Report()
     compiled = []
     loaded = []
     for path in sorted(folder.glob("*.y*ml")):
         validated = validate_file(path)
         report.extend(validated.report.problems)
-        loaded.append(validated)
+        loaded.append((path, validated))
         if validated.ok:
             compiled.append(compile_validated(validated))
-    report.extend(across_policies(loaded))
-    return compiled, report
+    report.extend(across_policies([v for _, v in loaded]))
+    return compiled, report, loaded
+
+
+def load_in_effect(folder: Path, store: Store) -> tuple[list[CompiledPolicy], Report]:
+    """The policies intake works with: every valid file, and for a file that is not valid the last
+    valid snapshot of it the store holds.  The report has the problems and what was kept, and a
+    warning where a file changed while its version did not."""
+    compiled, report, loaded = _load(folder)
+    usable = []
+    valid = iter(compiled)
+    for path, validated in loaded:
+        if validated.ok:
+            policy = next(valid)
+            usable.append(policy)
+            earlier = store.remember(policy, path.name)
+            if earlier:
+                report.add(_version_unchanged(path, validated, policy, earlier))
+            continue
+        kept = store.last_valid(path.name)
+        if kept is not None:
+            usable.append(kept)
+        report.add(_not_in_effect(path, kept))
+    return usable, report
+
+
+def _version_unchanged(
+    path: Path, validated: Validated, policy: CompiledPolicy, earlier: list[str]
+) -> PolicyError:
+    loc = ("policy", "version")
+    line, col = validated.document.position(loc) if validated.document else (1, 1)
+    before = ", ".join(sha[:12] for sha in earlier)
+    return PolicyError(
+        str(path),
+        line,
+        col,
+        "policy.version",
+        f"{policy.id} {policy.version} changed since it was stored (sha256 {before}); it is now "
+        f"sha256 {policy.sha256[:12]}: two different procedures carry the same version",
+        "raise policy.version when the procedure changes",
+        "warning",
+        "duplicate-policy",
+    )
+
+
+def _not_in_effect(path: Path, kept: CompiledPolicy | None) -> PolicyError:
+    if kept is not None:
+        what = (
+            f"it is not used: the last valid snapshot of this file, {kept.id} {kept.version} "
+            f"(sha256 {kept.sha256[:12]}), stays in effect"
+        )
+    else:
+        what = "it is not used, and no valid snapshot of this file was stored before: no complaint goes to it"
+    return PolicyError(str(path), 1, 1, "", f"this policy file has errors: {what}", None, "warning")
 
 
 def new_complaint_id(received: dt.datetime) -> str:
@@ -71,6 +128,8 @@ class Intake:
     def __init__(self, settings: Settings, policies: list[CompiledPolicy] | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store_dir)
+        #: Problems of the policy files, and which snapshots stay in effect for the invalid ones.
+        self.report = Report()
         if policies is None:
             folder = settings.policies
             if not folder.is_dir():
@@ -78,11 +137,11 @@ class Intake:
                     f"no policies folder at {folder.resolve()}: run ombuds from the project folder, "
                     "or set OMBUDS_POLICIES (and OMBUDS_HOME, which the worker must share)"
                 )
-            policies, report = load_policies(folder)
-            if not report.ok:
-                raise PolicyInvalid(report)
-            if not policies:
+            if not any(folder.glob("*.y*ml")):
                 raise IntakeError(f"no policies (*.yaml) in {folder.resolve()}; set OMBUDS_POLICIES")
+            policies, self.report = load_in_effect(folder, self.store)
+            if not policies:
+                raise PolicyInvalid(self.report)
         self.policies = policies
         self._calendars: dict[tuple[object, ...], str] = {}
         for policy in policies:

@@ -38,17 +38,54 @@ def test_submit_with_an_empty_policies_folder(tmp_path: Path) -> None:
     assert done.returncode == 1 and "no policies (*.yaml) in" in done.stderr
 
 
-def test_worker_with_an_invalid_policy_lists_its_problems(tmp_path: Path) -> None:
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8").replace("  owner: Head", "  ownr: Head", 1)
+def retail_copy(folder: Path, *edits: tuple[str, str]) -> None:
+    folder.mkdir(exist_ok=True)
+    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8")
+    for old, new in edits:
+        text = text.replace(old, new, 1)
     text = text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
     (folder / "retail.yaml").write_text(text, "utf-8")
+
+
+def test_a_worker_starts_whatever_the_policies_folder_holds(tmp_path: Path) -> None:
+    """One bad edit lists its problems; the worker still goes on (here to a Temporal that is not there)."""
+    folder = tmp_path / "policies"
+    retail_copy(folder, ("  owner: Head", "  ownr: Head"))
     done = run(tmp_path, "worker", OMBUDS_POLICIES=str(folder))
-    assert done.returncode == 1
-    assert f"the policies in {folder} are not valid" in done.stderr
     assert 'retail.yaml:14:3: error: policy.ownr: unknown key "ownr" (did you mean "owner"?)' in done.stderr
+    assert "no valid snapshot of this file was stored before" in done.stderr
+    assert "the worker runs the complaints whose snapshots the store holds" in done.stderr
+    assert "cannot connect to Temporal at 127.0.0.1:9" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_a_broken_policy_file_keeps_its_last_valid_snapshot_in_effect(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    retail_copy(folder)
+    first = run(tmp_path, "worker", OMBUDS_POLICIES=str(folder))
+    assert "have problems" not in first.stderr and "cannot connect to Temporal" in first.stderr
+    retail_copy(folder, ("  owner: Head", "  ownr: Head"))
+    done = run(
+        tmp_path, "submit", str(EXAMPLES / "retail-defective-kettle.json"), OMBUDS_POLICIES=str(folder)
+    )
+    assert 'policy.ownr: unknown key "ownr"' in done.stderr
+    assert (
+        "the last valid snapshot of this file, retail 2026.1" in done.stderr
+        and "stays in effect" in done.stderr
+    )
+    assert "cannot connect to Temporal at 127.0.0.1:9" in done.stderr  # intake went on to submit
     assert "Traceback" not in done.stderr
+
+
+def test_a_policy_changed_under_the_same_version_is_named_with_both_shas(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    retail_copy(folder)
+    run(tmp_path, "worker", OMBUDS_POLICIES=str(folder))
+    retail_copy(folder, ("target: 10 hours", "target: 12 hours"))
+    done = run(tmp_path, "worker", OMBUDS_POLICIES=str(folder))
+    line = next(line for line in done.stderr.splitlines() if "changed since it was stored" in line)
+    assert "retail.yaml:12:12: warning: policy.version: retail 2026.1 changed since it was stored" in line
+    assert line.count("sha256") == 2 and "raise policy.version" in line
 
 
 def test_list_aligns_its_columns_and_says_when_more_match() -> None:

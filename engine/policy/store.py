@@ -19,6 +19,11 @@ class StoreError(LookupError):
     pass
 
 
+def _safe(name: str) -> str:
+    """A name as a file name: letters, digits and ``-._``, the rest as ``_``."""
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name) or "_"
+
+
 class Store:
     """Files named by the sha256 of their content under ``root``."""
 
@@ -66,6 +71,32 @@ class Store:
             raise StoreError(f"policy snapshot {sha}: {exc}") from None
         self._policies[sha] = policy
         return policy
+
+    def remember(self, policy: CompiledPolicy, file: str) -> list[str]:
+        """Keep a valid policy's snapshot, as the last valid one of its file and under its id and
+        version; returns the other shas stored before under the same id and version."""
+        self.put_policy(policy)
+        versions = self.root / "index" / "versions" / _safe(policy.id) / f"{_safe(policy.version)}.txt"
+        versions.parent.mkdir(parents=True, exist_ok=True)
+        known = versions.read_text("utf-8").split() if versions.exists() else []
+        if policy.sha256 not in known:
+            with versions.open("a", encoding="utf-8") as handle:  # appends of one line do not interleave
+                handle.write(policy.sha256 + "\n")
+        latest = self.root / "index" / "files" / _safe(file)
+        latest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=latest.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(policy.sha256)
+        os.replace(tmp, latest)
+        return [sha for sha in known if sha != policy.sha256]
+
+    def last_valid(self, file: str) -> CompiledPolicy | None:
+        """The last valid snapshot of a policy file, if one was ever stored."""
+        latest = self.root / "index" / "files" / _safe(file)
+        try:
+            return self.policy(latest.read_text("utf-8").strip())
+        except (OSError, StoreError):
+            return None
 
     def put_instance(self, instance: Instance) -> str:
         return self.put_bytes(instance.model_dump_json().encode())
