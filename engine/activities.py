@@ -23,7 +23,7 @@ from ombuds.workflows import names
 from .policy.compile import extended
 from .policy.model import CONTACT_FOR_CHANNEL
 from .policy.store import Store, StoreError
-from .policy.templates import render
+from .policy.templates import MissingValue, render
 
 log = structlog.get_logger("ombuds.delivery")
 
@@ -78,7 +78,13 @@ class Activities:
         channel, address = found
         plugin = self.channel_for(channel)
         locale, template = policy.template(message.template, message.locale)
-        subject, body = render(template.subject, template.body, message.context)
+        try:
+            subject, body = render(template.subject, template.body, message.context)
+        except MissingValue as exc:
+            # the same text would fail again: recorded as undelivered, never sent with a blank
+            reason = f'template "{message.template}" ({locale}) prints a value this message lacks: {exc}'
+            said.warning("message undeliverable", reason=reason)
+            return Receipt(key=message.key, channel=channel, status="undeliverable", reference=reason)
         rendered = RenderedMessage(
             key=message.key,
             to=message.to,

@@ -241,3 +241,34 @@ async def test_a_case_waits_for_a_snapshot_its_worker_lacks_and_runs_once_the_st
         case.handle, case.complaint_id = handle, "T-LATE-STORE"
         registered = await case.log_entry("registered", attempts=400)
         assert registered.at == "2031-05-06T10:00:00Z"
+
+
+async def test_a_message_missing_a_value_its_template_prints_is_undeliverable_not_blank(
+    tmp_path: Path,
+) -> None:
+    policy = next(p for p in shipped_policies() if p.id == "financial-services")
+    store = Store(tmp_path / "store")
+    store.put_policy(policy)
+    message = OutboundMessage(
+        key="C-9:5:0",
+        to="customer",
+        template="extension",
+        locale="en",
+        channels=["email"],
+        context={
+            "complaint": {"id": "C-9"},
+            "customer": {"name": "Ana", "contacts": {"email": "ana@example.org"}},
+            "reason": "we are waiting for records",
+        },
+        rule="clocks[1].extension",
+    )
+    receipt = await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, message)
+    assert receipt.status == "undeliverable"
+    assert 'template "extension" (en) prints a value this message lacks' in receipt.reference
+    assert "new_date" in receipt.reference
+    assert not list((tmp_path / "outbox").glob("*.json"))
+    whole = message.model_copy(update={"context": {**message.context, "new_date": "2027-04-30 17:30"}})
+    sent = await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, whole)
+    assert sent.status == "sent"
+    body = json.loads(next((tmp_path / "outbox").glob("*.json")).read_text("utf-8"))["body"]
+    assert "2027-04-30 17:30" in body and "we are waiting for records" in body

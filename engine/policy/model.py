@@ -470,8 +470,9 @@ class Compensation(_Model):
     caps: Caps = Field(default_factory=Caps)
     approval_from: Literal["next", "any_higher"] = Field(
         "next",
-        description="Either way, the approver is the lowest higher level whose limits allow the "
-        "proposal (kept so that every snapshot ever compiled stays readable).",
+        description="Who approves a proposal above the proposer's limits: `next`, the level right "
+        "above the proposer's (a proposal above its limits too is rejected: that level may propose "
+        "it to the one above); `any_higher`, the lowest higher level whose limits allow it.",
     )
 
 
@@ -489,6 +490,14 @@ class Callbacks(_Model):
     attempts: int = Field(3, ge=1, le=10)
     spacing: DurationText = "30 minutes"
     template: Name | None = Field(None, description="Confirmation sent to the customer.")
+    reminder: Name | None = Field(
+        None,
+        description="Sent to the callback's owner at `remind_owner_before` and when the slot comes; "
+        "gets `callback` and `owner`.",
+    )
+    offer: Name | None = Field(
+        None, description="Sent to the customer at intake when `offer_when` holds: a callback is available."
+    )
 
 
 # --------------------------------------------------------------------------- notifications

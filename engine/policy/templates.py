@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Template as Template_
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import PolicyError, did_you_mean
@@ -30,8 +31,23 @@ _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_\-]*)\.(?P<locale>[a-z]{2,3}(?:-[A-Z
 MAX_TEMPLATE_BYTES = 64_000
 
 
+class Missing(Undefined):
+    """A value the message lacks: false in a condition and empty in a loop, but never printed as
+    blank text — printing it stops the rendering, and the message is reported undeliverable."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        self._fail_with_undefined_error()
+        return ""  # pragma: no cover - the line above raises
+
+
+class MissingValue(ValueError):
+    """A template printed a value its message does not carry."""
+
+
 def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, undefined=Missing)
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,8 @@ class Template:
     subject: str
     body: str
     file: str
+    #: How many lines the body starts after the first (the subject line and a blank line).
+    body_line: int = 0
 
     @property
     def sha256(self) -> str:
@@ -64,6 +82,55 @@ _PARSE_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 _COMPLAINT_FIELDS = frozenset(Complaint.model_fields) - {"description"}
 _CUSTOMER_FIELDS = frozenset(Customer.model_fields)
 _CONTACT_FIELDS = frozenset(Contacts.model_fields)
+
+
+_MAY_LACK_ROOTS = ("customer", "complaint", "deadlines", "dates")
+
+
+def _path(node: Any) -> str | None:
+    """``customer.contacts.phone`` or ``deadlines['final-response']`` for a chain of look-ups."""
+    if isinstance(node, nodes.Name):
+        return node.name if node.name in _MAY_LACK_ROOTS else None
+    if isinstance(node, nodes.Getattr):
+        base = _path(node.node)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        base = _path(node.node)
+        return f"{base}[{node.arg.value!r}]" if base else None
+    return None
+
+
+def _paths_in(node: Any) -> set[str]:
+    found = {p for n in node.find_all((nodes.Getattr, nodes.Getitem)) if (p := _path(n))}
+    own = _path(node)
+    return found | ({own} if own else set())
+
+
+@lru_cache(maxsize=4096)
+def printed_without_default(text: str) -> tuple[tuple[str, int], ...]:
+    """``(path, line)`` of each look-up a template prints as it is — no ``| default(...)``, no
+    ``or``, no ``{% if %}`` on it — so a message that lacks it cannot be rendered."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: Any, guarded: frozenset[str]) -> None:
+        if isinstance(node, nodes.If):
+            tested = frozenset(_paths_in(node.test))
+            for child in node.body:
+                visit(child, guarded | tested)
+            for child in [*node.elif_, *node.else_]:
+                visit(child, guarded)
+            return
+        if isinstance(node, nodes.Output):
+            for expr in node.nodes:
+                path = _path(expr)
+                if path and path not in guarded and ("." in path or "[" in path):
+                    found.append((path, expr.lineno))
+            return
+        for child in node.iter_child_nodes():
+            visit(child, guarded)
+
+    visit(_PARSE_ENV.parse(text), frozenset())
+    return tuple(found)
 
 
 @lru_cache(maxsize=4096)
@@ -313,7 +380,9 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             result.broken.add(name)
             result.broken_locales.add((name, locale))
         else:
-            result.templates.setdefault(name, {})[locale] = Template(name, locale, subject, body, str(file))
+            result.templates.setdefault(name, {})[locale] = Template(
+                name, locale, subject, body, str(file), body_line
+            )
     if not result.names:
         result.problems.append(
             doc.error(
@@ -336,5 +405,10 @@ _RENDER_ENV = environment()
 
 
 def render(subject: str, body: str, context: dict[str, Any]) -> tuple[str, str]:
-    """Render a template's subject and body in the sandbox (compiled once per text)."""
-    return _compiled(subject).render(context), _compiled(body).render(context)
+    """Render a template's subject and body in the sandbox (compiled once per text).
+
+    Raises :class:`MissingValue` when the template prints a value the context lacks."""
+    try:
+        return _compiled(subject).render(context), _compiled(body).render(context)
+    except UndefinedError as exc:
+        raise MissingValue(str(exc.message or exc)) from None

@@ -27,7 +27,8 @@ from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hi
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .model import Complaint, Policy
 from .schema import schema_problems
-from .templates import TemplateSet, field_uses, load_templates
+from .templates import TemplateSet, field_uses, load_templates, printed_without_default
+from .vocabulary import EVERY_MESSAGE, SENT_WITH
 
 MAX_SURVEY_QUESTIONS_WARN = 7
 MAX_SURVEY_QUESTIONS = 15
@@ -478,7 +479,8 @@ class _Checker:
             else:
                 seen[name] = i
 
-    def template_ref(self, loc: Loc, name: str | None) -> None:
+    def template_ref(self, loc: Loc, name: str | None, carries: frozenset[str] | None = None) -> None:
+        """A template named at ``loc``: it exists, and reads nothing the message sent there lacks."""
         if name is None or self.templates is None or not self.templates.names:
             return  # no templates at all: reported once, at templates.dir
         if name not in self.templates.names:
@@ -489,6 +491,22 @@ class _Checker:
                 code="reference",
             )
         self.templates.used.add(name)
+        site = template_site(loc)
+        given = carries if carries is not None else SENT_WITH.get(site)
+        if given is None:
+            return
+        given = EVERY_MESSAGE | given
+        for locale, template in sorted(self.templates.templates.get(name, {}).items()):
+            lacking = sorted(set(template.variables) - given)
+            if lacking:
+                self.error(
+                    loc,
+                    f'template "{name}" ({locale}) reads {", ".join(lacking)}, which the message sent '
+                    f"here does not carry",
+                    "here it gets: " + ", ".join(sorted(given)),
+                    code="template",
+                )
+                return
 
     @property
     def calendar_names(self) -> list[str]:
@@ -977,9 +995,19 @@ class _Checker:
                     code="unreachable",
                 )
             seen.setdefault(key, i)
-            self.template_ref((*loc, "notify_customer"), rule.notify_customer)
+            # a rule fired by a clock's warning or breach names the clock in its messages
+            by_clock = (
+                frozenset({"clock"}) if rule.trigger.on in ("sla_warning", "sla_breach") else frozenset()
+            )
+            self.template_ref(
+                (*loc, "notify_customer"),
+                rule.notify_customer,
+                SENT_WITH["escalation[].notify_customer"] | by_clock,
+            )
             for j, name in enumerate(rule.notify_staff):
-                self.template_ref((*loc, "notify_staff", j), name)
+                self.template_ref(
+                    (*loc, "notify_staff", j), name, SENT_WITH["escalation[].notify_staff[]"] | by_clock
+                )
         triggers = self.raw_triggers()
         policy_follow = self.parts.get("follow_up")
         if (
@@ -995,6 +1023,15 @@ class _Checker:
                 "low score escalates, but no escalation rule has trigger low_survey_score",
                 "add an escalation rule with `trigger: {on: low_survey_score}`",
             )
+        low = policy_follow.survey.low_score if policy_follow and policy_follow.survey else None
+        for i, rule in self.parts.items("escalation"):
+            if low is not None and low.action == "notify" and rule.trigger.on == "low_survey_score":
+                self.warn(
+                    ("escalation", i, "trigger", "on"),
+                    "never fires: follow_up.survey.low_score.action is notify, which only notifies",
+                    "set the action to escalate or reopen for a low score to move the case",
+                    code="unreachable",
+                )
         if (
             triggers is not None
             and "escalation" in self.parts.sections
@@ -1065,6 +1102,15 @@ class _Checker:
         self.duration(("callbacks", "remind_owner_before"), cb.remind_owner_before)
         self.calendar_ref(("callbacks", "calendar"), cb.calendar)
         self.template_ref(("callbacks", "template"), cb.template)
+        self.template_ref(("callbacks", "reminder"), cb.reminder)
+        self.template_ref(("callbacks", "offer"), cb.offer)
+        if cb.reminder is None:
+            self.warn(
+                ("callbacks",),
+                "nobody is told when a callback falls due",
+                "name the owner's reminder, callbacks.reminder: <template>; it gets callback and owner",
+                key=True,
+            )
         triggers = self.raw_triggers()
         if triggers is not None and "missed_callback" not in triggers:
             self.warn(
@@ -1128,6 +1174,39 @@ class _Checker:
         if follow.thank_you:
             self.template_ref(("follow_up", "thank_you", "template"), follow.thank_you.template)
 
+    def _printed_without_default(self) -> None:
+        """A template printing a complaint or customer field that intake does not require would
+        not be sent for a complaint without it: it needs a default.  (A deadline printed while its
+        clock is not running is reported at delivery: which clocks run depends on the case.)"""
+        assert self.templates is not None
+        intake = self.parts.get("intake")
+        if intake is None:
+            return  # a broken intake is reported where it is broken
+        required = set(intake.required)
+        always = {"complaint.id", "complaint.received_at", "complaint.channel"}
+        for name, by_locale in sorted(self.templates.templates.items()):
+            for locale, template in sorted(by_locale.items()):
+                parts = ((template.subject, 0), (template.body, template.body_line))
+                for text, offset in parts:
+                    for path, line in printed_without_default(text):
+                        field = path.removeprefix("complaint.")
+                        if path.startswith(("deadlines", "dates")) or path in always or field in required:
+                            continue
+                        why = "intake does not require it"
+                        self.problems.append(
+                            PolicyError(
+                                template.file,
+                                line + offset,
+                                1,
+                                "",
+                                f'template "{name}" ({locale}) prints {path}, which a message may lack '
+                                f"({why}): such a message would not be sent",
+                                f'give it a default: {{{{ {path} | default("...") }}}}, or an {{% if {path} %}}',
+                                "warning",
+                                "template",
+                            )
+                        )
+
     def check_records(self) -> None:
         for key, what in (("review_every", "no review reminder"), ("report", "no report")):
             if self.raw("records", key) is not None:
@@ -1142,6 +1221,7 @@ class _Checker:
     def check_templates(self) -> None:
         if self.templates is None:
             return
+        self._printed_without_default()
         meta = self.parts.get("policy")
         if meta is not None:
             self.problems.extend(self.templates.locale_problems(meta.locale, meta.locales))
@@ -1192,6 +1272,12 @@ def _holiday_countries() -> frozenset[str]:
         return frozenset(holidays.list_supported_countries())
     except Exception:  # pragma: no cover - depends on the holidays release
         return frozenset()
+
+
+def template_site(loc: Loc) -> str:
+    """The setting a template is named at, as :data:`SENT_WITH` keys it (indices as ``[]``)."""
+    path = "".join("[]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return path.removesuffix(".template") if path.startswith("notifications.events.") else path
 
 
 def _fmt(loc: Loc) -> str:

@@ -118,6 +118,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "options": "the remedies offered, by title",
     "offer": "the remedy granted, by title",
     "callback": "the agreed callback time, local",
+    "owner": "who makes the callback: the assigned agent, else the level (staff messages)",
     "survey_url": "the survey link",
     "questions": "the survey questions",
     "clock": "the clock a warning or breach is about (staff messages)",
@@ -125,3 +126,45 @@ TEMPLATE_VARIABLES: dict[str, str] = {
 }
 #: Template variables the core computes only when a template reads them.
 COMPUTED_TEMPLATE_VARIABLES = ("policy", "deadlines", "dates", "level", "received")
+#: What every message carries.
+EVERY_MESSAGE = frozenset({"complaint", "customer", "case", *COMPUTED_TEMPLATE_VARIABLES})
+
+_NONE: frozenset[str] = frozenset()
+#: Each setting that names a template (``[]`` for any index), and what the message it sends
+#: carries beyond :data:`EVERY_MESSAGE`.  ``compensation_offered`` carries ``offer`` only when
+#: a compensation is granted, not when an option set without a template of its own is offered.
+SENT_WITH: dict[str, frozenset[str]] = {
+    "intake.refusals[].template": frozenset({"reason"}),
+    "intake.primary_response": _NONE,
+    "stages[].notify": _NONE,
+    "clocks[].warnings[].notify[]": frozenset({"clock"}),
+    "clocks[].notify_on_breach[]": frozenset({"clock"}),
+    "clocks[].notify_customer": frozenset({"reason", "new_date"}),
+    "clocks[].extension.notice": frozenset({"reason", "new_date"}),
+    "authority[].handoff_template": frozenset({"handoff"}),
+    "escalation[].notify_customer": _NONE,
+    "escalation[].notify_staff[]": frozenset({"handoff"}),
+    "compensation.option_sets[].template": frozenset({"options"}),
+    "callbacks.template": frozenset({"callback"}),
+    "callbacks.reminder": frozenset({"callback", "owner"}),
+    "callbacks.offer": _NONE,
+    "follow_up.survey.template": frozenset({"survey_url", "questions"}),
+    "follow_up.survey.low_score.notify[]": _NONE,
+    "follow_up.thank_you.template": _NONE,
+    "notifications.events.received": _NONE,
+    "notifications.events.acknowledged": _NONE,
+    "notifications.events.refused": frozenset({"reason"}),
+    "notifications.events.escalated": _NONE,
+    "notifications.events.compensation_offered": frozenset({"options"}),
+    "notifications.events.resolution_proposed": _NONE,
+    "notifications.events.resolved": frozenset({"reason", "decision"}),
+    "notifications.events.closed": _NONE,
+    "notifications.events.reopened": _NONE,
+    "notifications.events.withdrawn": _NONE,
+    "notifications.events.extension": frozenset({"reason", "new_date"}),
+    "notifications.events.delay": frozenset({"reason", "new_date"}),
+    "notifications.events.callback_scheduled": frozenset({"callback"}),
+    "notifications.events.survey": frozenset({"survey_url", "questions"}),
+    "notifications.events.survey_reminder": frozenset({"survey_url"}),
+    "notifications.events.thank_you": _NONE,
+}
