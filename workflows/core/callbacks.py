@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from . import escalation, notifications
 from .case import Case, Rejected, answer, iso
 from .events import SYSTEM, Answer, CallbackOutcome, RequestCallback
-from .state import Callback, Scheduled
+from .patches import SETTINGS_ACT_AS_WRITTEN
+from .state import Callback, LogEntry, Scheduled
 
 #: The follow-up item that reminds a callback's owner: ``callback_reminder:<number>``.
 REMINDER = "callback_reminder"
@@ -76,13 +77,32 @@ def on_request(case: Case, event: RequestCallback, now: int) -> Answer:
 
 
 def remind_owner(case: Case, now: int, item: Scheduled) -> None:
-    case.log(
-        now,
-        "deadline:callback_reminder",
-        item.rule,
-        "callback owner reminded",
-        callback=item.kind.split(":")[1],
-    )
+    """``remind_owner_before`` the slot: the owner gets the policy's reminder."""
+    number = item.kind.split(":")[1]
+    entry = case.log(now, "deadline:callback_reminder", item.rule, "callback owner reminded", callback=number)
+    cb = next((c for c in case.state.callbacks if str(c.number) == number), None)
+    if cb is not None and cb.status == "scheduled":
+        _remind(case, entry, cb)
+
+
+def _remind(case: Case, entry: LogEntry, cb: Callback) -> bool:
+    """Send the policy's callback reminder to staff, saying whose call it is; False without one."""
+    spec = case.policy.callbacks
+    if spec is None or spec.reminder is None or not case.patched(SETTINGS_ACT_AS_WRITTEN):
+        return False
+    when = case.local(cb.due, spec.calendar)
+    notifications.send(case, entry, spec.reminder, to="staff", callback=when, owner=cb.owner)
+    return True
+
+
+def offer(case: Case, now: int) -> None:
+    """At intake, where ``offer_when`` holds: tell the customer a callback is available."""
+    spec = case.policy.callbacks
+    if spec is None or spec.offer is None or not case.when(spec.offer_when):
+        return
+    if case.patched(SETTINGS_ACT_AS_WRITTEN):
+        entry = case.log(now, "intake", "callbacks.offer", "callback offered")
+        notifications.send(case, entry, spec.offer)
 
 
 def fire(case: Case, now: int) -> None:
@@ -102,7 +122,7 @@ def due(case: Case, now: int, cb: Callback) -> None:
         notifications.send(
             case,
             entry,
-            "handoff" if "handoff" in case.compiled.templates else None,
+            None if _remind(case, entry, cb) else "handoff" if "handoff" in case.compiled.templates else None,
             to="staff",
             handoff=f"Call the customer back now (callback {cb.number}).",
         )

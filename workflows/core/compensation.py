@@ -17,6 +17,7 @@ from typing import Any
 from . import escalation, notifications, promises
 from .case import Case, Rejected, answer
 from .events import SYSTEM, Actor, Answer, ChooseOption, DecideApproval, OfferOptions, ProposeCompensation
+from .patches import SETTINGS_ACT_AS_WRITTEN
 from .state import CapCheck, Proposal, ProposalStatus
 
 
@@ -110,10 +111,24 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
     )
     if approver is None:
         return decide("rejected", limits, f"{problem}, and no level may grant it")
+    nearest = actor_level + 1
+    if (
+        approver != nearest
+        and case.policy.compensation.approval_from == "next"
+        and case.patched(SETTINGS_ACT_AS_WRITTEN)
+    ):
+        above = case.policy.authority[nearest].id
+        reason = (
+            f"{problem}, and above what {above} may approve (approval_from: next): "
+            f"{above} may propose it to the level above"
+        )
+        return decide("rejected", "compensation.approval_from", reason)
     decided = decide("needs_approval", limits, problem, approval_level=case.policy.authority[approver].id)
     for i, rule in enumerate(case.policy.escalation):
         if rule.trigger.on == "compensation_above_authority" and case.when(rule.trigger.when):
             target = approver if rule.to == "next" else case.level_index(rule.to)
+            if rule.to == "next" and approver != s.level + 1 and case.patched(SETTINGS_ACT_AS_WRITTEN):
+                target = None  # the next level of the case, as everywhere
             summary = f"Approval needed for proposal {number}: {remedy} {amount}. {problem}."
             escalation.escalate(
                 case, now, i, rule, "event:propose_compensation", event.actor, summary, to_level=target
@@ -166,12 +181,18 @@ def grant(
     rule: str,
     base: dict[str, Any],
     checked: bool = False,
+    reason: str | None = None,
 ) -> Answer:
-    """Grant a compensation, or hold it for the customer's ledger when a per-customer cap applies."""
+    """Grant a compensation, or hold it for the customer's ledger when a per-customer cap applies.
+
+    ``actor`` is who grants it (the proposer within their limits, else the approver), ``reason``
+    the approver's."""
     s = case.state
     per_customer = case.policy.compensation.caps.per_customer
     if per_customer is not None and amount > 0 and not checked and customer_key(case) is not None:
         record_proposal(case, number, actor, remedy, amount, discount, coupons, "pending_cap_check")
+        held = next(p for p in s.proposals if p.number == number)
+        held.approver, held.approval_reason = actor, reason
         assert case.plan.cap_period is not None
         case.cap_checks.append(
             CapCheck(
@@ -193,8 +214,9 @@ def grant(
         if not existing
         else "event:decide_approval"
     )
+    said = {"approval_reason": reason} if reason and case.patched(SETTINGS_ACT_AS_WRITTEN) else {}
     entry = case.log(
-        now, trigger, rule, "compensation granted", actor, total=str(s.compensation_total), **base
+        now, trigger, rule, "compensation granted", actor, total=str(s.compensation_total), **said, **base
     )
     title = case.policy.compensation.remedies[remedy].title
     notifications.announce(case, entry, "compensation_offered", options=[title], offer=title)
@@ -206,10 +228,13 @@ def settle_cap_check(case: Case, now: int, check: CapCheck, granted: bool, reaso
     proposal = next(p for p in case.state.proposals if p.number == check.proposal)
     base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
     if granted:
+        approver = (
+            proposal.approver if proposal.approver and case.patched(SETTINGS_ACT_AS_WRITTEN) else SYSTEM
+        )
         return grant(
             case,
             now,
-            SYSTEM,
+            approver,
             proposal.number,
             proposal.remedy,
             proposal.amount,
@@ -218,6 +243,7 @@ def settle_cap_check(case: Case, now: int, check: CapCheck, granted: bool, reaso
             "compensation.caps.per_customer",
             base,
             checked=True,
+            reason=proposal.approval_reason if approver is not SYSTEM else None,
         )
     proposal.status = "rejected"
     proposal.reason = reason
@@ -300,6 +326,7 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
         proposal.coupons,
         limits,
         base,
+        reason=event.reason,
     )
 
 

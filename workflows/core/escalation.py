@@ -15,7 +15,7 @@ from . import notifications, promises
 from .case import Case, Rejected, answer, iso
 from .clocks import running
 from .events import AcceptEscalation, Actor, Answer, Assign, Escalate
-from .patches import HANDOFF_SUMMARY_OPTIONAL
+from .patches import HANDOFF_SUMMARY_OPTIONAL, SETTINGS_ACT_AS_WRITTEN
 from .state import Promise
 
 
@@ -38,7 +38,7 @@ def trigger(
             continue
         if not case.when(t.when):
             continue
-        escalate(case, now, i, rule, trigger, actor, summary)
+        escalate(case, now, i, rule, trigger, actor, summary, clock=clock)
         return rule
     return None
 
@@ -52,8 +52,11 @@ def escalate(
     actor: Actor,
     summary: str | None,
     to_level: int | None = None,
+    clock: str | None = None,
 ) -> bool:
-    """Move the case up to a level (the rule's, or ``to_level``); False when it cannot move."""
+    """Move the case up to a level (the rule's, or ``to_level``); False when it cannot move.
+
+    ``clock``: the clock whose warning or breach fired the rule; its messages name it."""
     s = case.state
     levels = case.policy.authority
     if to_level is None:
@@ -96,12 +99,13 @@ def escalate(
         reason=rule.reason,
     )
     level = levels[to_level]
-    notifications.send(case, entry, rule.notify_customer, level=level.title)
+    named = clock if clock is not None and case.patched(SETTINGS_ACT_AS_WRITTEN) else None
+    notifications.send(case, entry, rule.notify_customer, level=level.title, clock=named)
     for template in rule.notify_staff:
-        notifications.send(case, entry, template, to="staff", handoff=handoff, level=level.title)
+        notifications.send(case, entry, template, to="staff", handoff=handoff, level=level.title, clock=named)
     if level.handoff_template and level.handoff_template not in rule.notify_staff:
         notifications.send(
-            case, entry, level.handoff_template, to="staff", handoff=handoff, level=level.title
+            case, entry, level.handoff_template, to="staff", handoff=handoff, level=level.title, clock=named
         )
     within = case.plan.decision_within[to_level]
     if within is not None:

@@ -17,6 +17,7 @@ from ombuds.engine.policy.plan import ELAPSED
 from . import callbacks, escalation, notifications
 from .case import Case, Rejected, answer
 from .events import Answer, SurveyAnswer
+from .patches import SETTINGS_ACT_AS_WRITTEN
 from .state import Scheduled
 
 SURVEY = "survey"
@@ -88,9 +89,13 @@ def fire_item(case: Case, now: int, item: Scheduled) -> None:
         if s.survey_score is None:
             entry = case.log(now, "deadline:survey_reminder", item.rule, "survey reminder sent")
             note = case.policy.notifications.events.get("survey_reminder")
-            notifications.send(
-                case, entry, note.template if note else survey.template, survey_url=survey_url(case)
-            )
+            declared = note is not None and (note.to != "customer" or bool(note.channels))
+            if declared and case.patched(SETTINGS_ACT_AS_WRITTEN):
+                notifications.announce(case, entry, "survey_reminder", survey_url=survey_url(case))
+            else:
+                notifications.send(
+                    case, entry, note.template if note else survey.template, survey_url=survey_url(case)
+                )
     elif item.kind == SURVEY_EXPIRY:
         if s.survey_score is None:
             case.log(now, "deadline:survey_expiry", item.rule, "survey expired unanswered")
@@ -99,9 +104,18 @@ def fire_item(case: Case, now: int, item: Scheduled) -> None:
         if not notifications.announce(case, entry, "thank_you"):
             notifications.send(case, entry, follow.thank_you.template, channels=[follow.thank_you.channel])
     elif item.kind == CHECK_IN:
-        case.log(now, "deadline:check_in", item.rule, "check-in call due", owner=s.assignee or case.level_id)
+        case.log(now, "deadline:check_in", item.rule, "check-in call due", owner=check_in_owner(case))
     elif item.kind.startswith(f"{callbacks.REMINDER}:"):
         callbacks.remind_owner(case, now, item)
+
+
+def check_in_owner(case: Case) -> str:
+    """Who makes the check-in call: the assigned agent, or the case's level, as ``owner`` says."""
+    s, check_in = case.state, case.policy.follow_up.check_in_call
+    before = s.assignee or case.level_id
+    if check_in is None or check_in.owner == "assigned_agent":
+        return before
+    return case.level_id if before != case.level_id and case.patched(SETTINGS_ACT_AS_WRITTEN) else before
 
 
 def survey_url(case: Case) -> str:
@@ -146,9 +160,19 @@ def on_survey_answer(case: Case, event: SurveyAnswer, now: int) -> Answer:
             notifications.send(case, action_entry, template, to="staff")
         if low.action in ("reopen", "escalate") and s.status == "resolved":
             case.reopen(now, event.actor, "event:survey_answer")
-        # escalation rules on low scores fire whatever the action (they may have conditions)
-        escalation.trigger(case, now, "low_survey_score", "event:survey_answer", event.actor)
+        # reopen and escalate fire the escalation rules on low scores (they may have conditions);
+        # notify only notifies
+        if (
+            low.action != "notify"
+            or not _rules_on_low_scores(case)
+            or not case.patched(SETTINGS_ACT_AS_WRITTEN)
+        ):
+            escalation.trigger(case, now, "low_survey_score", "event:survey_answer", event.actor)
     return answer("recorded", entry, score=event.score)
+
+
+def _rules_on_low_scores(case: Case) -> bool:
+    return any(rule.trigger.on == "low_survey_score" for rule in case.policy.escalation)
 
 
 def survey_pending(case: Case) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ombuds.engine.policy.rules import intake_refusal
 
-from . import classification, escalation, notifications, stages
+from . import callbacks, classification, escalation, notifications, stages
 from .case import Case, answer
 from .clocks import running
 from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
@@ -35,6 +35,7 @@ def start(case: Case, now: int) -> None:
         entry = case.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
         notifications.announce(case, entry, "acknowledged")
         mark_acknowledged(case, now, SYSTEM)
+    callbacks.offer(case, now)
     escalation.trigger(case, now, "classification", "intake", SYSTEM)
 
 

@@ -12,6 +12,7 @@ from . import follow_up, notifications, promises, stages
 from .case import Case, Rejected, answer
 from .clocks import running
 from .events import SYSTEM, Actor, Answer, Close, Reopen, Resolve, Withdraw
+from .patches import SETTINGS_ACT_AS_WRITTEN
 
 
 def check_resolve(case: Case, event: Resolve) -> None:
@@ -67,10 +68,15 @@ def reopen(case: Case, now: int, actor: Actor, trigger: str) -> None:
     s.status = "open"
     s.reopened += 1
     follow_up.keep_after_reopen(case)
-    case.log(now, trigger, "clocks", "reopened", actor, times=s.reopened)
-    notifications.announce(case, s.log[-1], "reopened")
+    entry = case.log(now, trigger, "clocks", "reopened", actor, times=s.reopened)
+    # the customer is told once the clocks run again, so the message can name their new deadlines
+    told_first = not case.patched(SETTINGS_ACT_AS_WRITTEN)
+    if told_first:
+        notifications.announce(case, entry, "reopened")
     running.reopen(case, now, actor, trigger)
     running.process(case, now, "reopened", actor)
+    if not told_first:
+        notifications.announce(case, entry, "reopened")
 
 
 def on_withdraw(case: Case, event: Withdraw, now: int) -> Answer:
@@ -101,16 +107,29 @@ def close(case: Case, now: int, actor: Actor, trigger: str) -> None:
     final = next((st for st in case.policy.stages if st.final), None)
     if final is not None and s.stage != final.id:
         stages.enter(case, now, final.id, trigger, actor)
+    unanswered = _unanswered(case)
     closed = case.log(
-        now, trigger, "records", "closed", actor, retention_years=case.policy.records.retention_years
+        now,
+        trigger,
+        "records",
+        "closed",
+        actor,
+        retention_years=case.policy.records.retention_years,
+        final_response=False if unanswered else None,
     )
     notifications.announce(case, closed, "closed")
     running.process(case, now, "closed", actor)
-    running.stop_all(case, now, actor, "closed")
+    running.stop_all(case, now, actor, "closed", unmet=unanswered)
     for promise in s.promises:
         if promise.kept is None:
             promise.kept = True
     follow_up.keep_after_close(case)
+
+
+def _unanswered(case: Case) -> bool:
+    """A case closed before its final response, where a clock waits for one (and the change applies)."""
+    waits = any("final_response" in clock.stops for clock in case.policy.clocks)
+    return waits and "final_response" not in case.state.events and case.patched(SETTINGS_ACT_AS_WRITTEN)
 
 
 def close_when_done(case: Case, now: int) -> None:

@@ -13,5 +13,10 @@ from __future__ import annotations
 EXTENSION_KEEPS_PAUSED_TIME = "extension-keeps-paused-time"
 #: ``handoff_summary: false`` leaves out the summary built from the case.
 HANDOFF_SUMMARY_OPTIONAL = "handoff-summary-optional"
+#: Policy settings act as the reference says (issue 14): the check-in owner, approval_from, `to: next`
+#: for compensation, the low-score action's precedence, the survey reminder's audience and
+#: channels, the callback reminder and offer, a clock started while waiting logged before its
+#: pause, the approver in the log of a grant, a case closed without a final response.
+SETTINGS_ACT_AS_WRITTEN = "settings-act-as-written"
 #: Every change id, oldest first.
-PATCHES = (EXTENSION_KEEPS_PAUSED_TIME, HANDOFF_SUMMARY_OPTIONAL)
+PATCHES = (EXTENSION_KEEPS_PAUSED_TIME, HANDOFF_SUMMARY_OPTIONAL, SETTINGS_ACT_AS_WRITTEN)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from .events import Actor
 from .payload import Payload
 
 #: Clock fields earlier versions wrote and nothing read.
@@ -55,6 +56,8 @@ class Proposal(Payload):
     reason: str = ""
     approval_level: str | None = None
     approved_by: str | None = None
+    approver: Actor | None = Field(None, description="Who approved it, for the grant's log entry.")
+    approval_reason: str | None = None
 
 
 class Promise(Payload):

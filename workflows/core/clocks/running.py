@@ -16,6 +16,7 @@ from ombuds.engine.policy.vocabulary import ENDING, ONCE_ONLY, clock_event
 
 from ..case import Case, answer, iso
 from ..events import Actor, Answer, RequestInformation
+from ..patches import SETTINGS_ACT_AS_WRITTEN
 from ..state import ClockState
 
 #: Case events nested deeper than this (clocks anchored on each other in a ring) stop here.
@@ -64,7 +65,10 @@ def start(case: Case, now: int, clock: Clock, cs: ClockState, trigger: str, acto
     cs.remaining = None
     cs.warnings_at = warning_instants(case, clock, cal, duration, now, due)
     cs.warnings_fired = []
-    if case.state.waiting_on_customer and clock.pause_while_waiting_on_customer:
+    waiting = case.state.waiting_on_customer and clock.pause_while_waiting_on_customer
+    # a clock that starts while the case waits is logged as started, then paused
+    pause_first = waiting and not case.patched(SETTINGS_ACT_AS_WRITTEN)
+    if pause_first:
         pause(case, now, clock, cs, actor)
     case.log(
         now,
@@ -76,6 +80,8 @@ def start(case: Case, now: int, clock: Clock, cs: ClockState, trigger: str, acto
         due=iso(due),
         target=str(duration),
     )
+    if waiting and not pause_first:
+        pause(case, now, clock, cs, actor)
     process(case, now, clock_event(clock.id, "started"), actor)
 
 
@@ -100,12 +106,14 @@ def warning_instants(
     return out
 
 
-def stop(case: Case, now: int, clock: Clock, cs: ClockState, event: str, actor: Actor) -> None:
+def stop(
+    case: Case, now: int, clock: Clock, cs: ClockState, event: str, actor: Actor, unmet: bool = False
+) -> None:
     cal = case.calendar(clock_calendar(case.policy, clock))
     duration = parse_duration(cs.target)
     if cs.status == "running" and cs.due is not None:
         cs.remaining = span(cal, duration, now, cs.due)
-    met = cs.status != "breached" and (cs.due is None or now <= cs.due)
+    met = not unmet and cs.status != "breached" and (cs.due is None or now <= cs.due)
     cs.status = "stopped"
     case.log(
         now,
@@ -212,12 +220,12 @@ def reopen(case: Case, now: int, actor: Actor, trigger: str) -> None:
             )
 
 
-def stop_all(case: Case, now: int, actor: Actor, event: str) -> None:
-    """The case ends: every clock still running or paused stops."""
+def stop_all(case: Case, now: int, actor: Actor, event: str, unmet: bool = False) -> None:
+    """The case ends: every clock still running or paused stops (``unmet``: none was met)."""
     for clock in case.policy.clocks:
         cs = case.state.clocks.get(clock.id)
         if cs is not None and cs.status in ("running", "paused"):
-            stop(case, now, clock, cs, event, actor)
+            stop(case, now, clock, cs, event, actor, unmet=unmet)
 
 
 def stopped_for_good(case: Case, clock: Clock) -> bool:
