@@ -28,12 +28,18 @@ from .golden import record
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 #: Golden histories of the current behaviour, and the scenario that recorded each.
+#: Golden histories and the scenario that recorded each; the driver takes the change ids each
+#: history took (its markers), so the older ones show the behaviour before a change.
 SCENARIOS: dict[str, Callable[[Any], Awaitable[None]]] = {
-    "v2/financial-full-path": record.financial_full_path,
-    "v2/financial-refused": record.refused,
-    "v2/financial-breach-and-delay": record.breach_and_delay,
-    "v2/retail-full-path": record.retail_full_path,
-    "v2/b2b-full-path": record.b2b_full_path,
+    f"{version}/{name}": scenario
+    for version in ("v2", "v3")
+    for name, scenario in (
+        ("financial-full-path", record.financial_full_path),
+        ("financial-refused", record.refused),
+        ("financial-breach-and-delay", record.breach_and_delay),
+        ("retail-full-path", record.retail_full_path),
+        ("b2b-full-path", record.b2b_full_path),
+    )
 }
 
 

@@ -203,3 +203,20 @@ def test_cli_replays_a_ledger_history_and_checks_its_answers() -> None:
     assert "deterministic" in done.stdout
     assert "update answers: identical to the recorded answers (10)" in done.stdout
     assert "decision log" not in done.stdout  # a ledger keeps none
+
+
+async def test_histories_from_before_settings_acted_as_written_replay_the_old_way() -> None:
+    """v2 predates `settings-act-as-written`: its grant after the cap check is by the system, no
+    callback is offered; v3's grant names the approver and the phone customer is offered a callback.
+    Each replays to its own log."""
+
+    def grant_and_offer(version: str) -> tuple[str, bool]:
+        log = recorded_log(load(GOLDEN / version / "retail-full-path.json")) or []
+        granted = next(e for e in log if e.action == "compensation granted")
+        return granted.actor, any(e.action == "callback offered" for e in log)
+
+    assert grant_and_offer("v2") == ("system", False)
+    assert grant_and_offer("v3") == ("staff:bob@supervisor", True)
+    for version in ("v2", "v3"):
+        report = await replay(load(GOLDEN / version / "retail-full-path.json"), STORE)
+        assert report.ok, (version, report.failure, report.answers_differing)
