@@ -112,8 +112,7 @@ def explain(compiled: CompiledPolicy) -> str:
     out = [
         f"{m.title}",
         f"  policy {m.id} version {m.version}, owned by {m.owner}",
-        f"  effective {m.effective}, review by {m.review_by}; records kept {p.records.retention_years} years; "
-        f"procedure reviewed every {p.records.review_every}; {p.records.report} complaint review",
+        f"  effective {m.effective}, review by {m.review_by}; records kept {p.records.retention_years} years",
         f"  sha256 {compiled.sha256}",
         "",
         "Applies to:",

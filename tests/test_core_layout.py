@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ombuds.engine.policy.vocabulary import CASE_EVENTS, CASE_FIELDS, TEMPLATE_VARIABLES
+from ombuds.engine.policy.vocabulary import CASE_EVENTS, CASE_FIELDS, SENT_WITH, TEMPLATE_VARIABLES
 from ombuds.workflows.core import Event
 from ombuds.workflows.core.driver import HANDLERS
 from ombuds.workflows.core.events import KINDS, Resolve
@@ -70,8 +70,9 @@ def test_the_core_processes_only_declared_case_events() -> None:
         (CASE_EVENTS, "`{}`"),
         (CASE_FIELDS, "`case.{}`"),
         (TEMPLATE_VARIABLES, "| `{}` |"),
+        (SENT_WITH, "| `{}` |"),
     ],
-    ids=["case events", "case fields", "template variables"],
+    ids=["case events", "case fields", "template variables", "template settings"],
 )
 def test_the_policy_language_reference_names_every_word(vocabulary: dict[str, object], written: str) -> None:
     assert [name for name in vocabulary if written.format(name) not in DOCS] == []

@@ -1776,3 +1776,23 @@ def test_template_reading_unknown_fields_and_keys_is_reported(tmp_path: Path) ->
     assert ("closed.en.txt", 4, 'deadlines["final-respons"] names no clock of the policy') in found
     hints = " ".join(p.hint or "" for p in report.errors)
     assert 'did you mean "name"' in hints and 'did you mean "final-response"' in hints
+
+
+def test_every_setting_that_names_a_template_says_what_its_message_carries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No template setting of the shipped policies escapes the check of what its message carries."""
+    from ombuds.engine.policy.vocabulary import SENT_WITH
+
+    seen: set[str] = set()
+    original = validate_mod._Checker.template_ref
+
+    def recording(self: validate_mod._Checker, loc: tuple[str | int, ...], *args: object) -> None:
+        seen.add(validate_mod.template_site(loc))
+        original(self, loc, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate_mod._Checker, "template_ref", recording)
+    for path in sorted(POLICIES.glob("*.yaml")):
+        assert validate_file(path, today=TODAY).ok
+    assert len(seen) >= 20
+    assert sorted(seen - set(SENT_WITH)) == []
