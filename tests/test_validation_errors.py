@@ -1396,6 +1396,27 @@ SEMANTIC_CASES = [
 
 TEMPLATE_CASES = [
     Case(
+        "template-that-fails-to-render-with-its-message",
+        (),
+        (
+            Expect(
+                145,
+                15,
+                "extension",
+                'template "extension" (en) cannot be rendered with the message sent here: '
+                "'str object' has no attribute 'year'",
+            ),
+            Expect(279, 27, "extension}", "cannot be rendered with the message sent here"),
+        ),
+        templates=(
+            (
+                "extension.en.txt",
+                "Subject: New timeframe for your complaint {{ complaint.id }}\n\nDear {{ customer.name }},\n\n"
+                "we need more time: {{ reason }}. By {{ new_date }} ({{ new_date.year }}).\n",
+            ),
+        ),
+    ),
+    Case(
         "template-prints-a-field-intake-does-not-require",
         (),
         (

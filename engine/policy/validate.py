@@ -27,7 +27,7 @@ from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hi
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .model import Complaint, Policy
 from .schema import schema_problems
-from .templates import TemplateSet, field_uses, load_templates, printed_without_default
+from .templates import TemplateSet, field_uses, load_templates, printed_without_default, render
 from .vocabulary import EVERY_MESSAGE, SENT_WITH
 
 MAX_SURVEY_QUESTIONS_WARN = 7
@@ -507,6 +507,24 @@ class _Checker:
                     code="template",
                 )
                 return
+            if not self.structure_ok:
+                continue  # a broken part might be what the template reads
+            failure = self.render_failure(template)
+            if failure is not None:
+                self.error(
+                    loc,
+                    f'template "{name}" ({locale}) cannot be rendered with the message sent here: {failure}',
+                    code="template",
+                )
+                return
+
+    def render_failure(self, template: Any) -> str | None:
+        """Why a template cannot be rendered, with sample values of everything a message may carry.
+
+        Once per template: what a setting's message lacks is checked before, so the outcome does
+        not depend on the setting."""
+        clocks, dates = tuple(self.known("clocks")), tuple(self.known("dates"))
+        return _render_failure(template.subject, template.body, clocks, dates)
 
     @property
     def calendar_names(self) -> list[str]:
@@ -1272,6 +1290,55 @@ def _holiday_countries() -> frozenset[str]:
         return frozenset(holidays.list_supported_countries())
     except Exception:  # pragma: no cover - depends on the holidays release
         return frozenset()
+
+
+#: Sample values of what some messages carry, for rendering templates at validation.
+_SAMPLE_VALUES: dict[str, Any] = {
+    "reason": "the records are still on their way",
+    "new_date": "2027-02-18 17:30 (Europe/London)",
+    "handoff": "A hand-off summary.",
+    "options": ["A refund", "A replacement"],
+    "offer": "A refund",
+    "callback": "2027-01-21 10:00 (Europe/London)",
+    "owner": "agent",
+    "survey_url": "/survey/SAMPLE-1",
+    "questions": ["How satisfied are you with the resolution?"],
+    "decision": "upheld",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _render_failure(subject: str, body: str, clocks: tuple[str, ...], dates: tuple[str, ...]) -> str | None:
+    """Why a template text cannot be rendered with sample values of everything a message may carry
+    (every clock and date of the policy set); None when it renders."""
+    sample = dict(expressions.sample_variables()["complaint"])
+    sample.pop("description", None)
+    due = "2027-01-21 17:30 (Europe/London)"
+    message: dict[str, Any] = {
+        "complaint": sample,
+        "customer": sample["customer"],
+        "case": {
+            "status": "open",
+            "stage": "received",
+            "level": "agent",
+            "severity": "medium",
+            "priority": "P3",
+            "category": "general",
+            "survey_score": 3,
+        },
+        "policy": {"id": "policy", "version": "1", "title": "Policy"},
+        "deadlines": {**dict.fromkeys(clocks, due), "decision": due},
+        "dates": dict.fromkeys(dates, "2027-02-23"),
+        "level": "Supervisor",
+        "received": "2027-01-04 10:00 (Europe/London)",
+        **_SAMPLE_VALUES,
+        "clock": clocks[0] if clocks else "clock",
+    }
+    try:
+        render(subject, body, message)
+    except Exception as exc:  # any failure of the author's template text, as at delivery
+        return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return None
 
 
 def template_site(loc: Loc) -> str:
