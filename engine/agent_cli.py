@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -348,7 +349,7 @@ async def _event(
             f"cannot read --data file {data[1:]}: {getattr(exc, 'strerror', None) or exc}", 2
         ) from None
     try:
-        fields = json.loads(raw)
+        fields = json.loads(raw, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise fail(f"--data is not JSON: {exc.msg} at column {exc.colno}", 2) from None
     if not isinstance(fields, dict):

@@ -136,11 +136,11 @@ def test_an_event_is_written_with_its_own_fields_only() -> None:
 
 
 def test_the_section_modules_are_named_as_in_the_policy() -> None:
-    sections = {"intake", "classification", "stages", "dates", "escalation", "compensation", "callbacks"}
+    sections = {"intake", "classification", "stages", "dates", "escalation", "callbacks"}
     sections |= {"notifications", "follow_up"}
     assert sections <= {p.stem for p in CORE.glob("*.py")}
-    assert (CORE / "clocks").is_dir()
-    assert re.search(r"^def on_propose\b", (CORE / "compensation.py").read_text("utf-8"), re.M)
+    assert (CORE / "clocks").is_dir() and (CORE / "compensation").is_dir()
+    assert re.search(r"^def on_propose\b", (CORE / "compensation" / "proposals.py").read_text("utf-8"), re.M)
 
 
 def test_workflow_code_reads_no_file() -> None:

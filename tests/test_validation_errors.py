@@ -780,6 +780,16 @@ SEMANTIC_CASES = [
         severity="warning",
     ),
     case(
+        "amount-with-more-decimals-than-the-currency",
+        "      max_amount: 50\n",
+        "      max_amount: 50.005\n",
+        186,
+        19,
+        "50.005",
+        "50.005 has 3 decimals; GBP amounts have at most 2 decimals (ISO 4217)",
+        "major units",
+    ),
+    case(
         "records-review-not-acted-on",
         "  retention_years: 5\n",
         "  retention_years: 5\n  review_every: 12 months\n",

@@ -247,6 +247,7 @@ class ComplaintWorkflow:
 
     @act.validator
     def validate_act(self, event: Event) -> None:
+        self.core.screen(event)
         self.core.validate(event)
 
     @workflow.query(name=names.STATUS_QUERY)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ConfigDict, Field
 
     from . import capture, names
+    from .core.patches import MONEY_WITHIN_LIMITS
 
 _T = TypeVar("_T")
 HISTORY_LIMIT = 5_000
@@ -87,7 +88,8 @@ class CustomerLedger:
     @workflow.update(name=names.RESERVE_UPDATE)
     def reserve(self, request: Reservation) -> ReservationAnswer:
         """Spend headroom under the per-customer cap, or refuse with the reason."""
-        return _answered(reserve(self.state, request))
+        now = int(workflow.now().timestamp()) if workflow.patched(MONEY_WITHIN_LIMITS) else None
+        return _answered(reserve(self.state, request, now))
 
     @workflow.query(name=names.LEDGER_STATE_QUERY)
     def current(self) -> LedgerState:
@@ -106,13 +108,17 @@ def register(state: LedgerState, registration: Registration) -> int:
     )
 
 
-def reserve(state: LedgerState, request: Reservation) -> ReservationAnswer:
-    """Spend headroom under the per-customer cap in a ledger, or refuse with the reason."""
+def reserve(state: LedgerState, request: Reservation, now: int | None = None) -> ReservationAnswer:
+    """Spend headroom under the per-customer cap in a ledger, or refuse with the reason.
+
+    ``now`` is the ledger's own clock: every reservation is stamped with it and the period ends
+    at it, so a complaint entered late, or answered out of order, sees every reservation of the
+    period.  (Without it, as before ``money-within-limits``: the complaint's case time.)"""
+    at = now if now is not None else request.at
     for entry in state.entries:
         if entry.complaint_id == request.complaint_id and entry.proposal == request.proposal:
-            return ReservationAnswer(granted=True, total_in_period=_total(state, request))
-    start = request.at - request.period
-    in_period = [e for e in state.entries if start <= e.at <= request.at]
+            return ReservationAnswer(granted=True, total_in_period=_total(state, request, now))
+    in_period = _in_period(state, request, now)
     total = sum((e.amount for e in in_period), Decimal(0))
     if total + request.amount > request.cap:
         return ReservationAnswer(
@@ -128,16 +134,20 @@ def reserve(state: LedgerState, request: Reservation) -> ReservationAnswer:
             reason=f"the customer already had {len(compensated) - 1} compensated complaints in the period (at most {request.max_compensated})",
         )
     state.entries.append(
-        Entry(
-            complaint_id=request.complaint_id, proposal=request.proposal, amount=request.amount, at=request.at
-        )
+        Entry(complaint_id=request.complaint_id, proposal=request.proposal, amount=request.amount, at=at)
     )
     return ReservationAnswer(granted=True, total_in_period=total + request.amount)
 
 
-def _total(state: LedgerState, request: Reservation) -> Decimal:
-    start = request.at - request.period
-    return sum((e.amount for e in state.entries if start <= e.at <= request.at), Decimal(0))
+def _in_period(state: LedgerState, request: Reservation, now: int | None) -> list[Entry]:
+    """The reservations inside the period that ends now (or, before the change, at the request)."""
+    if now is not None:
+        return [e for e in state.entries if e.at >= now - request.period]
+    return [e for e in state.entries if request.at - request.period <= e.at <= request.at]
+
+
+def _total(state: LedgerState, request: Reservation, now: int | None = None) -> Decimal:
+    return sum((e.amount for e in _in_period(state, request, now)), Decimal(0))
 
 
 def _answered(answer: _T) -> _T:

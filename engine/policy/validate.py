@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from . import expressions
+from . import expressions, money
 from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
 from .durations import Duration, DurationError, parse_duration, parse_percent
 from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
@@ -387,6 +387,7 @@ class _Checker:
             self.check_templates,
         ):
             check()
+        self.check_money()
         self.check_records()
         return self.problems
 
@@ -1224,6 +1225,30 @@ class _Checker:
                                 "template",
                             )
                         )
+
+    def check_money(self) -> None:
+        """Every amount of the policy has at most its currency's decimals (ISO 4217)."""
+        meta = self.parts.get("policy")
+        if meta is None:
+            return
+        amounts: list[tuple[Loc, Any]] = [
+            (("authority", i, "limits", "max_amount"), level.limits.max_amount)
+            for i, level in self.parts.items("authority")
+        ]
+        comp = self.parts.get("compensation")
+        if comp is not None:
+            amounts += [(("compensation", "remedies", n, "value"), r.value) for n, r in comp.remedies.items()]
+            amounts.append((("compensation", "caps", "per_complaint"), comp.caps.per_complaint))
+            if comp.caps.per_customer is not None:
+                amounts.append(
+                    (("compensation", "caps", "per_customer", "amount"), comp.caps.per_customer.amount)
+                )
+        for loc, amount in amounts:
+            wrong = money.problem(amount, meta.currency) if amount is not None else None
+            if wrong:
+                self.error(
+                    loc, wrong, "amounts are in the currency's major units (50 means 50 GBP)", code="range"
+                )
 
     def check_records(self) -> None:
         for key, what in (("review_every", "no review reminder"), ("report", "no report")):

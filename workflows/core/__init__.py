@@ -10,7 +10,7 @@ clocks              :mod:`.clocks` (running, deadlines, extension)
 dates               :mod:`.dates`
 authority,          :mod:`.escalation`
 escalation
-compensation        :mod:`.compensation`
+compensation        :mod:`.compensation` (proposals, option_sets)
 callbacks           :mod:`.callbacks`
 notifications       :mod:`.notifications`
 follow_up           :mod:`.follow_up`

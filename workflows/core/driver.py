@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ombuds.engine.policy import money
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.snapshot import Instance
 
 from . import (
     callbacks,
-    compensation,
     escalation,
     follow_up,
     intake,
@@ -31,7 +31,9 @@ from . import (
 )
 from .case import Case, Rejected
 from .clocks import deadlines, extension, running
+from .compensation import option_sets, proposals
 from .events import Actor, Answer, Event, EventModel
+from .patches import MONEY_WITHIN_LIMITS
 from .state import CapCheck, CaseState, Send
 
 #: ``check(case, event)`` raises :class:`Rejected`; ``apply(case, event, now)`` decides.
@@ -57,10 +59,10 @@ HANDLERS: dict[str, Handler] = {
     "assign": Handler(escalation.on_assign),
     "escalate": Handler(escalation.on_escalate, escalation.check_escalate),
     "accept_escalation": Handler(escalation.on_accept_escalation),
-    "propose_compensation": Handler(compensation.on_propose, compensation.check_propose),
-    "decide_approval": Handler(compensation.on_approval, compensation.check_approval),
-    "offer_options": Handler(compensation.on_offer_options),
-    "choose_option": Handler(compensation.on_choose_option, compensation.check_choice),
+    "propose_compensation": Handler(proposals.on_propose, proposals.check_propose),
+    "decide_approval": Handler(proposals.on_approval, proposals.check_approval),
+    "offer_options": Handler(option_sets.on_offer_options),
+    "choose_option": Handler(option_sets.on_choose_option, option_sets.check_choice),
     "request_callback": Handler(callbacks.on_request, callbacks.check_request),
     "callback_outcome": Handler(callbacks.on_outcome, callbacks.check_outcome),
     "resolve": Handler(lifecycle.on_resolve, lifecycle.check_resolve),
@@ -158,8 +160,30 @@ class Interpreter(Case):
             self.note_condition_errors(now)
         return decided
 
+    def screen(self, event: Event) -> None:
+        """Who may act, and in what: raises :class:`Rejected`.
+
+        Staff act under their own id, the system actor is the engine's alone, a customer acts on
+        their own complaint, and an amount has at most the policy currency's decimals.  The
+        workflow screens an update in its validator (never run on replay), a signal as it takes it."""
+        actor = event.actor
+        if actor.kind == "system":
+            raise Rejected("system is the engine's own actor: no client may act as it")
+        if actor.kind == "staff" and not (actor.id and actor.id.strip()):
+            raise Rejected("a staff actor needs an id (staff:ID@LEVEL)")
+        owner = self.complaint.customer.id
+        if actor.kind == "customer" and actor.id and owner and actor.id != owner:
+            raise Rejected("a customer acts on their own complaint only")
+        amount = getattr(event.root, "amount", None)
+        if amount is not None:
+            wrong = money.problem(amount, self.policy.policy.currency)
+            if wrong:
+                raise Rejected(f"amount: {wrong}")
+
     def act(self, event: Event, now: int) -> Answer:
         """An event that wants an answer; what falls due at once goes out with it."""
+        if self.patched(MONEY_WITHIN_LIMITS):
+            self.screen(event)
         decided = self.apply(event, now)
         self.tick(now)
         return decided
@@ -167,6 +191,8 @@ class Interpreter(Case):
     def receive(self, event: Event, now: int) -> None:
         """An event that wants no answer: one the case refuses is logged as refused."""
         try:
+            if self.patched(MONEY_WITHIN_LIMITS):
+                self.screen(event)
             self.apply(event, now)
         except Rejected as exc:
             self.log(now, f"event:{event.kind}", "input", "input refused", event.actor, reason=str(exc))
@@ -228,8 +254,8 @@ class Interpreter(Case):
 
     def ledger_registration(self, now: int) -> RegisterComplaint | None:
         """The customer's ledger counts this complaint (the repeat-complaint trigger)."""
-        key = compensation.customer_key(self)
-        if key is None or not compensation.uses_ledger(self) or self.state.status != "open":
+        key = proposals.customer_key(self)
+        if key is None or not proposals.uses_ledger(self) or self.state.status != "open":
             return None
         period = self.plan.cap_period or DEFAULT_REPEAT_WINDOW
         registration = {"complaint_id": self.complaint_id, "at": now, "window": period.approx_minutes() * 60}
@@ -240,13 +266,13 @@ class Interpreter(Case):
 
     def next_reservation(self) -> ReserveCompensation | None:
         """The next compensation waiting for the customer's ledger, in the order decided."""
-        key = compensation.customer_key(self)
+        key = proposals.customer_key(self)
         if not self.cap_checks or key is None:
             return None
         return ReserveCompensation(key, self.cap_checks.pop(0))
 
     def reserved(self, now: int, reservation: ReserveCompensation, result: dict[str, Any]) -> Answer:
         """The ledger's answer: the compensation is granted or rejected."""
-        return compensation.settle_cap_check(
+        return proposals.settle_cap_check(
             self, now, reservation.check, bool(result.get("granted")), str(result.get("reason", ""))
         )

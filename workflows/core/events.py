@@ -10,10 +10,11 @@ its kind reads.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, RootModel, model_validator
+
+from ombuds.engine.policy.money import Amount
 
 from .payload import Payload
 
@@ -101,7 +102,7 @@ class AcceptEscalation(EventModel):
 class ProposeCompensation(EventModel):
     kind: Literal["propose_compensation"] = "propose_compensation"
     remedy: str | None = None
-    amount: Decimal | None = Field(None, ge=0)
+    amount: Amount | None = Field(None, description='In major units, as text ("49.99") or a whole number.')
     discount_percent: float | None = Field(None, ge=0, le=100)
     coupons: int | None = Field(None, ge=0)
 

@@ -18,5 +18,13 @@ HANDOFF_SUMMARY_OPTIONAL = "handoff-summary-optional"
 #: channels, the callback reminder and offer, a clock started while waiting logged before its
 #: pause, the approver in the log of a grant, a case closed without a final response.
 SETTINGS_ACT_AS_WRITTEN = "settings-act-as-written"
+#: Money within every limit (issue 15): the ledger counts by its own clock, pending proposals count
+#: against the per-complaint cap, four eyes on every approval, and who may act is screened.
+MONEY_WITHIN_LIMITS = "money-within-limits"
 #: Every change id, oldest first.
-PATCHES = (EXTENSION_KEEPS_PAUSED_TIME, HANDOFF_SUMMARY_OPTIONAL, SETTINGS_ACT_AS_WRITTEN)
+PATCHES = (
+    EXTENSION_KEEPS_PAUSED_TIME,
+    HANDOFF_SUMMARY_OPTIONAL,
+    SETTINGS_ACT_AS_WRITTEN,
+    MONEY_WITHIN_LIMITS,
+)

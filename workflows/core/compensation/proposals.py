@@ -5,7 +5,7 @@ approval of the lowest higher level whose limits allow it (the case escalates
 there by the ``compensation_above_authority`` trigger), or is rejected when no
 level may grant it.  Nothing is granted above the per-complaint cap; a grant
 under a per-customer cap waits for the customer's ledger (a cap check the
-driver hands to the host).  Option sets offer remedies the customer chooses from.
+driver hands to the host).
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from . import escalation, notifications, promises
-from .case import Case, Rejected, answer
-from .events import SYSTEM, Actor, Answer, ChooseOption, DecideApproval, OfferOptions, ProposeCompensation
-from .patches import SETTINGS_ACT_AS_WRITTEN
-from .state import CapCheck, Proposal, ProposalStatus
+from .. import escalation, notifications, promises
+from ..case import Case, Rejected, answer
+from ..events import SYSTEM, Actor, Answer, DecideApproval, ProposeCompensation
+from ..patches import MONEY_WITHIN_LIMITS, SETTINGS_ACT_AS_WRITTEN
+from ..state import CapCheck, Proposal, ProposalStatus
+
+#: Proposals that count against the per-complaint cap before they are settled.
+PENDING = ("needs_approval", "pending_cap_check")
 
 
 def uses_ledger(case: Case) -> bool:
@@ -98,8 +101,11 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
         return answer(status, entry, reason, **detail, **base)
 
     cap = case.policy.compensation.caps.per_complaint
-    if cap is not None and s.compensation_total + amount > cap:
-        reason = f"the total {s.compensation_total + amount} would exceed the per-complaint cap of {cap}"
+    committed = s.compensation_total + _pending(case)
+    if cap is not None and committed + amount > cap:
+        reason = f"the total {committed + amount} would exceed the per-complaint cap of {cap}"
+        if committed != s.compensation_total:
+            reason += f" (with {committed - s.compensation_total} proposed and not yet settled)"
         return decide("rejected", "compensation.caps.per_complaint", reason)
     limits = f"authority[{actor_level}].limits"
     problem = limit_problem(case, actor_level, remedy, amount, discount, coupons)
@@ -135,6 +141,23 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
             )
             break
     return decided
+
+
+def _pending(case: Case, but: int | None = None) -> Decimal:
+    """Proposed and not yet settled (waiting for approval or for the ledger): it counts against the
+    per-complaint cap, so proposals made in parallel cannot pass it together."""
+    waiting = sum(
+        (p.amount for p in case.state.proposals if p.status in PENDING and p.number != but), Decimal(0)
+    )
+    return waiting if waiting and case.patched(MONEY_WITHIN_LIMITS) else Decimal(0)
+
+
+def _staff_id(by: str) -> str | None:
+    """The id of the staff member a proposal's ``by`` names (``staff:alice@agent``)."""
+    if not by.startswith("staff:"):
+        return None
+    who = by.removeprefix("staff:").rpartition("@")[0]
+    return who if who and who != "?" else None
 
 
 def record_proposal(
@@ -275,6 +298,20 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
     needed = case.level_index(proposal.approval_level) or 0
     base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
     limits = f"authority[{actor_level}].limits"
+    proposer = _staff_id(proposal.by)
+    if proposer and event.actor.id == proposer and case.patched(MONEY_WITHIN_LIMITS):
+        entry = case.log(
+            now,
+            "event:decide_approval",
+            limits,
+            "approval refused",
+            event.actor,
+            reason=f"four eyes: {proposer} proposed it",
+            **base,
+        )
+        return answer(
+            "not_authorised", entry, f"four eyes: the approver must not be the proposer ({proposer})", **base
+        )
     if actor_level < needed:
         entry = case.log(
             now,
@@ -302,7 +339,8 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
         )
         return answer("rejected", entry, proposal.reason, **base)
     cap = case.policy.compensation.caps.per_complaint
-    if cap is not None and s.compensation_total + proposal.amount > cap:
+    others = _pending(case, but=proposal.number)
+    if cap is not None and s.compensation_total + others + proposal.amount > cap:
         proposal.status = "rejected"
         proposal.reason = f"the total would exceed the per-complaint cap of {cap}"
         entry = case.log(
@@ -328,47 +366,3 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
         base,
         reason=event.reason,
     )
-
-
-def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
-    """Offer the first option set that applies; the customer chooses one of its remedies."""
-    compensation = case.policy.compensation
-    for i, option_set in enumerate(compensation.option_sets):
-        if case.when(option_set.when):
-            case.state.offered = list(option_set.options)
-            titles = [compensation.remedies[o].title for o in option_set.options]
-            entry = case.log(
-                now,
-                "event:offer_options",
-                f"compensation.option_sets[{i}]",
-                "options offered",
-                event.actor,
-                options=option_set.options,
-            )
-            events = case.policy.notifications.events
-            template = option_set.template or (
-                events["compensation_offered"].template if "compensation_offered" in events else None
-            )
-            notifications.send(case, entry, template, options=titles)
-            return answer("offered", entry, options=option_set.options)
-    entry = case.log(now, "event:offer_options", "compensation.option_sets", "no options apply", event.actor)
-    return answer("no_options", entry, "no option set applies to this complaint")
-
-
-def check_choice(case: Case, event: ChooseOption) -> None:
-    if event.option not in case.state.offered:
-        offered = case.state.offered
-        raise Rejected(f'"{event.option}" was not offered; offered: {", ".join(offered) or "nothing"}')
-
-
-def on_choose_option(case: Case, event: ChooseOption, now: int) -> Answer:
-    case.state.chosen = event.option
-    entry = case.log(
-        now,
-        "event:choose_option",
-        "compensation.option_sets",
-        "customer chose",
-        event.actor,
-        option=event.option,
-    )
-    return answer("chosen", entry, option=event.option)
