@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     policies: Path = Field(Path("policies"), description="Folder of policy files.")
     ui_port: int = 8233
     log_format: Literal["console", "json"] = "console"
+    ledger_key: str | None = Field(
+        None, description="Secret of the keyed hashes that name customers' ledgers; else <home>/ledger.key."
+    )
 
     @property
     def store_dir(self) -> Path:
