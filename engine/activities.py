@@ -1,5 +1,5 @@
-"""The engine's activities: delivering messages through the channel plugins, extending a case
-calendar, and reaching a customer's ledger workflow.
+"""The engine's activities: delivering messages through the channel plugins and extending a
+case calendar (a customer's ledger is reached by :mod:`ombuds.engine.customers`).
 
 These are the effects the interpreter core asks for (``ombuds.workflows.core.driver``);
 the channels themselves are plugins (``ombuds.activities``).
@@ -12,8 +12,6 @@ from typing import Any
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from ombuds.activities.outbox import Outbox
@@ -118,34 +116,3 @@ class Activities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.deliver, self.extend_calendar]
-
-
-class LedgerActivities:
-    """Activities that reach a customer's ledger workflow (per-customer caps, repeat complaints)."""
-
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self.client = client
-        self.task_queue = task_queue
-
-    async def _handle(self, customer_key: str) -> Any:
-        return await self.client.start_workflow(
-            names.LEDGER_WORKFLOW,
-            None,
-            id=names.ledger_id(customer_key),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-
-    @activity.defn(name=names.LEDGER_REGISTER)
-    async def register(self, customer_key: str, registration: dict[str, Any]) -> int:
-        handle = await self._handle(customer_key)
-        count: int = await handle.execute_update(names.REGISTER_UPDATE, registration, result_type=int)
-        return count
-
-    @activity.defn(name=names.LEDGER_RESERVE)
-    async def reserve(self, customer_key: str, reservation: dict[str, Any]) -> dict[str, Any]:
-        handle = await self._handle(customer_key)
-        answer: dict[str, Any] = await handle.execute_update(
-            names.RESERVE_UPDATE, reservation, result_type=dict
-        )
-        return answer

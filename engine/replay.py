@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -15,7 +16,7 @@ from ombuds.engine.policy.store import Store
 from ombuds.workflows import capture, names
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.core import LogEntry
-from ombuds.workflows.ledger import CustomerLedger
+from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 from ombuds.workflows.model import CaseResult, ComplaintInput
 
 from .runner import workflow_runner
@@ -76,7 +77,7 @@ def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
             done = event.workflow_execution_update_completed_event_attributes
             if done.outcome.HasField("success"):
                 payloads = done.outcome.success.payloads
-                found[done.meta.update_id] = json.loads(payloads[0].data) if payloads else None
+                found[done.meta.update_id] = _plain(payloads[0]) if payloads else None
             else:
                 found[done.meta.update_id] = {"refused": done.outcome.failure.message}
     return found
@@ -85,6 +86,13 @@ def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
 def _as_json(value: Any) -> Any:
     """An answer as the data converter writes it into a history, read back as JSON."""
     (payload,) = pydantic_data_converter.payload_converter.to_payloads([value])
+    return _plain(payload)
+
+
+def _plain(payload: Payload) -> Any:
+    """A payload's value as plain JSON values (an answer of None is written as ``binary/null``)."""
+    if payload.metadata.get("encoding") == b"binary/null":
+        return None
     return json.loads(payload.data)
 
 
@@ -155,7 +163,7 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
     capture.start()
     try:
         replayer = Replayer(
-            workflows=[ComplaintWorkflow, CustomerLedger],
+            workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias],
             data_converter=pydantic_data_converter,
             workflow_runner=workflow_runner(store),
         )

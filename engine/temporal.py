@@ -12,9 +12,11 @@ from temporalio.worker import Worker
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
 from ombuds.workflows.complaint import ComplaintWorkflow
-from ombuds.workflows.ledger import CustomerLedger
+from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 
-from .activities import Activities, LedgerActivities
+from . import identity
+from .activities import Activities
+from .customers import LedgerActivities
 from .runner import workflow_runner
 from .settings import Settings
 
@@ -67,12 +69,14 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
     """A worker for complaints: the workflow, the delivery activities, the snapshot store."""
     store = Store(settings.store_dir)
     activities = Activities(store, Outbox(settings.outbox_dir))
-    ledger = LedgerActivities(client, settings.task_queue)
+    ledger = LedgerActivities(
+        client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ComplaintWorkflow, CustomerLedger],
-        activities=[*activities.all(), ledger.register, ledger.reserve],
+        workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias],
+        activities=[*activities.all(), *ledger.all()],
         workflow_runner=workflow_runner(store),
         **options,  # type: ignore[arg-type]
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ombuds.activities.plugin import OutboundMessage
+from ombuds.engine import identity
 from ombuds.engine.activities import recipient
 from ombuds.engine.policy.compile import extended
 from ombuds.engine.policy.model import Complaint
@@ -26,13 +27,27 @@ Prepare = Callable[[Complaint], ComplaintInput]
 
 
 class Ledgers:
-    """Every customer's ledger, in memory, answered by the ledger workflow's own functions."""
+    """Every customer's ledger, in memory, answered by the ledger workflow's own functions.
+
+    A customer named by identifiers (``money-within-limits``) has one ledger for all of
+    them: each normalised identifier points at a ledger, and ledgers found to be one
+    customer merge into the smallest name, as the ledger activities do."""
 
     def __init__(self) -> None:
         self.states: dict[str, ledger.LedgerState] = {}
+        self.aliases: dict[str, str] = {}
 
-    def state(self, key: str) -> ledger.LedgerState:
-        return self.states.setdefault(key, ledger.LedgerState())
+    def state(self, customer: str | dict[str, str]) -> ledger.LedgerState:
+        if isinstance(customer, str):
+            return self.states.setdefault(customer, ledger.LedgerState())
+        names = [f"{kind}:{value}" for kind, value in identity.identifiers(customer).items()]
+        found = sorted({self.aliases.get(name, names[0]) for name in names})
+        target = self.states.setdefault(found[0], ledger.LedgerState())
+        for other in found[1:]:
+            ledger.merge(target, self.states.pop(other, ledger.LedgerState()))
+            self.aliases = {name: found[0] if at == other else at for name, at in self.aliases.items()}
+        self.aliases.update(dict.fromkeys(names, found[0]))
+        return target
 
 
 class DriverCase:
@@ -79,7 +94,7 @@ class DriverCase:
         registration = self.core.ledger_registration(self.now)
         if registration is not None:
             request = ledger.Registration.model_validate(registration.registration)
-            previous = ledger.register(self.ledgers.state(registration.customer_key), request)
+            previous = ledger.register(self.ledgers.state(registration.customer), request)
             self.core.ledger_registered(self.now, previous)
             self.flush()
         self.step()
@@ -106,7 +121,8 @@ class DriverCase:
         core = self.case
         while (reservation := core.next_reservation()) is not None:
             request = ledger.Reservation.model_validate(reservation.request(core.complaint_id))
-            result = ledger.reserve(self.ledgers.state(reservation.customer_key), request)
+            now = self.now if isinstance(reservation.customer, dict) else None
+            result = ledger.reserve(self.ledgers.state(reservation.customer), request, now)
             answers[reservation.check.proposal] = core.reserved(self.now, reservation, result.model_dump())
         return answers
 

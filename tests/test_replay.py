@@ -17,8 +17,8 @@ from ombuds.engine.replay import recorded_log, replay, started_input
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HISTORIES = sorted(GOLDEN.glob("v*/*.json"))
-#: Histories of a customer's ledger (the rest are complaints').
-LEDGERS = [p for p in HISTORIES if p.stem.endswith("-ledger")]
+#: Histories of a customer's ledgers and aliases (the rest are complaints').
+LEDGERS = [p for p in HISTORIES if p.stem.endswith(("-ledger", "-alias"))]
 COMPLAINTS = [p for p in HISTORIES if p not in LEDGERS]
 STORE = Store(GOLDEN / "store")
 SHIPPED = ("financial-services", "retail", "b2b-support")
@@ -71,7 +71,7 @@ async def test_golden_ledger_history_replays_with_the_same_answers(path: Path) -
     report = await replay(load(path), STORE)
     assert report.deterministic, report.failure
     assert report.recorded is None  # a ledger keeps no decision log: its answers are its decisions
-    assert len(report.answers_recorded) >= 10
+    assert len(report.answers_recorded) >= (10 if path.stem.endswith("repeat-customer-ledger") else 2)
     assert report.answers_match, report.answers_differing
     assert report.ok
 

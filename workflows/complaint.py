@@ -143,7 +143,7 @@ class ComplaintWorkflow:
             return
         previous: int = await workflow.execute_activity(
             names.LEDGER_REGISTER,
-            args=[request.customer_key, request.registration],
+            args=[request.customer, request.registration],
             result_type=int,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=SEND_RETRY,
@@ -157,7 +157,7 @@ class ComplaintWorkflow:
         while (reservation := self.core.next_reservation()) is not None:
             result: dict[str, Any] = await workflow.execute_activity(
                 names.LEDGER_RESERVE,
-                args=[reservation.customer_key, reservation.request(self.core.complaint_id)],
+                args=[reservation.customer, reservation.request(self.core.complaint_id)],
                 result_type=dict,
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=SEND_RETRY,

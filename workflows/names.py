@@ -20,7 +20,16 @@ LOG_QUERY = "log"
 LEDGER_WORKFLOW = "CustomerLedger"
 REGISTER_UPDATE = "register"
 RESERVE_UPDATE = "reserve"
+EXPECT_UPDATE = "expect"
+HANDOVER_UPDATE = "handover"
+ABSORB_UPDATE = "absorb"
+WHEREABOUTS_UPDATE = "whereabouts"
 LEDGER_STATE_QUERY = "state"
+
+#: One identifier of a customer (a keyed hash), its id ``alias-<key>``: which ledger keeps them.
+ALIAS_WORKFLOW = "CustomerAlias"
+CLAIM_UPDATE = "claim"
+REPOINT_UPDATE = "repoint"
 
 #: Activities a complaint calls.
 DELIVER = "deliver"
@@ -32,3 +41,8 @@ LEDGER_RESERVE = "ledger_reserve"
 def ledger_id(customer_key: str) -> str:
     """The workflow id of a customer's ledger."""
     return f"ledger-{customer_key}"
+
+
+def alias_id(identifier_key: str) -> str:
+    """The workflow id of one identifier of a customer."""
+    return f"alias-{identifier_key}"

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
+from ombuds.engine import identity
+from ombuds.workflows import names
 from ombuds.workflows.core import Actor
 
 from ..workflow_support import (
@@ -149,9 +151,22 @@ async def b2b_full_path(case: Case) -> None:
     await case.result()
 
 
-async def ledger_five_complaints(case: Case) -> WorkflowHistory:
+def ledger_of(case: Case, **customer: str) -> str:
+    """The id of the ledger named after a customer's first identifier (``money-within-limits``)."""
+    secret = identity.ledger_key(case.settings.ledger_key, case.settings.home)
+    return names.ledger_id(identity.keys(secret, customer)[0])
+
+
+async def history(case: Case, workflow_id: str) -> WorkflowHistory:
+    return await case.client.get_workflow_handle(workflow_id).fetch_history()
+
+
+async def ledger_five_complaints(case: Case) -> dict[str, WorkflowHistory]:
     """One retail customer's ledger: five complaints in a month, repeats escalated, the fifth
-    compensation refused (at most four compensated complaints a year)."""
+    compensation refused (at most four compensated complaints a year).
+
+    Only the last complaint is run to its end: the time-skipping server skips years while a
+    result is awaited, and the ledger counts by its own clock."""
     for n in range(1, 6):
         received = dt.datetime(2027, 2, 23, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=1)))
         await case.submit(
@@ -159,9 +174,35 @@ async def ledger_five_complaints(case: Case) -> WorkflowHistory:
         )
         await case.act("propose_compensation", RETAIL_AGENT, remedy="refund", amount=Decimal("59.99"))
         await case.act("withdraw", CUSTOMER, reason="sorted out in the store")
-        await case.result()
-    key = hashlib.sha256(b"retail|RC-1").hexdigest()[:24]
-    return await case.client.get_workflow_handle(f"ledger-{key}").fetch_history()
+    await case.result()
+    return {"ledger": await history(case, ledger_of(case, id="RC-1"))}
+
+
+async def ledgers_of_one_customer(case: Case) -> dict[str, WorkflowHistory]:
+    """One financial-services customer known first by id and phone, then by email alone, then
+    by both: the two ledgers merge, and the cap of 60,000 sees both earlier grants."""
+    by_id = {"id": "FC-1", "account_number": None, "contacts": {"phone": "+44 20 7946 0100"}}
+    by_email = {"id": None, "account_number": None, "contacts": {"email": "fay@example.org"}}
+    both = {"id": "fc-1", "account_number": None, "contacts": {"email": "FAY@example.org"}}
+    for n, (customer, amount) in enumerate([(by_id, 40_000), (by_email, 15_000)], start=1):
+        await case.submit(make_complaint(id=f"G-OC-{n}", customer=customer))
+        await case.act("propose_compensation", MANAGEMENT, remedy="redress", amount=Decimal(amount))
+    await case.submit(make_complaint(id="G-OC-3", customer=both))
+    await case.act(
+        "propose_compensation", MANAGEMENT, remedy="redress", amount=Decimal(10_000)
+    )  # above the cap
+    await case.act("propose_compensation", MANAGEMENT, remedy="redress", amount=Decimal(5_000))
+    await case.act("resolve", MANAGEMENT, justified=True, root_cause="fee rule")
+    kept, merged = sorted([ledger_of(case, id="FC-1"), ledger_of(case, email="fay@example.org")])
+    histories = {"ledger": await history(case, kept), "merged-ledger": await history(case, merged)}
+    secret = identity.ledger_key(case.settings.ledger_key, case.settings.home)
+    histories["alias"] = await history(
+        case, names.alias_id(identity.keys(secret, {"email": "fay@example.org"})[0])
+    )
+    await case.skip(3 * DAY)
+    await case.act("survey_answer", CUSTOMER, score=5)
+    await case.result()
+    return histories
 
 
 SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
@@ -171,9 +212,11 @@ SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "retail-full-path": retail_full_path,
     "b2b-full-path": b2b_full_path,
 }
-#: Scenarios that record a ledger's history as well as the last complaint's (``<name>-ledger.json``).
-LEDGER_SCENARIOS: dict[str, Callable[[Case], Awaitable[WorkflowHistory]]] = {
+#: Scenarios that record the histories of a customer's ledgers and aliases as well as the last
+#: complaint's (``<name>-ledger.json``, ``<name>-merged-ledger.json``, ``<name>-alias.json``).
+LEDGER_SCENARIOS: dict[str, Callable[[Case], Awaitable[dict[str, WorkflowHistory]]]] = {
     "retail-repeat-customer": ledger_five_complaints,
+    "financial-one-customer": ledgers_of_one_customer,
 }
 MANIFEST = HERE / "MANIFEST"
 
@@ -196,9 +239,9 @@ async def record(version: str) -> None:
         with tempfile.TemporaryDirectory() as home:
             async with time_skipping() as env, running_case(env, Path(home)) as case:
                 if name in LEDGER_SCENARIOS:
-                    ledger = await LEDGER_SCENARIOS[name](case)
-                    written.append(target / f"{name}-ledger.json")
-                    written[1].write_text(ledger.to_json(), "utf-8")
+                    for suffix, kept in (await LEDGER_SCENARIOS[name](case)).items():
+                        written.append(target / f"{name}-{suffix}.json")
+                        written[-1].write_text(kept.to_json(), "utf-8")
                 else:
                     await SCENARIOS[name](case)
                 assert case.handle is not None

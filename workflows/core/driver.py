@@ -95,7 +95,7 @@ class ExtendCalendar:
 class RegisterComplaint:
     """Effect: count the customer's earlier complaints (activity ``ledger_register``)."""
 
-    customer_key: str
+    customer: str | dict[str, str]
     registration: dict[str, Any]
 
 
@@ -103,11 +103,14 @@ class RegisterComplaint:
 class ReserveCompensation:
     """Effect: reserve a compensation under the customer's cap (activity ``ledger_reserve``)."""
 
-    customer_key: str
+    customer: str | dict[str, str]
     check: CapCheck
+    #: The policy whose cap this is (``money-within-limits``: a ledger holds every policy).
+    policy: str | None = None
 
     def request(self, complaint_id: str) -> dict[str, Any]:
-        return {"complaint_id": complaint_id, **self.check.model_dump(mode="json")}
+        policy = {"policy": self.policy} if self.policy is not None else {}
+        return {"complaint_id": complaint_id, **self.check.model_dump(mode="json"), **policy}
 
 
 #: Count earlier complaints over this period when the policy has no per-customer cap.
@@ -254,22 +257,33 @@ class Interpreter(Case):
 
     def ledger_registration(self, now: int) -> RegisterComplaint | None:
         """The customer's ledger counts this complaint (the repeat-complaint trigger)."""
-        key = proposals.customer_key(self)
-        if key is None or not proposals.uses_ledger(self) or self.state.status != "open":
+        if not proposals.uses_ledger(self) or self.state.status != "open":
+            return None
+        customer = proposals.ledger_customer(self)
+        if customer is None:
             return None
         period = self.plan.cap_period or DEFAULT_REPEAT_WINDOW
-        registration = {"complaint_id": self.complaint_id, "at": now, "window": period.approx_minutes() * 60}
-        return RegisterComplaint(key, registration)
+        registration: dict[str, Any] = {
+            "complaint_id": self.complaint_id,
+            "at": now,
+            "window": period.approx_minutes() * 60,
+        }
+        if isinstance(customer, dict):
+            registration["policy"] = self.policy.policy.id
+        return RegisterComplaint(customer, registration)
 
     def ledger_registered(self, now: int, previous: int) -> None:
         intake.earlier_complaints(self, now, previous)
 
     def next_reservation(self) -> ReserveCompensation | None:
         """The next compensation waiting for the customer's ledger, in the order decided."""
-        key = proposals.customer_key(self)
-        if not self.cap_checks or key is None:
+        if not self.cap_checks:
             return None
-        return ReserveCompensation(key, self.cap_checks.pop(0))
+        customer = proposals.ledger_customer(self)
+        if customer is None:
+            return None
+        policy = self.policy.policy.id if isinstance(customer, dict) else None
+        return ReserveCompensation(customer, self.cap_checks.pop(0), policy)
 
     def reserved(self, now: int, reservation: ReserveCompensation, result: dict[str, Any]) -> Answer:
         """The ledger's answer: the compensation is granted or rejected."""
