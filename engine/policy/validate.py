@@ -15,6 +15,7 @@ import typing
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -1244,11 +1245,27 @@ class _Checker:
                     (("compensation", "caps", "per_customer", "amount"), comp.caps.per_customer.amount)
                 )
         for loc, amount in amounts:
-            wrong = money.problem(amount, meta.currency) if amount is not None else None
+            if amount is None:
+                continue
+            amount = self._as_written(loc, amount)
+            wrong = money.problem(amount, meta.currency)
             if wrong:
                 self.error(
                     loc, wrong, "amounts are in the currency's major units (50 means 50 GBP)", code="range"
                 )
+
+    def _as_written(self, loc: Loc, amount: Decimal) -> Decimal:
+        """An amount as the policy file writes it: YAML reads ``49.9999999999999999`` as a float
+        that is already 50, so the digits are taken from the source text."""
+        span = self.doc.spans.get(tuple(loc))
+        if span is None:
+            return amount
+        text = self.doc.text[span[0] : span[1]].strip()
+        try:
+            written = Decimal(text)
+        except ArithmeticError:
+            return amount
+        return written if written.is_finite() else amount
 
     def check_records(self) -> None:
         for key, what in (("review_every", "no review reminder"), ("report", "no report")):
