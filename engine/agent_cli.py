@@ -176,7 +176,7 @@ async def _run_dev(s: Settings) -> None:
 
     configure_logs(s.log_format)
     typer.echo(f"policies: {', '.join(pin_policies(s)) or 'none'}")
-    async with dev_server(s) as client:
+    async with dev_server(s, say=typer.echo) as client:
         typer.echo(f"Temporal dev server at {s.address} (state in {s.home / 'temporal.db'})")
         typer.echo(f"Temporal UI at http://127.0.0.1:{s.ui_port}")
         typer.echo(f"outbox: {s.outbox_dir}   Ctrl-C stops; starting again continues every complaint")

