@@ -52,12 +52,14 @@ def details(detail: dict[str, Any]) -> str:
 def parse_actor(text: str) -> Any:
     from ombuds.workflows.core import Actor
 
-    if text in ("customer", "system"):
+    if text == "customer":
         return Actor(kind=text)
+    if text == "system":
+        raise fail("--actor system: system is the engine's own actor; act as staff:ID@LEVEL or customer", 2)
     if text.startswith("staff:") and "@" in text:
         who, _, level = text[6:].partition("@")
         return Actor(kind="staff", id=who or None, level=level)
-    raise fail(f'bad --actor "{text}": use customer, system or staff:ID@LEVEL (e.g. staff:alice@agent)', 2)
+    raise fail(f'bad --actor "{text}": use customer or staff:ID@LEVEL (e.g. staff:alice@agent)', 2)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,7 +102,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Argument(help="Event kind, e.g. resolve, escalate, propose_compensation.")
         ],
         data: Annotated[str, typer.Option(help="JSON fields of the event, or @file.json.")] = "{}",
-        actor: Annotated[str, typer.Option(help="customer, system, or staff:ID@LEVEL.")] = "customer",
+        actor: Annotated[str, typer.Option(help="customer, or staff:ID@LEVEL.")] = "customer",
         signal: Annotated[
             bool, typer.Option(help="Send as a signal (no answer) instead of an update.")
         ] = False,
@@ -340,7 +342,7 @@ async def _event(
     s: Settings, complaint_id: str, kind: str, data: str, actor_text: str, as_signal: bool
 ) -> None:
     from ombuds.workflows import names
-    from ombuds.workflows.core import Answer, Event
+    from ombuds.workflows.core import Answer, Event, Rejected, bounds
 
     try:
         raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
@@ -361,6 +363,10 @@ async def _event(
             f"{'.'.join(str(p) for p in e['loc'] if p != kind) or 'kind'}: {e['msg']}" for e in exc.errors()
         )
         raise fail(f"bad event: {problems}", 2) from None
+    try:
+        bounds.check_event(event)
+    except Rejected as exc:
+        raise fail(f"bad event: {exc}", 2) from None
     client = await _client(s)
     handle = client.get_workflow_handle(complaint_id)
     try:

@@ -113,3 +113,19 @@ def test_list_aligns_its_columns_and_says_when_more_match() -> None:
 def test_list_limit_must_be_positive(tmp_path: Path) -> None:
     done = run(tmp_path, "list", "--limit", "0")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_an_event_out_of_bounds_is_refused_before_it_is_sent(tmp_path: Path) -> None:
+    """Checked by the client first: nothing reaches the case (here, no server is even asked)."""
+    data = '{"text": "' + "x" * 60_000 + '"}'
+    done = run(tmp_path, "event", "X-1", "customer_message", "--data", data)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "bad event: text: 60,000 characters, at most 50,000" in done.stderr
+    far = run(tmp_path, "event", "X-1", "request_callback", "--data", '{"at": "2027-03-01T10:00"}')
+    assert far.returncode == 2 and "needs its UTC offset" in far.stderr
+
+
+def test_the_system_actor_is_not_offered(tmp_path: Path) -> None:
+    done = run(tmp_path, "event", "X-1", "close", "--actor", "system")
+    assert done.returncode == 2 and "system is the engine's own actor" in done.stderr
+    assert "system" not in run(tmp_path, "event", "--help").stdout.split("--actor", 1)[1].split("\n")[0]

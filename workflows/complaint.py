@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -21,10 +22,25 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from . import capture, names, search, snapshots
-    from .core import Answer, Event, Interpreter, LogEntry, Rejected, Send, StatusView, status_view
+    from .core import (
+        Answer,
+        Event,
+        ExtendCalendar,
+        Interpreter,
+        LogEntry,
+        NeedsLongerCalendar,
+        Rejected,
+        Send,
+        StatusView,
+        status_view,
+    )
+    from .core.patches import CASES_KEEP_MOVING
     from .model import CaseResult, ComplaintInput
 
 _UNSET = object()
+_T = TypeVar("_T")
+#: Longer calendars one step may ask for before its input is refused.
+CALENDAR_TRIES = 3
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -58,7 +74,8 @@ class ComplaintWorkflow:
             self.base = input.state.case_now or input.state.received
         else:
             self.base = int(input.complaint.received_at.timestamp())
-        self.inbox: list[Event] = []
+        #: Signals as sent, in arrival order; the core reads (or refuses) each.
+        self.inbox: list[Any] = []
         self.changed = False
         self.busy = 0
         self.sa_last: dict[str, object] = {
@@ -82,7 +99,7 @@ class ComplaintWorkflow:
             await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:
             await self.ensure_horizon()
-            core.tick(self.now())
+            await self.within_calendar(lambda: core.tick(self.now()))
             await self.flush()
             if core.state.finished:
                 break
@@ -96,10 +113,12 @@ class ComplaintWorkflow:
             timeout = None if wake is None else max(wake - self.now(), 0)
             self.report_log_to_replay()
             self.changed = False
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: self.changed, timeout=timeout)
+            # a signal taken while an activity ran is read now, not at the next timer
+            if not (self.inbox and workflow.patched(CASES_KEEP_MOVING)):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(lambda: self.changed, timeout=timeout)
             while self.inbox:
-                core.receive(self.inbox.pop(0), self.now())
+                await self.take(self.inbox.pop(0))
         await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
         self.upsert_search_attributes()
         self.report_log_to_replay()
@@ -125,8 +144,24 @@ class ComplaintWorkflow:
     async def ensure_horizon(self) -> None:
         """Extend the case calendar, through an activity, before the case outlives it."""
         request = self.core.calendar_extension(self.now())
-        if request is None:
-            return
+        if request is not None:
+            await self.extend_calendar(request)
+
+    async def take(self, payload: Any) -> None:
+        """One signal, read (or refused) by the core."""
+        await self.within_calendar(lambda: self.core.receive(payload, self.now()))
+
+    async def within_calendar(self, step: Callable[[], _T]) -> _T:
+        """Run a step of the core; when it needs the case calendar past its horizon, extend the
+        calendar and run it again (the core applied nothing the first time)."""
+        for _ in range(CALENDAR_TRIES):
+            try:
+                return step()
+            except NeedsLongerCalendar as need:
+                await self.extend_calendar(self.core.calendar_to(need.needed))
+        return step()
+
+    async def extend_calendar(self, request: ExtendCalendar) -> None:
         new_sha: str = await workflow.execute_activity(
             names.EXTEND_CALENDAR,
             args=[request.policy_sha, request.calendar_sha, request.now],
@@ -212,10 +247,11 @@ class ComplaintWorkflow:
     # ------------------------------------------------------------------ inputs
 
     @workflow.signal(name=names.EVENT_SIGNAL)
-    def event(self, event: Event) -> None:
+    def event(self, event: Any) -> None:
         """Fire-and-forget input; an invalid one is logged as refused, never fails the case.
 
-        Signals wait in the inbox until intake has run."""
+        Taken as sent (a payload that is no event is refused by the core, not dropped unseen),
+        it waits in the inbox until intake has run."""
         self.inbox.append(event)
         self.changed = True
 
@@ -225,11 +261,11 @@ class ComplaintWorkflow:
         await workflow.wait_condition(lambda: self.ready)
         self.busy += 1
         try:
-            answer = self.core.act(event, self.now())
+            answer = await self.within_calendar(lambda: self.core.act(event, self.now()))
             if answer.status == "pending_cap_check":
                 settled = await self.settle_cap_checks()
                 answer = settled.get(int(answer.detail.get("proposal", 0)), answer)
-        except Rejected as exc:
+        except (Rejected, NeedsLongerCalendar) as exc:
             self.report_answer_to_replay({"refused": str(exc)})
             raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from None
         finally:
@@ -248,6 +284,7 @@ class ComplaintWorkflow:
     @act.validator
     def validate_act(self, event: Event) -> None:
         self.core.screen(event)
+        self.core.bounded(event, self.now())
         self.core.validate(event)
 
     @workflow.query(name=names.STATUS_QUERY)

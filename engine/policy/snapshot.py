@@ -138,6 +138,10 @@ class Instance(BaseModel):
     holidays_version: str
     tzdata_version: str
 
+    def horizon_end(self) -> int:
+        """The last instant the case calendar covers, UTC seconds."""
+        return int(self.received_at.timestamp()) + self.horizon_days * 86_400
+
     @cached_property
     def built_calendars(self) -> dict[str, CaseCalendar]:
         """Calendars decoded so far: every case of a day shares them (they never change)."""

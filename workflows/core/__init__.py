@@ -24,7 +24,7 @@ and the effects a host carries out, :mod:`.status` what ``ombuds status`` shows.
 """
 
 from .case import Rejected, iso
-from .driver import Interpreter
+from .driver import ExtendCalendar, Interpreter, NeedsLongerCalendar
 from .events import SYSTEM, Actor, Answer, Event
 from .state import CaseState, LogEntry, Send
 from .status import StatusView, status_view
@@ -35,8 +35,10 @@ __all__ = [
     "Answer",
     "CaseState",
     "Event",
+    "ExtendCalendar",
     "Interpreter",
     "LogEntry",
+    "NeedsLongerCalendar",
     "Rejected",
     "Send",
     "StatusView",

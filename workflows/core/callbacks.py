@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from . import escalation, notifications
 from .case import Case, Rejected, answer, iso
 from .events import SYSTEM, Answer, CallbackOutcome, RequestCallback
-from .patches import SETTINGS_ACT_AS_WRITTEN
+from .patches import CASES_KEEP_MOVING, SETTINGS_ACT_AS_WRITTEN
 from .state import Callback, LogEntry, Scheduled
 
 #: The follow-up item that reminds a callback's owner: ``callback_reminder:<number>``.
@@ -43,7 +43,10 @@ def on_request(case: Case, event: RequestCallback, now: int) -> Answer:
             requested = int(dt.datetime.fromisoformat(event.at).timestamp())
         except ValueError:
             raise Rejected(f'"{event.at}" is not an ISO 8601 time') from None
-        wanted = cal.next_opening(max(requested, now))
+        if case.patched(CASES_KEEP_MOVING):  # a time past the latest is the latest
+            wanted = cal.next_opening(min(max(requested, now), latest))
+        else:
+            wanted = cal.next_opening(max(requested, now))
         if wanted > latest:
             wanted = latest
     else:

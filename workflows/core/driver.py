@@ -11,15 +11,20 @@ effects itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from ombuds.engine.policy import money
+from ombuds.engine.policy.business_time import HorizonExceeded
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.snapshot import Instance
 
 from . import (
+    bounds,
     callbacks,
     escalation,
     follow_up,
@@ -32,8 +37,8 @@ from . import (
 from .case import Case, Rejected
 from .clocks import deadlines, extension, running
 from .compensation import option_sets, proposals
-from .events import Actor, Answer, Event, EventModel
-from .patches import MONEY_WITHIN_LIMITS
+from .events import SYSTEM, Actor, Answer, Event, EventModel
+from .patches import CASES_KEEP_MOVING, MONEY_WITHIN_LIMITS
 from .state import CapCheck, CaseState, Send
 
 #: ``check(case, event)`` raises :class:`Rejected`; ``apply(case, event, now)`` decides.
@@ -113,6 +118,18 @@ class ReserveCompensation:
         return {"complaint_id": complaint_id, **self.check.model_dump(mode="json"), **policy}
 
 
+class NeedsLongerCalendar(Exception):
+    """An input or a deadline needs the case calendar past its horizon: the host extends the
+    calendar to ``needed`` (effect :class:`ExtendCalendar`) and tries again.  Nothing was applied."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(f"the case calendar must reach {needed}")
+        self.needed = needed
+
+
+#: The longest reason an input the core could not apply is logged with.
+FAILURE_REASON = 300
+
 #: Count earlier complaints over this period when the policy has no per-customer cap.
 DEFAULT_REPEAT_WINDOW = parse_duration("12 months")
 
@@ -154,21 +171,52 @@ class Interpreter(Case):
             check(self, model)
 
     def apply(self, event: Event, now: int) -> Answer:
-        """Validate and apply one event; returns the decision taken."""
+        """Validate and apply one event; returns the decision taken.
+
+        An event the core cannot apply (``cases-keep-moving``) leaves the case as it was: it is
+        refused with what went wrong, or, when it needs the case calendar past its horizon,
+        handed back to the host as :class:`NeedsLongerCalendar`."""
         self.validate(event)
+        if not self.patched(CASES_KEEP_MOVING):
+            try:
+                decided = HANDLERS[event.kind].apply(self, event.root, now)
+                lifecycle.close_when_done(self, now)
+            finally:
+                self.note_condition_errors(now)
+            return decided
+        saved = self.saved()
         try:
             decided = HANDLERS[event.kind].apply(self, event.root, now)
             lifecycle.close_when_done(self, now)
+        except Rejected:
+            self.restore(saved)
+            raise
+        except HorizonExceeded as exc:
+            self.restore(saved)
+            raise NeedsLongerCalendar(exc.needed) from None
+        except Exception as exc:  # a fault of the core: the input is refused, the case goes on
+            self.restore(saved)
+            reason = f"{event.kind} could not be applied: {type(exc).__name__}: {exc}"
+            raise Rejected(reason[:FAILURE_REASON]) from None
         finally:
             self.note_condition_errors(now)
         return decided
+
+    def saved(self) -> tuple[CaseState, list[Send], list[CapCheck], int]:
+        """What an event may change, to put back when it cannot be applied."""
+        return self.state.model_copy(deep=True), list(self.sends), list(self.cap_checks), self.depth
+
+    def restore(self, saved: tuple[CaseState, list[Send], list[CapCheck], int]) -> None:
+        self.state, sends, checks, self.depth = saved
+        self.sends[:], self.cap_checks[:] = sends, checks
 
     def screen(self, event: Event) -> None:
         """Who may act, and in what: raises :class:`Rejected`.
 
         Staff act under their own id, the system actor is the engine's alone, a customer acts on
         their own complaint, and an amount has at most the policy currency's decimals.  The
-        workflow screens an update in its validator (never run on replay), a signal as it takes it."""
+        workflow screens an update in its validator (never run on replay), a signal as it takes it.
+        The bounds of an input are :meth:`bounded`."""
         actor = event.actor
         if actor.kind == "system":
             raise Rejected("system is the engine's own actor: no client may act as it")
@@ -183,25 +231,66 @@ class Interpreter(Case):
             if wrong:
                 raise Rejected(f"amount: {wrong}")
 
+    def bounded(self, event: Event, now: int) -> None:
+        """Sizes, counts and instants within bounds (:mod:`.bounds`): raises :class:`Rejected`."""
+        bounds.check_event(event)
+        bounds.check_in_case(self, event, now)
+
     def act(self, event: Event, now: int) -> Answer:
         """An event that wants an answer; what falls due at once goes out with it."""
         if self.patched(MONEY_WITHIN_LIMITS):
             self.screen(event)
+        if self.patched(CASES_KEEP_MOVING):
+            self.bounded(event, now)
         decided = self.apply(event, now)
-        self.tick(now)
+        with contextlib.suppress(NeedsLongerCalendar):  # applied; the host's next turn extends
+            self.tick(now)  # the calendar and fires what falls due
         return decided
 
-    def receive(self, event: Event, now: int) -> None:
-        """An event that wants no answer: one the case refuses is logged as refused."""
+    def receive(self, event: Event | Any, now: int) -> None:
+        """An event that wants no answer: one the case refuses is logged as refused.
+
+        It may come as sent (a signal's payload): one that is no event at all is refused too
+        (``cases-keep-moving``; before, the host dropped it unseen)."""
+        if not isinstance(event, Event):
+            try:
+                event = Event.model_validate(event)
+            except ValidationError as exc:
+                if self.patched(CASES_KEEP_MOVING):
+                    self.refuse_unreadable(event, exc, now)
+                return
         try:
             if self.patched(MONEY_WITHIN_LIMITS):
                 self.screen(event)
+            if self.patched(CASES_KEEP_MOVING):
+                self.bounded(event, now)
             self.apply(event, now)
         except Rejected as exc:
             self.log(now, f"event:{event.kind}", "input", "input refused", event.actor, reason=str(exc))
 
+    def refuse_unreadable(self, payload: Any, error: ValidationError, now: int) -> None:
+        """Log a signal that is no event: what kind it claimed, and the first problem."""
+        claimed = payload.get("kind") if isinstance(payload, dict) else None
+        kind = claimed if isinstance(claimed, str) and len(claimed) <= bounds.NAME else "unknown"
+        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "not an event"}
+        where = ".".join(str(part) for part in first["loc"][1:] or first["loc"]) or "event"
+        reason = f"not an event: {where}: {first['msg']}"[:FAILURE_REASON]
+        try:
+            actor = Actor.model_validate(payload.get("actor") if isinstance(payload, dict) else None)
+            bounds.check_event(Event(kind="close", actor=actor))
+        except (ValidationError, Rejected):
+            self.log(
+                now, f"event:{kind}", "input", "input refused", SYSTEM, reason=reason, sender="unreadable"
+            )
+            return
+        self.log(now, f"event:{kind}", "input", "input refused", actor, reason=reason)
+
     def tick(self, now: int) -> CaseState:
-        """Fire everything due at or before ``now``: warnings, breaches, promises, follow-ups."""
+        """Fire everything due at or before ``now``: warnings, breaches, promises, follow-ups.
+
+        When that needs the case calendar past its horizon (``cases-keep-moving``), nothing is
+        fired and the host is asked for a longer calendar (:class:`NeedsLongerCalendar`)."""
+        saved = self.saved() if self.patched(CASES_KEEP_MOVING) else None
         try:
             deadlines.fire(self, now)
             promises.miss(self, now)
@@ -209,6 +298,11 @@ class Interpreter(Case):
             callbacks.fire(self, now)
             notifications.release_held(self, now)
             lifecycle.close_when_done(self, now)
+        except HorizonExceeded as exc:
+            if saved is None:
+                raise
+            self.restore(saved)
+            raise NeedsLongerCalendar(exc.needed) from None
         finally:
             self.note_condition_errors(now)
         return self.state
@@ -244,11 +338,15 @@ class Interpreter(Case):
     def calendar_extension(self, now: int) -> ExtendCalendar | None:
         """A longer case calendar, once less than half of the calendar's horizon is left."""
         instance = self.instance
-        horizon_end = int(instance.received_at.timestamp()) + instance.horizon_days * 86_400
+        horizon_end = instance.horizon_end()
         margin = instance.horizon_days * 86_400 // 2
         if now + margin < horizon_end:
             return None
         return ExtendCalendar(self.state.policy_sha, self.calendar_sha, now)
+
+    def calendar_to(self, needed: int) -> ExtendCalendar:
+        """Effect: a case calendar that reaches ``needed`` (after :class:`NeedsLongerCalendar`)."""
+        return ExtendCalendar(self.state.policy_sha, self.calendar_sha, needed)
 
     def calendar_extended(self, now: int, sha: str, instance: Instance) -> None:
         self.calendar_sha = sha

@@ -21,10 +21,15 @@ SETTINGS_ACT_AS_WRITTEN = "settings-act-as-written"
 #: Money within every limit (issue 15): the ledger counts by its own clock, pending proposals count
 #: against the per-complaint cap, four eyes on every approval, and who may act is screened.
 MONEY_WITHIN_LIMITS = "money-within-limits"
+#: Cases keep moving (issue 16): every input within bounds, an input the core cannot apply
+#: refused and logged, a signal taken at once, case time on the real clock, and what fell due
+#: while nothing could act handled at once, in order, with its due instant.
+CASES_KEEP_MOVING = "cases-keep-moving"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
     HANDOFF_SUMMARY_OPTIONAL,
     SETTINGS_ACT_AS_WRITTEN,
     MONEY_WITHIN_LIMITS,
+    CASES_KEEP_MOVING,
 )
