@@ -2,7 +2,7 @@
 and asking it to register a complaint or reserve a compensation.
 
 A complaint names its customer by whatever it has: an id, an email, a phone number,
-an account number (:func:`ombuds.workflows.core.compensation.proposals.customer_identity`).
+an account number (:func:`ombuds.workflows.core.compensation.customer.customer_identity`).
 Each identifier, normalised and keyed-hashed (:mod:`ombuds.engine.identity`), has a
 ``CustomerAlias`` workflow naming the customer's ledger.  Finding the ledger:
 
@@ -15,8 +15,9 @@ Each identifier, normalised and keyed-hashed (:mod:`ombuds.engine.identity`), ha
 
 Every step can be repeated and any caller finishes a merge that another left half done,
 so two complaints of one customer racing through these steps end at the same ledger.
-A ledger from before ``money-within-limits`` (one per policy and first identifier, an
-unkeyed hash) is merged in too when it exists, so running complaints keep their history.
+A ledger from before ``money-within-limits`` (one per policy and first identifier as
+written, an unkeyed hash) is merged in too when one exists for any identifier of the
+complaint under its policy.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ class LedgerActivities:
         candidate = names.ledger_id(keys[0])
         named = {key: await self._alias(key, names.CLAIM_UPDATE, candidate) for key in keys}
         found = set(named.values())
-        legacy = _legacy_ledger(customer)
-        if legacy is not None and await self._exists(legacy):
-            found.add(legacy)
+        for legacy in _legacy_ledgers(customer):
+            if await self._exists(legacy):
+                found.add(legacy)
         ledger = await self.one_ledger(found)
         for key, at in named.items():
             if at != ledger:
@@ -172,9 +173,14 @@ class LedgerActivities:
         return True
 
 
-def _legacy_ledger(customer: dict[str, str]) -> str | None:
-    """The ledger this customer had under this policy before ``money-within-limits``."""
-    raw = next((customer[kind] for kind in identity.KINDS if customer.get(kind)), None)
-    if raw is None or not customer.get("policy"):
-        return None
-    return names.ledger_id(hashlib.sha256(f"{customer['policy']}|{raw}".encode()).hexdigest()[:24])
+def _legacy_ledgers(customer: dict[str, str]) -> list[str]:
+    """The ledgers this customer may have had under this policy before ``money-within-limits``:
+    one per identifier as written (a complaint named its ledger after the first it had)."""
+    policy = customer.get("policy")
+    if not policy:
+        return []
+    return [
+        names.ledger_id(hashlib.sha256(f"{policy}|{customer[kind]}".encode()).hexdigest()[:24])
+        for kind in identity.KINDS
+        if customer.get(kind)
+    ]

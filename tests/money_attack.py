@@ -2,11 +2,13 @@
 
 Each round has a new customer of the financial-services policy (per-complaint cap 50,000,
 per-customer cap 60,000 over 12 months).  Every attacking process waits at a barrier,
-then submits one complaint of that customer — each process spells the customer
-differently (id and email; the email alone with spaces and capitals; the email in capitals
-with a national phone number; the email with an account number, received four months
-ago) — and proposes two grants of 30,000 for it at once, at the management level (limit
-50,000), so each round asks for 240,000 with four processes.  :func:`outcome` then reads
+then submits one complaint of that customer — each process names the customer
+differently: id and email; the email alone, with spaces and capitals; the id in lower case
+with a national phone number; that phone number in E.164 with an account number, received
+four months ago.  No identifier is in every complaint: the customer's ledgers, made in
+parallel, merge as the complaints link them.  Once every complaint is registered with the
+ledger, each process proposes two grants of 30,000 for its complaint at once, at the
+management level (limit 50,000), so each round asks for 240,000 with four processes.  :func:`outcome` then reads
 what each complaint granted.  Used by ``tests/test_money_concurrency.py`` and
 ``bench/bench_money.py``.
 """
@@ -36,7 +38,7 @@ from ombuds.engine.devserver import dev_server
 from ombuds.engine.intake import Intake, load_policies
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.settings import Settings
-from ombuds.workflows.core import Actor, Answer, Event, StatusView
+from ombuds.workflows.core import Actor, Answer, Event, LogEntry, StatusView
 
 ROOT = Path(__file__).resolve().parent.parent
 OMBUDS = str(Path(sys.executable).parent / "ombuds")
@@ -51,8 +53,8 @@ def customer(round_: int, rank: int) -> dict[str, Any]:
     spellings: list[dict[str, Any]] = [
         {"id": f"CUST-{round_}", "contacts": {"email": email}},
         {"contacts": {"email": f"  {email.title()} "}},
-        {"contacts": {"email": email.upper(), "phone": f"020 7946 {round_:04d}"}, "region": "GB-ENG"},
-        {"account_number": f"{round_:08d}", "contacts": {"email": email}},
+        {"id": f" cust-{round_}", "contacts": {"phone": f"020 7946 {round_:04d}"}, "region": "GB-ENG"},
+        {"account_number": f"{round_:08d}", "contacts": {"phone": f"+44 20 7946 {round_:04d}"}},
     ]
     return {"name": "Ana Novak", "locale": "en", **spellings[rank % len(spellings)]}
 
@@ -86,6 +88,17 @@ async def submit(client: Client, intake: Intake, queue: str, case: Complaint) ->
     raise AssertionError(f"{case.id} did not start")
 
 
+async def registered(client: Client, complaint_id: str) -> None:
+    """Wait until the customer's ledger has counted the complaint (and merged what it links)."""
+    handle = client.get_workflow_handle(complaint_id)
+    for _ in range(600):
+        log: list[LogEntry] = await handle.query("log", result_type=list[LogEntry])
+        if any(e.action == "earlier complaints counted" for e in log):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{complaint_id} was never registered with the customer's ledger")
+
+
 async def propose_twice(client: Client, complaint_id: str, rank: int) -> list[Answer]:
     """Two grants of 30,000 for one complaint at once, by two managers."""
     handle = client.get_workflow_handle(complaint_id)
@@ -111,6 +124,7 @@ async def attack(
         case = complaint(round_, rank, now)
         barrier.wait(timeout=120)  # every process submits at once
         await submit(client, intake, settings.task_queue, case)
+        await registered(client, case.id or "")
         barrier.wait(timeout=120)  # and every process proposes at once
         await propose_twice(client, case.id or "", rank)
 

@@ -4,6 +4,7 @@ recorded before it replays): without it, it succeeds."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from ombuds.engine.policy import money
 from ombuds.engine.policy.compile import instantiate
 from ombuds.workflows import ledger
-from ombuds.workflows.core import Actor, Event, Interpreter, Rejected
+from ombuds.workflows.core import Actor, Event, Interpreter, Rejected, bounds
 from ombuds.workflows.core.patches import MONEY_WITHIN_LIMITS
 
 from .workflow_support import make_complaint, shipped_policies
@@ -115,6 +116,17 @@ def test_the_approver_is_never_the_proposer(changed: bool) -> None:
         assert answer.status in ("accepted", "pending_cap_check")
 
 
+@pytest.mark.parametrize("spelled", ["Alice", " alice ", "ALICE"])
+def test_the_proposer_spelled_otherwise_is_still_the_proposer(spelled: str) -> None:
+    core, t0 = financial(True)
+    core.act(
+        Event(kind="propose_compensation", actor=ALICE_AGENT, remedy="goodwill", amount=Decimal(120)), t0
+    )
+    approver = Actor(kind="staff", id=spelled, level="supervisor")
+    answer = core.act(Event(kind="decide_approval", actor=approver, proposal=1, approve=True), t0 + 60)
+    assert answer.status == "not_authorised" and "four eyes" in answer.reason
+
+
 @pytest.mark.parametrize(
     ("actor", "refusal"),
     [
@@ -170,18 +182,45 @@ def test_an_amount_with_more_decimals_than_the_currency_is_refused(amount: str, 
     [
         ("1_0", '"1_0" is not an amount'),
         ("1E-30", '"1E-30" is not an amount'),
+        ("1E+2", '"1E+2" is not an amount'),
         (" 5", '" 5" is not an amount'),
-        ("-5", '"-5" is not an amount'),
         (49.9999999999999999, "write the amount as text"),
         (0.5, "write the amount as text"),
-        (True, "not true or false"),
         ("1" * 16, "is not an amount"),
     ],
 )
 def test_an_amount_is_plain_digits_never_a_float(raw: object, refusal: str) -> None:
+    """Such an amount still decodes, as it did before (so every recorded history replays),
+    and the case refuses it: the client, the update validator and the case itself."""
+    core, t0 = financial(True)
+    event = Event(kind="propose_compensation", actor=DAN_MANAGEMENT, remedy="redress", amount=raw)
+    for check in (bounds.check_event, core.screen):
+        with pytest.raises(Rejected, match="amount: ") as caught:
+            check(event)
+        assert refusal in str(caught.value)
+    with pytest.raises(Rejected, match=refusal.replace("+", r"\+")):
+        core.act(event, t0 + 60)
+
+
+@pytest.mark.parametrize(("raw", "refusal"), [("-5", "greater than or equal to 0"), (True, "amount")])
+def test_an_amount_that_is_no_number_does_not_decode(raw: object, refusal: str) -> None:
     with pytest.raises(ValidationError, match=r"propose_compensation\.amount") as caught:
         Event(kind="propose_compensation", actor=ALICE_AGENT, remedy="goodwill", amount=raw)
     assert refusal in str(caught.value)
+
+
+def test_more_decimals_than_money_has_are_named_by_the_decimals_rule() -> None:
+    core, t0 = financial(True)
+    event = Event(
+        kind="propose_compensation",
+        actor=DAN_MANAGEMENT,
+        remedy="redress",
+        amount=Decimal("49.9999999999999999"),
+    )
+    with pytest.raises(
+        Rejected, match=re.escape("amount: 49.9999999999999999 has 16 decimals; GBP amounts have at most 2")
+    ):
+        core.act(event, t0 + 60)
 
 
 def test_amounts_as_text_whole_numbers_and_decimals_are_kept_exactly() -> None:

@@ -156,21 +156,23 @@ async def test_a_ledger_from_before_the_change_is_taken_in(tmp_path: Path) -> No
     import hashlib
 
     async with money_attack.server_and_workers(tmp_path, count=1) as (settings, client):
-        legacy = names.ledger_id(hashlib.sha256(b"financial-services|CUST-5").hexdigest()[:24])
-        handle = await client.start_workflow(
-            names.LEDGER_WORKFLOW, None, id=legacy, task_queue=settings.task_queue
-        )
         now = int(dt.datetime.now(dt.UTC).timestamp())
-        old = {
-            "complaint_id": "OLD-1",
-            "proposal": 1,
-            "amount": "55000",
-            "at": now,
-            "period": 365 * 86_400,
-            "cap": "60000",
-        }
-        answer = await handle.execute_update(names.RESERVE_UPDATE, old)
-        assert answer["granted"]
+        # one complaint named the customer by id, another by email alone: two old ledgers
+        for n, (raw, amount) in enumerate([(b"CUST-5", "30000"), (b"cy@example.org", "25000")], start=1):
+            legacy = names.ledger_id(hashlib.sha256(b"financial-services|" + raw).hexdigest()[:24])
+            handle = await client.start_workflow(
+                names.LEDGER_WORKFLOW, None, id=legacy, task_queue=settings.task_queue
+            )
+            old = {
+                "complaint_id": f"OLD-{n}",
+                "proposal": 1,
+                "amount": amount,
+                "at": now,
+                "period": 365 * 86_400,
+                "cap": "60000",
+            }
+            answer = await handle.execute_update(names.RESERVE_UPDATE, old)
+            assert answer["granted"]
         intake = Intake(settings, shipped_policies())
         case = await _case(
             client, intake, settings, "NEW-1", id="CUST-5", contacts={"email": "cy@example.org"}

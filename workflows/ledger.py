@@ -14,9 +14,12 @@ with the larger id hands its state over to the other and forwards to it from
 then on (a ledger only ever forwards to a smaller id, so forwarding never loops),
 and the merged total is what the cap sees.  A merge is three steps: the ledger
 that stays first *expects* the other (it answers no registration or reservation
-until the other's state is in, so nothing is granted on half a total), the other
-*hands over* (and forwards from then on), and the one that stays *absorbs* it.
-Every step can be repeated, so whoever finds a merge half done finishes it.  A ledger holds the customer's
+until the other's state is in), the other *hands over* (and forwards from then
+on), and the one that stays *absorbs* it.  Every step can be repeated, so whoever
+finds a merge half done finishes it.  Between the first two steps the ledger
+being merged away still answers on its own total: one round trip normally, longer
+only when the merging activity fails there, until its retry or the next request
+to the ledger that stays finishes the merge.  A ledger holds the customer's
 complaints under every policy; a cap counts the reservations of its own policy
 (its amount is in that policy's currency), and the repeat count the complaints
 of the same policy.
@@ -133,7 +136,10 @@ class CustomerLedger:
         elsewhere = self._elsewhere()
         if elsewhere is not None:
             return _answered(elsewhere)
-        now = int(workflow.now().timestamp()) if workflow.patched(MONEY_WITHIN_LIMITS) else None
+        # a request naming its policy comes from a complaint with the change: the ledger's clock,
+        # even in a run that began before it (where ``patched`` keeps answering False)
+        clocked = workflow.patched(MONEY_WITHIN_LIMITS) or request.policy is not None
+        now = int(workflow.now().timestamp()) if clocked else None
         return _answered(reserve(self.state, request, now))
 
     def _elsewhere(self) -> Moved | Merging | None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, Field
+from typing import Any
 
 #: Currencies without minor units (ISO 4217 exponent 0).
 NO_DECIMALS = frozenset(
@@ -43,7 +41,7 @@ THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 #: Currencies with four decimals (units of account).
 FOUR_DECIMALS = frozenset({"CLF", "UYW"})
 
-_PLAIN = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,12})?$")
+_PLAIN = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,30})?$")
 #: The largest amount accepted anywhere: far above any real limit, far below what overflows.
 MAXIMUM = Decimal(10) ** 15
 
@@ -72,6 +70,15 @@ def problem(amount: Decimal, currency: str) -> str | None:
         written = "no decimals" if allowed == 0 else f"at most {allowed} decimal{'s' if allowed > 1 else ''}"
         return f"{amount} has {places(amount)} decimals; {currency} amounts have {written} (ISO 4217)"
     return None
+
+
+def parse(value: Any) -> Decimal:
+    """An amount as written: plain text, a whole number or a Decimal, never a float, never an
+    exponent; raises ValueError saying what is wrong (the currency's decimals are :func:`problem`)."""
+    amount = _amount(value)
+    if not isinstance(amount, Decimal):
+        raise ValueError(f"{value!r} is not an amount")
+    return amount
 
 
 def _amount(value: Any) -> Any:
@@ -103,7 +110,3 @@ def _amount(value: Any) -> Any:
     if amount > MAXIMUM:
         raise ValueError(f"{text} is above the largest amount, {MAXIMUM}")
     return amount
-
-
-#: An amount as clients send it: text, a whole number or a Decimal, never negative.
-Amount = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0)]

@@ -14,7 +14,7 @@ import datetime as dt
 from ombuds.engine.policy.durations import parse_duration
 
 from .case import Case, Rejected
-from .events import Event
+from .events import Event, ProposeCompensation
 
 #: A message or a final response: characters.
 TEXT = 50_000
@@ -68,6 +68,8 @@ def check_event(event: Event) -> None:
         if isinstance(value, int) and not -COUNT <= value <= COUNT:
             raise Rejected(f"{name}: {value} is out of range (at most {COUNT:,})")
     amount = getattr(model, "amount", None)
+    if isinstance(model, ProposeCompensation) and model.amount_problem():
+        raise Rejected(f"amount: {model.amount_problem()}")
     if amount is not None and amount.adjusted() >= AMOUNT_DIGITS:
         raise Rejected(f"amount: {amount} has more than {AMOUNT_DIGITS} digits before the decimal point")
     at = getattr(model, "at", None)

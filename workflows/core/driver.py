@@ -36,8 +36,9 @@ from . import (
 )
 from .case import Case, Rejected
 from .clocks import deadlines, extension, running
+from .compensation import customer as ledger
 from .compensation import option_sets, proposals
-from .events import SYSTEM, Actor, Answer, Event, EventModel
+from .events import SYSTEM, Actor, Answer, Event, EventModel, ProposeCompensation
 from .patches import CASES_KEEP_MOVING, MONEY_WITHIN_LIMITS
 from .state import CapCheck, CaseState, Send
 
@@ -225,6 +226,8 @@ class Interpreter(Case):
         owner = self.complaint.customer.id
         if actor.kind == "customer" and actor.id and owner and actor.id != owner:
             raise Rejected("a customer acts on their own complaint only")
+        if isinstance(event.root, ProposeCompensation) and event.root.amount_problem():
+            raise Rejected(f"amount: {event.root.amount_problem()}")
         amount = getattr(event.root, "amount", None)
         if amount is not None:
             wrong = money.problem(amount, self.policy.policy.currency)
@@ -355,9 +358,9 @@ class Interpreter(Case):
 
     def ledger_registration(self, now: int) -> RegisterComplaint | None:
         """The customer's ledger counts this complaint (the repeat-complaint trigger)."""
-        if not proposals.uses_ledger(self) or self.state.status != "open":
+        if not ledger.uses_ledger(self) or self.state.status != "open":
             return None
-        customer = proposals.ledger_customer(self)
+        customer = ledger.ledger_customer(self)
         if customer is None:
             return None
         period = self.plan.cap_period or DEFAULT_REPEAT_WINDOW
@@ -377,7 +380,7 @@ class Interpreter(Case):
         """The next compensation waiting for the customer's ledger, in the order decided."""
         if not self.cap_checks:
             return None
-        customer = proposals.ledger_customer(self)
+        customer = ledger.ledger_customer(self)
         if customer is None:
             return None
         policy = self.policy.policy.id if isinstance(customer, dict) else None

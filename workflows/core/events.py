@@ -10,11 +10,12 @@ its kind reads.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, RootModel, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, RootModel, model_validator
 
-from ombuds.engine.policy.money import Amount
+from ombuds.engine.policy import money
 
 from .payload import Payload
 
@@ -102,7 +103,31 @@ class AcceptEscalation(EventModel):
 class ProposeCompensation(EventModel):
     kind: Literal["propose_compensation"] = "propose_compensation"
     remedy: str | None = None
-    amount: Amount | None = Field(None, description='In major units, as text ("49.99") or a whole number.')
+    amount: Decimal | None = Field(
+        None, ge=0, description='In major units, as text ("49.99") or a whole number.'
+    )
+    #: Why the amount as sent is not money (a float, an exponent, ``1_0``), or None.  The payload
+    #: decodes as it always did, so every recorded history still replays; the case refuses such an
+    #: amount (:mod:`.bounds`, the update validator and ``Interpreter.screen``).
+    _amount_problem: str | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _amount_as_sent(cls, data: Any, handler: ModelWrapValidatorHandler[ProposeCompensation]) -> Any:
+        problem = None
+        if isinstance(data, dict) and data.get("amount") is not None:
+            try:
+                money.parse(data["amount"])
+            except ValueError as exc:
+                problem = str(exc)
+        model = handler(data)
+        if isinstance(model, ProposeCompensation):
+            model._amount_problem = problem
+        return model
+
+    def amount_problem(self) -> str | None:
+        return self._amount_problem
+
     discount_percent: float | None = Field(None, ge=0, le=100)
     coupons: int | None = Field(None, ge=0)
 

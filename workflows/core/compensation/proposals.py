@@ -10,7 +10,6 @@ driver hands to the host).
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -19,52 +18,10 @@ from ..case import Case, Rejected, answer
 from ..events import SYSTEM, Actor, Answer, DecideApproval, ProposeCompensation
 from ..patches import MONEY_WITHIN_LIMITS, SETTINGS_ACT_AS_WRITTEN
 from ..state import CapCheck, Proposal, ProposalStatus
+from .customer import customer_key
 
 #: Proposals that count against the per-complaint cap before they are settled.
 PENDING = ("needs_approval", "pending_cap_check")
-
-
-def uses_ledger(case: Case) -> bool:
-    """Whether this policy needs the customer's ledger (per-customer caps, repeat complaints)."""
-    caps = case.policy.compensation.caps.per_customer is not None
-    return caps or any(r.trigger.on == "repeat_complaint" for r in case.policy.escalation)
-
-
-def customer_key(case: Case) -> str | None:
-    """A stable key for the customer's ledger; contact details only as a hash.  (Before
-    ``money-within-limits``: one ledger per policy and first identifier, as written.)"""
-    customer = case.complaint.customer
-    raw = customer.id or customer.contacts.email or customer.contacts.phone or customer.account_number
-    if raw is None:
-        return None
-    return hashlib.sha256(f"{case.policy.policy.id}|{raw}".encode()).hexdigest()[:24]
-
-
-def customer_identity(case: Case) -> dict[str, str] | None:
-    """Who the customer is, for finding their one ledger: every identifier the complaint names
-    (the ledger activity normalises them and keeps only their keyed hashes), the region that
-    phone numbers without a country code are read in, and the policy."""
-    customer = case.complaint.customer
-    named = {
-        "id": customer.id,
-        "email": customer.contacts.email,
-        "phone": customer.contacts.phone,
-        "account": customer.account_number,
-    }
-    found = {kind: value for kind, value in named.items() if value}
-    if not found:
-        return None
-    if customer.region:
-        found["region"] = customer.region
-    return {**found, "policy": case.policy.policy.id}
-
-
-def ledger_customer(case: Case) -> str | dict[str, str] | None:
-    """What the ledger activities are told of the customer: who they are (``money-within-limits``),
-    or the key of a per-policy ledger as before."""
-    if case.patched(MONEY_WITHIN_LIMITS):
-        return customer_identity(case)
-    return customer_key(case)
 
 
 def limit_problem(
@@ -318,6 +275,11 @@ def check_approval(case: Case, event: DecideApproval) -> None:
         raise Rejected(f"proposal {event.proposal} is not waiting for approval")
 
 
+def _same_person(one: str | None, other: str) -> bool:
+    """Staff ids as people write them: ``alice``, ``Alice`` and `` alice`` are one person."""
+    return one is not None and " ".join(one.split()).casefold() == " ".join(other.split()).casefold()
+
+
 def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
     s = case.state
     promises.keep_decisions(case)
@@ -327,7 +289,7 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
     base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
     limits = f"authority[{actor_level}].limits"
     proposer = _staff_id(proposal.by)
-    if proposer and event.actor.id == proposer and case.patched(MONEY_WITHIN_LIMITS):
+    if proposer and _same_person(event.actor.id, proposer) and case.patched(MONEY_WITHIN_LIMITS):
         entry = case.log(
             now,
             "event:decide_approval",
