@@ -143,7 +143,7 @@ class HandDelivery:
 
 
 async def policy_case(client: Client, intake: Intake, n: int, indexed: bool) -> str:
-    submitted = await intake.submit(client, complaint(n), search_attributes=indexed)
+    submitted = await intake.submit(client, complaint(n), search_attributes=indexed, simulated=True)
     handle = client.get_workflow_handle(submitted.complaint_id)
     for kind, actor, fields in [
         ("propose_compensation", AGENT, {"remedy": "goodwill", "amount": Decimal(100)}),

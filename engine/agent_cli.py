@@ -77,9 +77,16 @@ def register(app: typer.Typer) -> None:
     def submit(
         file: Annotated[Path, typer.Argument(help="A complaint, JSON or YAML.")],
         format: Output = "text",
+        simulated: Annotated[
+            bool,
+            typer.Option(
+                "--simulated",
+                help="Run it on its own clock from received_at (a what-if at its own dates), not on real time.",
+            ),
+        ] = False,
     ) -> None:
         """Submit a complaint: choose its policy, pin it, start its workflow."""
-        asyncio.run(_submit(settings(), file, format))
+        asyncio.run(_submit(settings(), file, format, simulated))
 
     @app.command()
     def reopen(complaint_id: Annotated[str, typer.Argument(help="A closed complaint's id.")]) -> None:
@@ -217,15 +224,20 @@ async def run_until_stopped(worker: Any) -> None:
     typer.echo("stopped")
 
 
-async def _submit(s: Settings, file: Path, fmt: str) -> None:
+async def _submit(s: Settings, file: Path, fmt: str, simulated: bool = False) -> None:
     from .files import load_complaint
-    from .intake import IntakeError
+    from .intake import IntakeError, check_received
 
     complaint = load_complaint(file)
+    try:
+        if not simulated:
+            check_received(complaint)
+    except IntakeError as exc:
+        raise fail(str(exc)) from None
     intake = load_intake(s)
     client = await _client(s)
     try:
-        submitted = await intake.submit(client, complaint)
+        submitted = await intake.submit(client, complaint, simulated=simulated)
     except IntakeError as exc:
         raise fail(str(exc)) from None
     if fmt == "json":
@@ -270,6 +282,24 @@ async def _reopen(s: Settings, complaint_id: str) -> None:
     )
 
 
+def status_now(s: Settings, view: Any) -> Any:
+    """A real-time case's status as of this moment: the time left on each clock counted from
+    now, with the snapshots in the store (without them, as of the case's last task)."""
+    import datetime as dt
+
+    from ombuds.engine.policy.store import Store, StoreError
+    from ombuds.workflows.core.status import as_of
+
+    if not view.real_time:
+        return view
+    store = Store(s.store_dir)
+    try:
+        policy, instance = store.policy(view.policy_sha), store.instance(view.calendar_sha)
+    except (StoreError, OSError):
+        return view
+    return as_of(view, policy.policy, instance, int(dt.datetime.now(dt.UTC).timestamp()))
+
+
 async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> None:
     from ombuds.workflows import names
     from ombuds.workflows.core import LogEntry, StatusView
@@ -283,6 +313,7 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         )
     except RPCError as exc:
         raise fail(f"complaint {complaint_id}: {exc.message}") from None
+    view = status_now(s, view)
     if fmt == "json":
         payload = view.model_dump(mode="json")
         payload["log"] = [e.model_dump(mode="json") for e in log]
@@ -294,7 +325,8 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         f"severity {view.severity or '-'}, priority {view.priority or '-'}, category {view.category or '-'}, queue {view.queue or '-'}"
     )
     typer.echo(
-        f"case time {view.now}; next deadline "
+        ("now " if view.real_time else "case time ")
+        + f"{view.now}; next deadline "
         + (f"{view.next_deadline} ({view.next_deadline_what})" if view.next_deadline else "none")
         + f"; SLA breached: {'yes' if view.sla_breached else 'no'}"
         + (f"; {view.undelivered} message(s) undelivered" if view.undelivered else "")
@@ -402,13 +434,27 @@ async def _list(s: Settings, query: str, limit: int) -> None:
                     "stage " + str(attrs.get("OmbudsStage") or "-"),
                     "level " + str(attrs.get("OmbudsLevel") or "-"),
                     "policy " + str(attrs.get("OmbudsPolicyId") or "-"),
-                    "next " + str(attrs.get("OmbudsNextDeadline") or "-"),
+                    "next " + next_deadline(attrs.get("OmbudsNextDeadline")),
                 ]
             )
     except RPCError as exc:
         raise fail(f"list: {exc.message}") from None
     for line in list_lines(rows, limit):
         typer.echo(line)
+
+
+def next_deadline(when: Any, now: Any = None) -> str:
+    """The next deadline and how far off it is from this moment: ``2027-01-21T17:30Z (in 3d 4h)``."""
+    import datetime as dt
+
+    if not isinstance(when, dt.datetime):
+        return "-"
+    now = now or dt.datetime.now(dt.UTC)
+    seconds = int((when - now).total_seconds())
+    days, rest = divmod(abs(seconds), 86_400)
+    span = f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60:02d}m"
+    stamp = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return f"{stamp} ({'in ' + span if seconds >= 0 else span + ' overdue'})"
 
 
 def list_lines(rows: list[list[str]], limit: int) -> list[str]:

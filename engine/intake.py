@@ -31,9 +31,33 @@ from ombuds.workflows.model import ComplaintInput
 from .replay import started_input
 from .settings import Settings
 
+#: How far ahead of this machine's clock a complaint's receipt may lie (clocks differ a little).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _rounded(delta: dt.timedelta) -> str:
+    """A time difference as people say it: 3 days, 5 hours, 12 minutes."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n > 1 else ''}"
+    return f"{seconds} seconds"
+
 
 class IntakeError(Exception):
     """A complaint that cannot be submitted (no policy, duplicate id)."""
+
+
+def check_received(complaint: Complaint) -> None:
+    """A complaint on the real clock was received by now (within :data:`CLOCK_SKEW`)."""
+    ahead = complaint.received_at - dt.datetime.now(dt.UTC)
+    if ahead > CLOCK_SKEW:
+        raise IntakeError(
+            f"received_at {complaint.received_at.isoformat()} is in the future "
+            f"({_rounded(ahead)} ahead of this machine's clock; {int(CLOCK_SKEW.total_seconds() // 60)} "
+            "minutes are allowed for clocks that differ); to run it at its own dates, submit with --simulated"
+        )
 
 
 @dataclass
@@ -163,8 +187,15 @@ class Intake:
         return next(p for p in self.policies if p.policy is chosen)
 
     def prepare(
-        self, complaint: Complaint, *, search_attributes: bool = True
+        self, complaint: Complaint, *, search_attributes: bool = True, simulated: bool = False
     ) -> tuple[Complaint, CompiledPolicy, ComplaintInput]:
+        """The workflow input for a complaint: its policy and case calendar pinned by sha256.
+
+        A complaint runs on the real clock, so one received in the future (more than
+        :data:`CLOCK_SKEW` ahead of this machine's clock) is refused; ``simulated`` runs it on
+        its own clock from ``received_at`` instead (policy tests, what-if)."""
+        if not simulated:
+            check_received(complaint)
         if complaint.id is None:
             complaint = complaint.model_copy(update={"id": new_complaint_id(complaint.received_at)})
         policy = self.select(complaint)
@@ -174,6 +205,7 @@ class Intake:
             policy_sha=policy.sha256,
             calendar_sha=calendar_sha,
             search_attributes=search_attributes,
+            simulated=simulated,
         )
         return complaint, policy, workflow_input
 
@@ -236,7 +268,11 @@ class Intake:
             update={"id": f"{complaint_id}-R{n}", "received_at": received_at}
         )
         return await self.submit(
-            client, complaint, linked_to=complaint_id, search_attributes=search_attributes
+            client,
+            complaint,
+            linked_to=complaint_id,
+            search_attributes=search_attributes,
+            simulated=original.simulated,  # a what-if reopens as a what-if
         )
 
     async def submit(
@@ -246,8 +282,11 @@ class Intake:
         *,
         search_attributes: bool = True,
         linked_to: str | None = None,
+        simulated: bool = False,
     ) -> Submitted:
-        complaint, policy, workflow_input = self.prepare(complaint, search_attributes=search_attributes)
+        complaint, policy, workflow_input = self.prepare(
+            complaint, search_attributes=search_attributes, simulated=simulated
+        )
         if linked_to is not None:
             workflow_input = workflow_input.model_copy(update={"linked_to": linked_to})
         assert complaint.id is not None

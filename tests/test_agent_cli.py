@@ -24,7 +24,7 @@ def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_submit_outside_the_project_folder_names_the_missing_policies_folder(tmp_path: Path) -> None:
-    done = run(tmp_path, "submit", str(EXAMPLES / "fs-card-fee.yaml"))
+    done = run(tmp_path, "submit", "--simulated", str(EXAMPLES / "fs-card-fee.yaml"))
     assert done.returncode == 1
     assert f"no policies folder at {tmp_path / 'policies'}" in done.stderr
     assert "OMBUDS_POLICIES" in done.stderr and "Traceback" not in done.stderr
@@ -33,7 +33,11 @@ def test_submit_outside_the_project_folder_names_the_missing_policies_folder(tmp
 def test_submit_with_an_empty_policies_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     done = run(
-        tmp_path, "submit", str(EXAMPLES / "fs-card-fee.yaml"), OMBUDS_POLICIES=str(tmp_path / "empty")
+        tmp_path,
+        "submit",
+        "--simulated",
+        str(EXAMPLES / "fs-card-fee.yaml"),
+        OMBUDS_POLICIES=str(tmp_path / "empty"),
     )
     assert done.returncode == 1 and "no policies (*.yaml) in" in done.stderr
 
@@ -66,7 +70,11 @@ def test_a_broken_policy_file_keeps_its_last_valid_snapshot_in_effect(tmp_path: 
     assert "have problems" not in first.stderr and "cannot connect to Temporal" in first.stderr
     retail_copy(folder, ("  owner: Head", "  ownr: Head"))
     done = run(
-        tmp_path, "submit", str(EXAMPLES / "retail-defective-kettle.json"), OMBUDS_POLICIES=str(folder)
+        tmp_path,
+        "submit",
+        "--simulated",
+        str(EXAMPLES / "retail-defective-kettle.json"),
+        OMBUDS_POLICIES=str(folder),
     )
     assert 'policy.ownr: unknown key "ownr"' in done.stderr
     assert (

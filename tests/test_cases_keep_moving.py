@@ -214,3 +214,40 @@ def test_a_signal_that_is_no_event_is_logged_as_refused(payload: Any, reason: st
     count = len(before.state.log)
     before.receive(payload, t0 + 60)
     assert len(before.state.log) == count  # before the change: nothing (the SDK dropped it)
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_what_fell_due_while_nothing_could_act_is_handled_at_once_in_order(changed: bool) -> None:
+    """Observed: every warning due while the server was down was dropped without a trace.  A
+    case woken 40 days late (its worker or server down) handles all of it, in order."""
+    core, t0 = case_of("financial-services", changed)
+    core.tick(t0 + 40 * 86_400)
+    handled = [e for e in core.state.log if e.trigger.startswith("deadline:")]
+    skipped = [e for e in handled if e.action == "warning skipped"]
+    breaches = [e for e in handled if e.action == "breached"]
+    assert breaches and all(e.detail["due"] < e.at for e in breaches)
+    if not changed:
+        assert skipped == []  # dropped unseen
+        return
+    # the final response's two warnings (at 50% and 75%): its deadline passed before either went out
+    assert [(e.detail["clock"], e.rule) for e in skipped] == [
+        ("final-response", "clocks[1].warnings[0]"),
+        ("final-response", "clocks[1].warnings[1]"),
+    ]
+    assert all(e.detail["fell_due"] < e.at and "had passed" in e.detail["reason"] for e in skipped)
+    order = [
+        e.detail.get("fell_due") or e.detail["due"]
+        for e in handled
+        if e.action in ("warning", "warning skipped", "breached")
+    ]
+    assert order == sorted(order), "handled out of the order it fell due"
+
+
+def test_a_warning_handled_late_but_before_its_deadline_goes_out_with_both_instants() -> None:
+    core, _t0 = case_of("financial-services", True)
+    clock = core.state.clocks["final-response"]
+    first_warning = clock.warnings_at[0]
+    core.tick(first_warning + 3_600)  # an hour late, long before the deadline
+    sent = [e for e in core.state.log if e.action == "warning" and e.detail.get("clock") == "final-response"]
+    assert len(sent) == 1 and sent[0].detail["fell_due"] == iso(first_warning)
+    assert sent[0].at == iso(first_warning + 3_600)

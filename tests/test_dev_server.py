@@ -87,10 +87,10 @@ async def test_dev_server_case_survives_worker_kill_and_server_restart(env: Env)
     async with dev_server(env.settings):
         worker = env.worker()
         try:
-            submitted = env.cli("submit", complaint, "--format", "json")
+            submitted = env.cli("submit", "--simulated", complaint, "--format", "json")
             info = json.loads(submitted.stdout)
             assert info["started"] and info["policy"] == "financial-services"
-            again = env.cli("submit", complaint, check=False)
+            again = env.cli("submit", "--simulated", complaint, check=False)
             assert again.returncode == 1 and "not started" in again.stdout
 
             status = env.until(lambda: _has(env.cli("status", info["id"]).stdout, "stage received"))

@@ -203,9 +203,11 @@ async def test_each_delivery_is_logged_as_a_json_line(tmp_path: Path) -> None:
 async def test_submitting_a_complaint_intake_refuses_says_why(tmp_path: Path) -> None:
     async with time_skipping() as env, running_case(env, tmp_path) as case:
         abusive = make_complaint(id="R-1", description="You idiots took my money again, fix it now please.")
-        submitted = await case.intake.submit(case.client, abusive, search_attributes=False)
+        submitted = await case.intake.submit(case.client, abusive, search_attributes=False, simulated=True)
         assert submitted.started and "abusive" in submitted.refused.lower()
-        fine = await case.intake.submit(case.client, make_complaint(id="R-2"), search_attributes=False)
+        fine = await case.intake.submit(
+            case.client, make_complaint(id="R-2"), search_attributes=False, simulated=True
+        )
         assert fine.started and fine.refused == ""
         assert (await case.client.get_workflow_handle("R-1").result())["status"] == "refused"
 
@@ -217,7 +219,7 @@ async def test_a_case_waits_for_a_snapshot_its_worker_lacks_and_runs_once_the_st
     intake = Intake(Settings(home=tmp_path / "intake", policies=ROOT / "policies"), shipped_policies())
     # a day no other test uses, so no worker in this process has loaded its calendar
     complaint = make_complaint(id="T-LATE-STORE", received_at="2031-05-06T10:00:00+00:00")
-    complaint, _policy, workflow_input = intake.prepare(complaint, search_attributes=False)
+    complaint, _policy, workflow_input = intake.prepare(complaint, search_attributes=False, simulated=True)
     worker_settings = Settings(home=tmp_path / "worker", policies=ROOT / "policies", task_queue="tq-late")
     Store(worker_settings.store_dir).put_policy(_policy)
     async with time_skipping() as env, build_worker(env.client, worker_settings):

@@ -218,7 +218,9 @@ async def test_a_signal_taken_while_an_activity_runs_is_read_at_once(tmp_path: P
     the next timer (two minutes late)."""
     async with time_skipping() as env, running_case(env, tmp_path) as case:
         complaint = make_complaint(id="PROMPT-1")
-        _complaint, _policy, workflow_input = case.intake.prepare(complaint, search_attributes=False)
+        _complaint, _policy, workflow_input = case.intake.prepare(
+            complaint, search_attributes=False, simulated=True
+        )
         handle = await case.client.start_workflow(
             "Complaint", workflow_input, id="PROMPT-1", task_queue=case.settings.task_queue
         )

@@ -61,7 +61,9 @@ class Case:
         return self.env.client
 
     async def submit(self, complaint: Complaint, **input_fields: Any) -> str:
-        complaint, _policy, workflow_input = self.intake.prepare(complaint, search_attributes=False)
+        complaint, _policy, workflow_input = self.intake.prepare(
+            complaint, search_attributes=False, simulated=True
+        )
         assert complaint.id is not None
         workflow_input = workflow_input.model_copy(update=input_fields)
         await self.client.start_workflow(

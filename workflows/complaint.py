@@ -68,6 +68,8 @@ class ComplaintWorkflow:
             calendar_sha=input.calendar_sha,
         )
         self.started = workflow.now()
+        #: Case time is the real time (``cases-keep-moving``, not simulated); set as the run starts.
+        self.real_time = False
         self.ready = input.state is not None
         if input.state is not None:
             self.core.state = input.state
@@ -85,7 +87,10 @@ class ComplaintWorkflow:
     # ------------------------------------------------------------------ time
 
     def now(self) -> int:
-        """Case time: the intake instant plus the time elapsed in the workflow."""
+        """Case time: the real time; in a simulation (and before ``cases-keep-moving``), the
+        intake instant plus the time elapsed in the workflow."""
+        if self.real_time:
+            return int(workflow.now().timestamp())
         return self.base + int((workflow.now() - self.started).total_seconds())
 
     # ------------------------------------------------------------------ main loop
@@ -93,6 +98,7 @@ class ComplaintWorkflow:
     @workflow.run
     async def run(self, input: ComplaintInput) -> CaseResult:
         core = self.core
+        self.real_time = workflow.patched(CASES_KEEP_MOVING) and not input.simulated
         if input.state is None:
             core.start(self.now(), input.linked_to)
             self.ready = True
@@ -289,7 +295,7 @@ class ComplaintWorkflow:
 
     @workflow.query(name=names.STATUS_QUERY)
     def status(self) -> StatusView:
-        return status_view(self.core, self.now())
+        return status_view(self.core, self.now(), self.real_time)
 
     @workflow.query(name=names.LOG_QUERY)
     def log(self) -> list[LogEntry]:

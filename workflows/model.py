@@ -25,6 +25,14 @@ class ComplaintInput(Payload):
     state: CaseState | None = Field(None, description="Carried over by continue-as-new.")
     search_attributes: bool = True
     history_limit: int = Field(2_000, ge=20, description="Continue as new past this many history events.")
+    simulated: bool = Field(
+        False,
+        description=(
+            "Run the case on its own clock: case time starts at received_at and runs with the "
+            "workflow's time (policy tests, what-if, tests at fixed dates).  Otherwise (from "
+            "cases-keep-moving on) case time is the real time."
+        ),
+    )
 
 
 class CaseResult(Payload):

@@ -11,20 +11,24 @@ from . import callbacks, classification, escalation, notifications, stages
 from .case import Case, answer
 from .clocks import running
 from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
+from .patches import CASES_KEEP_MOVING
 
 
 def start(case: Case, now: int) -> None:
     """Register the complaint, then refuse it, or accept it: classify, arm clocks, first messages."""
     policy = case.policy
     case.log(now, "intake", "policy", "registered", policy=policy.policy.id, version=policy.policy.version)
-    case.record_event(now, "submitted")
+    # the clocks count from receipt, also for a complaint entered late (``cases-keep-moving``);
+    # what fell due before it was entered is handled at the first tick, in order
+    received = min(case.state.received, now) if case.patched(CASES_KEEP_MOVING) else now
+    case.record_event(received, "submitted")
     refused = intake_refusal(policy, case.complaint, case.variables(), case.evaluator)
     if refused is not None:
         refuse(case, now, refused.template, refused.reason, refused.rule)
         return
     classification.apply(case, now)
     running.arm(case)
-    running.process(case, now, "submitted", SYSTEM)
+    running.process(case, received, "submitted", SYSTEM)
     entered = stages.enter(case, now, policy.stages[0].id, "intake", SYSTEM)
     notifications.announce(case, entered, "received")
     primary = policy.intake.primary_response

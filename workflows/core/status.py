@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from pydantic import Field
 
 from ombuds.engine.policy.business_time import HorizonExceeded
 from ombuds.engine.policy.durations import parse_duration
+from ombuds.engine.policy.model import Clock, Policy
 from ombuds.engine.policy.rules import clock_calendar
+from ombuds.engine.policy.snapshot import Instance
 
 from . import dates
 from .case import iso
@@ -37,6 +40,10 @@ class StatusView(Payload):
     policy_version: str
     policy_sha: str
     now: str
+    #: Case time is the real time: ``now`` is when the case last ran, and a client shows the
+    #: time left as of the moment it asks (:func:`as_of`).  False for a simulated case.
+    real_time: bool = False
+    calendar_sha: str = ""
     status: str
     stage: str
     level: str
@@ -68,7 +75,36 @@ def remaining_text(seconds: int) -> str:
     return f"{hours}h{rest // 60:02d}m"
 
 
-def status_view(core: Interpreter, now: int) -> StatusView:
+def remaining(
+    policy: Policy, instance: Instance, clock: Clock, target: str, due: int, now: int
+) -> str | None:
+    """A running clock's time left at ``now``, in its own measure (working time for business units)."""
+    cal = instance.calendar(clock_calendar(policy, clock))
+    try:
+        return remaining_text(running.span(cal, parse_duration(target), now, due))
+    except HorizonExceeded:
+        return None
+
+
+def as_of(view: StatusView, policy: Policy, instance: Instance, now: int) -> StatusView:
+    """A real-time case's status as of ``now`` (the moment a client asks), not as of the last
+    moment the case ran: each running clock's time left counted again.  A simulated case runs
+    on its own clock, so its view is returned as it is."""
+    if not view.real_time:
+        return view
+    clocks = []
+    for shown in view.clocks:
+        clock = next((c for c in policy.clocks if c.id == shown.id), None)
+        if clock is not None and shown.status == "running" and shown.due is not None:
+            due = int(dt.datetime.fromisoformat(shown.due.replace("Z", "+00:00")).timestamp())
+            shown = shown.model_copy(
+                update={"remaining": remaining(policy, instance, clock, shown.target, due, now)}
+            )
+        clocks.append(shown)
+    return view.model_copy(update={"clocks": clocks, "now": iso(now)})
+
+
+def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusView:
     """The case as an agent or auditor reads it, at case time ``now``."""
     s = core.state
     clocks = []
@@ -87,11 +123,9 @@ def status_view(core: Interpreter, now: int) -> StatusView:
             view.due = iso(cs.due)
             view.due_local = core.local(cs.due, clock.calendar)
             if cs.status == "running":
-                cal = core.calendar(clock_calendar(core.policy, clock))
-                try:
-                    view.remaining = remaining_text(running.span(cal, parse_duration(cs.target), now, cs.due))
-                except HorizonExceeded:
-                    view.remaining = None
+                view.remaining = remaining(
+                    core.policy, core.instance, clock, cs.target or clock.target, cs.due, now
+                )
             elif cs.status == "paused" and cs.remaining is not None:
                 view.remaining = remaining_text(cs.remaining)
         clocks.append(view)
@@ -102,6 +136,8 @@ def status_view(core: Interpreter, now: int) -> StatusView:
         policy_version=core.policy.policy.version,
         policy_sha=s.policy_sha,
         now=iso(now),
+        real_time=real_time,
+        calendar_sha=core.calendar_sha,
         status=s.status,
         stage=s.stage,
         level=core.level_id,

@@ -13,6 +13,7 @@ from ombuds.engine.policy.vocabulary import clock_event
 from .. import escalation, notifications
 from ..case import Case, iso
 from ..events import SYSTEM
+from ..patches import CASES_KEEP_MOVING
 from ..state import ClockState
 from . import running
 
@@ -20,8 +21,83 @@ from . import running
 DELAY_REASON = "the investigation is not yet complete"
 
 
+#: A warning handled more than this many seconds after it fell due is logged with that instant.
+LATE = 60
+
+
 def fire(case: Case, now: int) -> None:
-    """Every warning and deadline of a running clock due at or before ``now``."""
+    """Every warning and deadline of a running clock due at or before ``now``.
+
+    With ``cases-keep-moving``, what fell due while nothing could act (a complaint entered late,
+    a worker or the server down) is handled at once, in the order it fell due, across clocks: a
+    breach is logged with its due instant (the entry's own instant is when it was handled); a
+    warning whose clock had breached by then is logged as skipped, with the instant it fell due;
+    any other warning goes out, logged with the instant it fell due when that is past."""
+    if not case.patched(CASES_KEEP_MOVING):
+        fire_by_clock(case, now)
+        return
+    for at, _order, clock, index in due_in_order(case, now):
+        cs = case.state.clocks[clock.id]
+        if cs.status != "running" or cs.due is None:
+            continue  # stopped or breached by what was handled before it
+        i = case.clock_index(clock.id)
+        if index is None:
+            fall_due(case, now, clock, cs, i)
+        elif index not in cs.warnings_fired:
+            cs.warnings_fired.append(index)
+            if now > cs.due:
+                case.log(
+                    now,
+                    f"deadline:{clock.id}",
+                    f"clocks[{i}].warnings[{index}]",
+                    "warning skipped",
+                    clock=clock.id,
+                    fell_due=iso(at),
+                    reason=f"the deadline {iso(cs.due)} had passed when the warning could be handled",
+                )
+                continue
+            warn(case, now, clock, cs, index, fell_due=iso(at) if now - at > LATE else None)
+
+
+def due_in_order(case: Case, now: int) -> list[tuple[int, int, Clock, int | None]]:
+    """Warnings (a warning's index) and breaches (None) of running clocks due by ``now``, in the
+    order they fell due; at one instant, warnings first."""
+    due: list[tuple[int, int, Clock, int | None]] = []
+    for order, clock in enumerate(case.policy.clocks):
+        cs = case.state.clocks.get(clock.id)
+        if cs is None or cs.status != "running" or cs.due is None:
+            continue
+        for index, at in enumerate(cs.warnings_at):
+            if index not in cs.warnings_fired and at <= now:
+                due.append((at, order, clock, index))
+        if now > cs.due:
+            due.append((cs.due + 1, order, clock, None))
+    return sorted(due, key=lambda item: (item[0], item[3] is None, item[1]))
+
+
+def warn(case: Case, now: int, clock: Clock, cs: ClockState, index: int, fell_due: str | None = None) -> None:
+    """A clock's warning: staff are told, the ``sla_warning`` trigger fires (``fell_due``: when it
+    fell due, for a warning handled late)."""
+    i = case.clock_index(clock.id)
+    warning = clock.warnings[index]
+    entry = case.log(
+        now,
+        f"deadline:{clock.id}",
+        f"clocks[{i}].warnings[{index}]",
+        "warning",
+        clock=clock.id,
+        due=iso(cs.due or now),
+        fell_due=fell_due,
+    )
+    for template in warning.notify:
+        notifications.send(case, entry, template, to="staff", clock=clock.id)
+    escalation.trigger(
+        case, now, "sla_warning", f"deadline:{clock.id}", SYSTEM, clock=clock.id, warning=warning.id
+    )
+
+
+def fire_by_clock(case: Case, now: int) -> None:
+    """Before ``cases-keep-moving``: clock by clock; a warning past its clock's deadline is dropped."""
     for clock in case.policy.clocks:
         cs = case.state.clocks.get(clock.id)
         if cs is None or cs.status != "running" or cs.due is None:
@@ -30,26 +106,7 @@ def fire(case: Case, now: int) -> None:
         for w_index, at in enumerate(cs.warnings_at):
             if w_index not in cs.warnings_fired and at <= now and now <= cs.due:
                 cs.warnings_fired.append(w_index)
-                warning = clock.warnings[w_index]
-                entry = case.log(
-                    now,
-                    f"deadline:{clock.id}",
-                    f"clocks[{i}].warnings[{w_index}]",
-                    "warning",
-                    clock=clock.id,
-                    due=iso(cs.due),
-                )
-                for template in warning.notify:
-                    notifications.send(case, entry, template, to="staff", clock=clock.id)
-                escalation.trigger(
-                    case,
-                    now,
-                    "sla_warning",
-                    f"deadline:{clock.id}",
-                    SYSTEM,
-                    clock=clock.id,
-                    warning=warning.id,
-                )
+                warn(case, now, clock, cs, w_index)
         if now > cs.due:
             fall_due(case, now, clock, cs, i)
 
