@@ -67,6 +67,11 @@ async def test_a_complaint_entered_late_counts_from_its_receipt(tmp_path: Path) 
     assert len(skipped) == 2 and all("fell_due" in e.detail for e in skipped)
     registered = next(e for e in log if e.action == "registered")
     assert dt.datetime.fromisoformat(registered.at.replace("Z", "+00:00")) >= entered
+    # the acknowledgement was due before the complaint was entered: breached, then sent
+    actions = [(e.action, e.detail.get("clock")) for e in log]
+    assert actions.index(("breached", "acknowledge")) < actions.index(("acknowledgement sent", None))
+    notice = entries(log, "customer notified", "progress-update")[0]
+    assert notice.detail["fell_due"] == iso(financial_due(received, "progress-update"))
 
 
 def test_a_receipt_in_the_future_is_refused_unless_simulated(tmp_path: Path) -> None:

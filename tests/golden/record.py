@@ -151,6 +151,20 @@ async def b2b_full_path(case: Case) -> None:
     await case.result()
 
 
+async def entered_late(case: Case) -> None:
+    """On the real clock: a complaint received 25 days before it is entered.  Its clocks count
+    from receipt, so the final response breached before entry: handled at once, its warnings
+    logged as skipped; then resolved, surveyed, closed."""
+    entered = (await case.env.get_current_time()).replace(microsecond=0)
+    received = entered - 25 * DAY
+    await case.submit(make_complaint(id="G-LATE-1", received_at=received.isoformat()), simulated=False)
+    await case.log_entry("breached")
+    await case.act("resolve", MANAGEMENT, justified=True, root_cause="fee rule")
+    await case.skip(3 * DAY)
+    await case.act("survey_answer", CUSTOMER, score=4)
+    await case.result()
+
+
 def ledger_of(case: Case, **customer: str) -> str:
     """The id of the ledger named after a customer's first identifier (``money-within-limits``)."""
     secret = identity.ledger_key(case.settings.ledger_key, case.settings.home)
@@ -211,6 +225,7 @@ SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "financial-breach-and-delay": breach_and_delay,
     "retail-full-path": retail_full_path,
     "b2b-full-path": b2b_full_path,
+    "financial-entered-late": entered_late,
 }
 #: Scenarios that record the histories of a customer's ledgers and aliases as well as the last
 #: complaint's (``<name>-ledger.json``, ``<name>-merged-ledger.json``, ``<name>-alias.json``).

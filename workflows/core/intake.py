@@ -9,7 +9,7 @@ from ombuds.engine.policy.rules import intake_refusal
 
 from . import callbacks, classification, escalation, notifications, stages
 from .case import Case, answer
-from .clocks import running
+from .clocks import deadlines, running
 from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
 from .patches import CASES_KEEP_MOVING
 
@@ -29,6 +29,8 @@ def start(case: Case, now: int) -> None:
     classification.apply(case, now)
     running.arm(case)
     running.process(case, received, "submitted", SYSTEM)
+    if received < now:  # entered late: what fell due since receipt comes first, in order
+        deadlines.fire(case, now)
     entered = stages.enter(case, now, policy.stages[0].id, "intake", SYSTEM)
     notifications.announce(case, entered, "received")
     primary = policy.intake.primary_response

@@ -114,12 +114,14 @@ def fire_by_clock(case: Case, now: int) -> None:
 def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None:
     """A notice clock sends its notice (and starts again if it repeats); any other clock breaches."""
     if clock.notify_customer is not None:
+        late = cs.due is not None and now - cs.due > LATE and case.patched(CASES_KEEP_MOVING)
         entry = case.log(
             now,
             f"deadline:{clock.id}",
             f"clocks[{i}].notify_customer",
             "customer notified",
             clock=clock.id,
+            fell_due=iso(cs.due) if late and cs.due is not None else None,
         )
         new_date = expected_resolution(case)
         notifications.send(case, entry, clock.notify_customer, reason=DELAY_REASON, new_date=new_date)
