@@ -7,6 +7,7 @@ the channels themselves are plugins (``ombuds.activities``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from ombuds.workflows import names
 from .policy.compile import extended
 from .policy.model import CONTACT_FOR_CHANNEL
 from .policy.store import Store, StoreError
-from .policy.templates import MissingValue, render
+from .policy.templates import MissingValue, TooCostly, render
 
 log = structlog.get_logger("ombuds.delivery")
 
@@ -77,10 +78,15 @@ class Activities:
         plugin = self.channel_for(channel)
         locale, template = policy.template(message.template, message.locale)
         try:
-            subject, body = render(template.subject, template.body, message.context)
+            # off the event loop: a slow template holds no other activity or workflow back
+            subject, body = await asyncio.to_thread(render, template.subject, template.body, message.context)
         except MissingValue as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
             reason = f'template "{message.template}" ({locale}) prints a value this message lacks: {exc}'
+            said.warning("message undeliverable", reason=reason)
+            return Receipt(key=message.key, channel=channel, status="undeliverable", reference=reason)
+        except TooCostly as exc:
+            reason = f'template "{message.template}" ({locale}) cannot be rendered: {exc}'
             said.warning("message undeliverable", reason=reason)
             return Receipt(key=message.key, channel=channel, status="undeliverable", reference=reason)
         rendered = RenderedMessage(

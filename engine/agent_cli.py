@@ -18,6 +18,8 @@ from .logs import configure as configure_logs
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from ombuds.workflows.core import Event
+
     from .intake import Intake
 
 Output = Annotated[str, typer.Option("--format", "-f", help="text or json")]
@@ -370,11 +372,23 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
             )
 
 
-async def _event(
-    s: Settings, complaint_id: str, kind: str, data: str, actor_text: str, as_signal: bool
-) -> None:
-    from ombuds.workflows import names
-    from ombuds.workflows.core import Answer, Event, Rejected, bounds
+#: How long the JSON of ``--data`` may be (the longest text field, escaped, fits many times).
+MAX_DATA_CHARS = 1_000_000
+#: How deep the JSON of ``--data`` may nest (no event field nests more than a few levels).
+MAX_DATA_DEPTH = 16
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep a parsed JSON value nests, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def parse_event(kind: str, data: str, actor_text: str) -> Event:
+    """The event ``ombuds event`` sends, from its arguments; a bad one exits with the reason."""
+    from ombuds.workflows.core import Event, Rejected, bounds
 
     try:
         raw = Path(data[1:]).read_text("utf-8") if data.startswith("@") else data
@@ -382,12 +396,18 @@ async def _event(
         raise fail(
             f"cannot read --data file {data[1:]}: {getattr(exc, 'strerror', None) or exc}", 2
         ) from None
+    if len(raw) > MAX_DATA_CHARS:
+        raise fail(f"--data is {len(raw):,} characters long; an event has at most {MAX_DATA_CHARS:,}", 2)
     try:
         fields = json.loads(raw, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise fail(f"--data is not JSON: {exc.msg} at column {exc.colno}", 2) from None
+    except RecursionError:
+        raise fail(f"--data nests more than {MAX_DATA_DEPTH} levels deep", 2) from None
     if not isinstance(fields, dict):
         raise fail("--data must be a JSON object", 2)
+    if _depth(fields, MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+        raise fail(f"--data nests more than {MAX_DATA_DEPTH} levels deep", 2)
     try:
         event = Event.model_validate({**fields, "kind": kind, "actor": parse_actor(actor_text)})
     except ValidationError as exc:
@@ -399,6 +419,16 @@ async def _event(
         bounds.check_event(event)
     except Rejected as exc:
         raise fail(f"bad event: {exc}", 2) from None
+    return event
+
+
+async def _event(
+    s: Settings, complaint_id: str, kind: str, data: str, actor_text: str, as_signal: bool
+) -> None:
+    from ombuds.workflows import names
+    from ombuds.workflows.core import Answer
+
+    event = parse_event(kind, data, actor_text)
     client = await _client(s)
     handle = client.get_workflow_handle(complaint_id)
     try:

@@ -159,6 +159,15 @@ def _parse_instant(text: str) -> datetime.datetime:
     if value.tzinfo is None:
         typer.echo(f'error: --received "{text}" has no UTC offset (add e.g. +00:00 or Z)', err=True)
         raise typer.Exit(2)
+    from .policy.hygiene import EARLIEST, LATEST
+
+    if not EARLIEST <= value < LATEST:
+        typer.echo(
+            f'error: --received "{text}" is out of range: a complaint is received between '
+            f"{EARLIEST.year} and {LATEST.year - 1}",
+            err=True,
+        )
+        raise typer.Exit(2)
     return value
 
 

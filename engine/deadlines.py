@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .explain import convention
-from .policy.compile import instantiate
+from .policy.compile import horizon_days, instantiate
 from .policy.expressions import Evaluator, case_variables, complaint_variables
 from .policy.model import Complaint
 from .policy.rules import classify, clock_applies, clock_calendar, default_calendar
@@ -55,7 +55,7 @@ def deadlines(
     variables: dict[str, Any] = {"complaint": complaint_variables(complaint), "case": case_variables()}
     classes = {k: str(m.value) for k, m in classify(policy, variables, evaluator).items()}
     variables["case"] = case_variables(classes)
-    instance = instantiate(compiled, received, complaint)
+    instance = instantiate(compiled, received, complaint, days=horizon_days(compiled.plan, whole=True))
     t0 = int(received.timestamp())
     rows: list[DeadlineRow] = []
     for i, (clock, plan) in enumerate(zip(policy.clocks, compiled.plan.clocks, strict=True)):

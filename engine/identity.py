@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
+from .policy.hygiene import e164
 
 #: The identifiers, in the order a ledger is named after the first one present.
 KINDS = ("id", "email", "phone", "account")
@@ -32,13 +32,9 @@ def normalised(kind: str, value: str, region: str | None = None) -> str | None:
     if kind == "email":
         return text.replace(" ", "").casefold()
     if kind == "phone":
-        country = (region or "").split("-")[0].upper() or None
-        try:
-            number = phonenumbers.parse(text, country)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is not None and phonenumbers.is_possible_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        number = e164(text, region)
+        if number is not None:
+            return number
         digits = "".join(c for c in text if c.isdigit() or c == "+")
         return digits or None
     if kind == "account":

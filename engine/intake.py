@@ -16,6 +16,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from ombuds.engine.policy import hygiene
 from ombuds.engine.policy.compile import compile_validated, instantiate, select_calendars
 from ombuds.engine.policy.errors import PolicyError, PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
@@ -194,6 +195,9 @@ class Intake:
         A complaint runs on the real clock, so one received in the future (more than
         :data:`CLOCK_SKEW` ahead of this machine's clock) is refused; ``simulated`` runs it on
         its own clock from ``received_at`` instead (policy tests, what-if)."""
+        complaint, problems = hygiene.inspect(complaint)
+        if problems:
+            raise IntakeError("; ".join(str(p) for p in problems))
         if not simulated:
             check_received(complaint)
         if complaint.id is None:

@@ -85,6 +85,6 @@ def test_a_complaint_the_policy_would_not_get_or_would_refuse_is_noted() -> None
 
 def test_a_complaint_received_before_the_policy_takes_effect_is_noted(tmp_path: Path) -> None:
     early = tmp_path / "early.yaml"
-    early.write_text(FRIDAY.read_text("utf-8").replace("2026-07-31", "2025-07-31"), "utf-8")
+    early.write_text(FRIDAY.read_text("utf-8").replace("2026-07-", "2025-07-"), "utf-8")  # incident too
     notes = deadline("--complaint", str(early))["notes"]
     assert "received 2025-07-31, before this policy takes effect (2026-01-01)" in notes[0]

@@ -466,6 +466,16 @@ SCHEMA_CASES = [
 
 CEL_CASES = [
     case(
+        "cel-not-true-or-false",
+        '  when: complaint.product in ["current_account", "savings", "card", "loan", "mortgage"]',
+        "  when: complaint.product",
+        24,
+        9,
+        "complaint.product",
+        "condition gives a string, not true or false",
+        'compare it, e.g. complaint.amount > 100.0 or complaint.product == "card"',
+    ),
+    case(
         "cel-syntax-error",
         "    when: complaint.amount != null && complaint.amount >= 1000.0",
         "    when: complaint.amount != null & complaint.amount >= 1000.0",
@@ -747,6 +757,45 @@ REFERENCE_CASES = [
 ]
 
 SEMANTIC_CASES = [
+    case(
+        "duration-longer-than-ten-years",
+        "    target: 3 months\n",
+        "    target: 100000 months\n",
+        165,
+        13,
+        "100000 months",
+        '"100000 months" is longer than a policy may write: at most 120 months (about ten years)',
+    ),
+    case(
+        "condition-null",
+        '  when: complaint.product in ["current_account", "savings", "card", "loan", "mortgage"]',
+        "  when: null",
+        24,
+        3,
+        "when:",
+        "`when` is empty, which would make the rule apply always",
+        "write a condition, or leave `when` out for a rule that always applies",
+    ),
+    case(
+        "control-character-in-a-title",
+        "    title: Written acknowledgement\n",
+        '    title: "Written\\x1b[1m acknowledgement"\n',
+        114,
+        12,
+        '"Written',
+        "text has the control character U+001B",
+        "remove it; only line breaks and tabs may be written in a policy",
+    ),
+    case(
+        "warning-before-the-clock-starts",
+        "      - before: 1 business day\n",
+        "      - before: 5 business days\n",
+        122,
+        17,
+        "5 business days",
+        "a warning 5 business days before a deadline of 5 business days (target) falls before the clock starts",
+        "make the warning shorter than the target, or give it as a share: at: 80%",
+    ),
     case(
         "callbacks-without-a-reminder",
         "\nnotifications:\n",

@@ -74,8 +74,11 @@ def compile_file(path: str | Path, *, today: dt.date | None = None) -> CompiledP
     return compile_validated(validate_file(path, today=today))
 
 
-def horizon_days(plan: Plan) -> int:
-    """Calendar days from receipt that cover every clock, date and follow-up."""
+def horizon_days(plan: Plan, *, whole: bool = False) -> int:
+    """Calendar days from receipt that cover every clock, date and follow-up.
+
+    A case's calendar covers at most three years (a case that outlives it extends it);
+    ``whole`` covers the longest duration however long, as ``ombuds deadline`` shows it."""
     durations: list[Duration] = []
     for clock in plan.clocks:
         durations += [clock.target, *clock.by_priority.values()]
@@ -86,7 +89,8 @@ def horizon_days(plan: Plan) -> int:
     durations += [d for d in (plan.survey_after, plan.survey_expiry, plan.thank_you_after) if d is not None]
     longest = max((d.approx_calendar_days() for d in durations), default=30)
     # the longest clock may start late (after a stage or a reopen): double it, plus slack
-    return min(max(2 * longest + 30, 60), 3 * 366)
+    days = max(2 * longest + 30, 60)
+    return days if whole else min(days, 3 * 366)
 
 
 def select_calendars(policy: Policy, complaint: Complaint | None) -> dict[str, str]:

@@ -63,6 +63,22 @@ UNITS_HELP = (
 )
 
 
+#: The longest duration of each unit a policy may write: about ten years, which lets the
+#: longest legal periods through (a six-year limitation date) and keeps every deadline of a
+#: complaint received before 2100 inside the calendar.
+LONGEST: dict[Unit, int] = {
+    "minutes": 5_259_600,
+    "hours": 87_660,
+    "days": 3_653,
+    "weeks": 522,
+    "months": 120,
+    "years": 10,
+    "business_minutes": 1_566_000,
+    "business_hours": 26_100,
+    "business_days": 2_610,
+}
+
+
 class DurationError(ValueError):
     """A duration string that does not parse."""
 
@@ -83,6 +99,13 @@ class Duration:
         if self.amount == 1:
             name = name[:-1]
         return f"{self.amount} {name}"
+
+    def too_long(self) -> str | None:
+        """Why this duration is longer than a policy may write, or None."""
+        longest = LONGEST[self.unit]
+        if self.amount <= longest:
+            return None
+        return f'"{self}" is longer than a policy may write: at most {Duration(longest, self.unit)} (about ten years)'
 
     def approx_minutes(self) -> int:
         """A rough size for ordering and horizons (business days as 24 h, months as 31 d)."""

@@ -39,6 +39,8 @@ ErrorCode = Literal[
     "limits",
     "template",
     "cel",
+    "text",
+    "contact",
     "semantic",
 ]
 #: What each code means (docs/policy-language.md lists them from here).
@@ -70,6 +72,8 @@ CODES: dict[ErrorCode, str] = {
     "limits": "authority limits that do not rise from level to level",
     "template": "a message template that does not parse or reads an unknown variable",
     "cel": "a condition that does not parse, names an unknown field or compares unlike types",
+    "text": "a text with a control character (NUL, an escape, a bidirectional override)",
+    "contact": "a customer contact that cannot be reached: not an email address or phone number",
     "semantic": "any other check across the policy (conditions, counting, dates, ...)",
 }
 

@@ -257,7 +257,7 @@ def _sample_context() -> cel.Context:
 def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
     """Evaluate once on a full sample: catches comparisons between different types."""
     try:
-        compiled.execute(_sample_context())
+        result = compiled.execute(_sample_context())
     except TypeError as exc:
         text = str(exc).split(". ")[0]
         return [
@@ -271,6 +271,16 @@ def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
         message = str(exc)
         if "regex" in message:
             return [ExpressionProblem("invalid regular expression: " + message.splitlines()[0][:200], 0)]
+        return []
+    if not isinstance(result, bool):
+        kind = "null" if result is None else _CEL_TYPES.get(type(result), type(result).__name__)
+        return [
+            ExpressionProblem(
+                f"condition gives {_a(kind)}, not true or false",
+                0,
+                'compare it, e.g. complaint.amount > 100.0 or complaint.product == "card"',
+            )
+        ]
     return []
 
 

@@ -7,17 +7,22 @@ the compiled policy so an audit shows the exact text a customer was sent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from jinja2 import Template as Template_
 from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
-from jinja2.exceptions import UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import PolicyError, did_you_mean
 from .loader import Document
@@ -46,8 +51,93 @@ class MissingValue(ValueError):
     """A template printed a value its message does not carry."""
 
 
-def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, undefined=Missing)
+class TooCostly(ValueError):
+    """A template that takes too long to render, or writes too much."""
+
+
+#: How long one rendering may take, and how many characters it may write (subject and body).
+RENDER_SECONDS = 1.0
+RENDER_CHARS = 200_000
+#: The largest whole number a template may pass to a filter or function (``center(10**9)``
+#: would take the memory before a character is counted; amounts are decimals, not checked).
+LARGEST_ARGUMENT = 10_000_000
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with no template able to make a number or a text too large to write.
+
+    ``*`` and ``**`` are checked before they run (``"x" * 10**9`` would take the memory before
+    any output is counted), and so is every call given a number larger than a message could
+    be long (``center(10**9)``); the time and the output of a rendering are bounded by
+    :func:`render`."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise TooCostly(f"the power {right} is too large for a template")
+        if operator == "*":
+            count = right if isinstance(left, str | list | tuple) else left
+            item = left if isinstance(left, str | list | tuple) else right
+            if (
+                isinstance(item, str | list | tuple)
+                and isinstance(count, int)
+                and len(item) * count > RENDER_CHARS
+            ):
+                raise TooCostly(f"repeating a text {count} times writes more than a message may hold")
+        return super().call_binop(context, operator, left, right)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded(f) for name, f in self.filters.items()}
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, str) and attribute in ("format", "format_map"):
+            _check_format(obj)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, str) and argument in ("format", "format_map"):
+            _check_format(obj)
+        return super().getitem(obj, argument)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        if __obj in (str.format, str.format_map) and args and isinstance(args[0], str):
+            _check_format(args[0])
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+#: A width or precision of eight digits or more in a format (``"%1000000000s"``, ``{:>99999999}``).
+_HUGE_FORMAT = re.compile(r"[%:][^%{}\s]*?\d{8,}")
+
+
+def _check_format(text: str) -> None:
+    if _HUGE_FORMAT.search(text):
+        raise TooCostly("a width in the format is too large for a template")
+
+
+def _check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LARGEST_ARGUMENT:
+            raise TooCostly(f"the number {value} is too large for a template")
+
+
+def _bounded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that refuses a number too large before it runs (``center(10**9)``)."""
+
+    @functools.wraps(function)  # keeps the marks Jinja reads (pass_context and the like)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        if function.__name__ == "do_format" and args and isinstance(args[-1 if len(args) == 1 else 0], str):
+            _check_format(next(a for a in args if isinstance(a, str)))
+        return function(*args, **kwargs)
+
+    return bounded
+
+
+def environment() -> BoundedEnvironment:
+    return BoundedEnvironment(autoescape=False, keep_trailing_newline=True, undefined=Missing)
 
 
 @dataclass(frozen=True)
@@ -76,7 +166,23 @@ def _undeclared(text: str) -> frozenset[str]:
     return frozenset(meta.find_undeclared_variables(_PARSE_ENV.parse(text)))
 
 
-_PARSE_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_PARSE_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+#: Statements a template may not use: a template is one file, and reads nothing else.
+_REFUSED_NODES: dict[type[nodes.Node], str] = {
+    nodes.Include: "{% include %}",
+    nodes.Import: "{% import %}",
+    nodes.FromImport: "{% from ... import %}",
+    nodes.Extends: "{% extends %}",
+}
+
+
+def refused_statements(text: str) -> list[tuple[str, int]]:
+    """Statements the sandbox cannot render (another template file), with their lines."""
+    tree = _PARSE_ENV.parse(text)
+    found = [(label, node.lineno) for kind, label in _REFUSED_NODES.items() for node in tree.find_all(kind)]
+    return sorted(found, key=lambda item: item[1])
+
 
 #: Fields of ``complaint`` and ``customer`` a template can read (free text stays out of messages).
 _COMPLAINT_FIELDS = frozenset(Complaint.model_fields) - {"description"}
@@ -359,6 +465,17 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
                 result.problems.append(_problem(file, 1 + offset, 1, f"template cannot be read: {exc}"))
                 ok = False
                 continue
+            for statement, line in refused_statements(part):
+                result.problems.append(
+                    _problem(
+                        file,
+                        line + offset,
+                        1,
+                        f"{statement} is not allowed in a template",
+                        "a template is one file: write the text here (each template renders on its own)",
+                    )
+                )
+                ok = False
             for message, line, hint in unknown_fields(part):
                 result.problems.append(_problem(file, line + offset, 1, message, hint))
                 ok = False
@@ -404,11 +521,44 @@ def _compiled(text: str) -> Template_:
 _RENDER_ENV = environment()
 
 
-def render(subject: str, body: str, context: dict[str, Any]) -> tuple[str, str]:
+def render(
+    subject: str,
+    body: str,
+    context: dict[str, Any],
+    *,
+    seconds: float = RENDER_SECONDS,
+    chars: int = RENDER_CHARS,
+) -> tuple[str, str]:
     """Render a template's subject and body in the sandbox (compiled once per text).
 
-    Raises :class:`MissingValue` when the template prints a value the context lacks."""
+    Raises :class:`MissingValue` when the template prints a value the context lacks, and
+    :class:`TooCostly` when the rendering runs longer than ``seconds`` (the template's own
+    code is traced: a loop in it stops at the next line it runs) or writes more than
+    ``chars`` characters.  Blocking: run it off an event loop."""
+    deadline = time.monotonic() + seconds
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise TooCostly(f"the template took longer than {seconds:g} s to render")
+        return tracer if frame.f_code.co_filename == "<template>" else None
+
+    written = 0
+    parts: list[str] = []
+    previous = sys.gettrace()
+    sys.settrace(tracer)
     try:
-        return _compiled(subject).render(context), _compiled(body).render(context)
+        for text in (subject, body):
+            chunks: list[str] = []
+            for chunk in _compiled(text).generate(context):
+                written += len(chunk)
+                if written > chars:
+                    raise TooCostly(f"the template wrote more than {chars:,} characters")
+                chunks.append(chunk)
+            parts.append("".join(chunks))
     except UndefinedError as exc:
         raise MissingValue(str(exc.message or exc)) from None
+    except SecurityError as exc:
+        raise TooCostly(f"the sandbox refused it: {exc}") from None
+    finally:
+        sys.settrace(previous)
+    return parts[0], parts[1]

@@ -12,6 +12,7 @@ import difflib
 import functools
 import re
 import typing
+import unicodedata
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,13 +22,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from . import expressions, money
+from . import expressions, hygiene, money
 from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
-from .durations import Duration, DurationError, parse_duration, parse_percent
+from .durations import DURATION_PATTERN, Duration, DurationError, parse_duration, parse_percent
 from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .model import Complaint, Policy
-from .schema import schema_problems
+from .schema import generated, schema_problems
 from .templates import TemplateSet, field_uses, load_templates, printed_without_default, render
 from .vocabulary import EVERY_MESSAGE, SENT_WITH
 
@@ -340,7 +341,8 @@ def validate_complaint_data(doc: Document) -> tuple[Complaint | None, list[Polic
     structural = schema_problems(doc, "complaint")
     try:
         complaint = Complaint.model_validate(doc.data)
-        built: list[PolicyError] = []
+        complaint, refused = hygiene.inspect(complaint)
+        built: list[PolicyError] = [doc.error(p.loc, p.message, p.hint, code=p.code) for p in refused]
     except ValidationError as exc:
         complaint = None
         # the schema (made from the same model) already names missing and unknown keys
@@ -390,7 +392,40 @@ class _Checker:
             check()
         self.check_money()
         self.check_records()
+        self.check_raw()
         return self.problems
+
+    def check_raw(self) -> None:
+        """What the schema cannot say: an empty condition, a control character, a duration too long."""
+        durations = duration_keys()
+        for loc, value in _walk(self.doc.data):
+            key = loc[-1] if loc else None
+            named = len(loc) >= 2 and loc[-2] in _NAMED_KEYS
+            if value is None and key in _CONDITION_KEYS and not named:
+                self.error(
+                    loc,
+                    f"`{key}` is empty, which would make the rule apply always",
+                    f"write a condition, or leave `{key}` out for a rule that always applies",
+                    code="empty",
+                    key=True,
+                )
+            if not isinstance(value, str):
+                continue
+            bad = _control_character(value)
+            if bad is not None:
+                self.error(
+                    loc,
+                    f"text has the control character U+{ord(bad):04X}{_named(bad)}",
+                    "remove it; only line breaks and tabs may be written in a policy",
+                    code="text",
+                )
+            if key in durations or (len(loc) >= 2 and loc[-2] in durations):
+                try:
+                    too_long = parse_duration(value).too_long()
+                except DurationError:
+                    continue  # reported where the field is checked
+                if too_long is not None:
+                    self.error(loc, too_long, code="duration")
 
     # helpers ------------------------------------------------------------------------
 
@@ -436,6 +471,14 @@ class _Checker:
             return parse_duration(text)
         except DurationError as exc:
             self.error(loc, str(exc), code="duration")
+            return None
+
+    @staticmethod
+    def _quiet_duration(text: str) -> Duration | None:
+        """A duration already reported where it is written, if it does not parse."""
+        try:
+            return parse_duration(text)
+        except DurationError:
             return None
 
     def names(self, section: str, attr: str = "id") -> list[str]:
@@ -854,6 +897,15 @@ class _Checker:
                         (*wloc, "before"),
                         f"warning counts {before.unit.replace('_', ' ')} but the target counts {target.unit.replace('_', ' ')}",
                     )
+                for key, limit in [("target", target)] + [
+                    (f"by_priority.{p}", self._quiet_duration(t)) for p, t in clock.by_priority.items()
+                ]:
+                    if before is not None and limit is not None and _not_shorter(before, limit):
+                        self.error(
+                            (*wloc, "before"),
+                            f"a warning {before} before a deadline of {limit} ({key}) falls before the clock starts",
+                            "make the warning shorter than the target, or give it as a share: at: 80%",
+                        )
                 for k, name in enumerate(warning.notify):
                     self.template_ref((*wloc, "notify", k), name)
             for k, name in enumerate(clock.notify_on_breach):
@@ -1398,6 +1450,69 @@ def _fmt(loc: Loc) -> str:
 _CONDITION_KEYS = {"when", "offer_when", "applies_when"}
 #: Mappings keyed by names the author chooses: a key there is never a condition.
 _NAMED_KEYS = {"by_priority", "calendars", "calendar_selectors", "remedies", "custom"}
+
+
+def _not_shorter(before: Duration, target: Duration) -> bool:
+    """Whether a warning this long before the deadline is at or before the clock's start
+    (in the same unit, or in units of one kind compared by their size)."""
+    if before.unit == target.unit:
+        return before.amount >= target.amount
+    if before.is_business == target.is_business:
+        return before.approx_minutes() >= target.approx_minutes()
+    return False
+
+
+def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, Any]]:
+    """Every value of the raw document below the root, with its location."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield (*loc, key), value
+            yield from _walk(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield (*loc, i), value
+            yield from _walk(value, (*loc, i))
+
+
+#: Characters a policy text may not hold: C0 and C1 controls but line breaks and tabs, and
+#: the bidirectional overrides and isolates that make a text read differently from what it says.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _named(character: str) -> str:
+    name = unicodedata.name(character, "")
+    return f" ({name})" if name else ""
+
+
+def _control_character(text: str) -> str | None:
+    match = _CONTROL.search(text)
+    return match.group(0) if match else None
+
+
+@functools.lru_cache(maxsize=1)
+def duration_keys() -> frozenset[str]:
+    """The policy keys whose values are durations (and mappings of them), read from the schema."""
+    keys: set[str] = set()
+
+    def walk(node: Any, name: str | None) -> None:
+        if isinstance(node, dict):
+            if node.get("pattern") == DURATION_PATTERN and name is not None:
+                keys.add(name)
+            for key, value in node.items():
+                if key == "properties":
+                    for prop, schema in value.items():
+                        walk(schema, prop)
+                else:
+                    walk(
+                        value,
+                        name if key in ("anyOf", "oneOf", "allOf", "additionalProperties", "items") else None,
+                    )
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, name)
+
+    walk(generated("policy"), None)
+    return frozenset(keys)
 
 
 def _conditions(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:

@@ -8,7 +8,7 @@ Starting, stopping or breaching a clock is itself a case event
 
 from __future__ import annotations
 
-from ombuds.engine.policy.business_time import CaseCalendar
+from ombuds.engine.policy.business_time import CaseCalendar, HorizonExceeded
 from ombuds.engine.policy.durations import Duration, parse_duration
 from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.rules import clock_applies, clock_calendar
@@ -98,11 +98,15 @@ def warning_instants(
             before = warning.before
             if before.is_business and before.unit == "business_days":
                 seconds = before.amount * cal.business_day_seconds
-                out.append(cal.add_business_seconds(due, -seconds))
             elif before.is_business:
-                out.append(cal.add_business_seconds(due, -before.approx_minutes() * 60))
+                seconds = before.approx_minutes() * 60
             else:
                 out.append(due - before.approx_minutes() * 60)
+                continue
+            try:
+                out.append(cal.add_business_seconds(due, -seconds))
+            except HorizonExceeded:  # more working time before the deadline than the calendar has
+                out.append(start)
     return out
 
 
