@@ -1,7 +1,10 @@
-"""The embedded default channel: one file per message in an outbox folder.
+"""The outbox: one JSON file per message in a folder, for channels without a provider here.
 
-Real storage, not a stand-in: the file name is the idempotency key, so a
-retried send finds the file and does not write again.
+Real storage, not a stand-in: the file name is the idempotency key, so a retried send finds
+the file and does not write again.  The name encodes the key injectively (``INJ:1`` and
+``INJ_1`` are two files): a letter, digit, ``.`` or ``-`` stands for itself, any other
+character is ``_`` and its UTF-8 bytes in hex.  A file written under the earlier, lossy
+naming (``_`` for any other character) still counts for its own key, which it holds.
 """
 
 from __future__ import annotations
@@ -12,33 +15,75 @@ import tempfile
 from pathlib import Path
 from typing import ClassVar
 
-from .plugin import Receipt, RenderedMessage
+from pydantic import BaseModel, Field
+
+from .plugin import DeliveryContext, Receipt, RenderedMessage
 
 
-def _file_name(key: str) -> str:
+def file_stem(key: str) -> str:
+    """An injective, portable file name for an idempotency key."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-.") else "_" + c.encode().hex() for c in key)
+
+
+def _legacy_name(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-._" else "_" for c in key) + ".json"
 
 
+class OutboxSettings(BaseModel):
+    """``[channels.outbox]``."""
+
+    folder: Path | None = Field(None, description="Where the files go; default <home>/outbox.")
+
+
 class Outbox:
-    """Writes each message to ``<folder>/<key>.json``, at most once per key."""
+    """Writes each message to ``<folder>/<key>.json``, at most once per key.
+
+    Serves the channels part 1 has no provider for (SMS, messenger, phone call tasks) and,
+    when a route names it, any other."""
 
     name: ClassVar[str] = "outbox"
-    channels: ClassVar[tuple[str, ...]] = ("email", "sms", "letter", "phone", "messenger", "staff")
+    channels: ClassVar[tuple[str, ...]] = ("sms", "messenger", "phone")
+    Settings: ClassVar[type[BaseModel]] = OutboxSettings
 
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: str | Path | OutboxSettings | None = None) -> None:
+        self.folder = Path(folder) if isinstance(folder, str | Path) else None
+        if isinstance(folder, OutboxSettings) and folder.folder is not None:
+            self.folder = folder.folder
 
-    def path(self, key: str) -> Path:
-        return self.folder / _file_name(key)
+    def where(self, context: DeliveryContext | None) -> Path:
+        if self.folder is not None:
+            return self.folder
+        assert context is not None, "an outbox without a folder needs the worker's home"
+        return context.home / "outbox"
 
-    async def send(self, message: RenderedMessage) -> Receipt:
-        target = self.path(message.key)
+    def describe(self, context: DeliveryContext) -> str:
+        return f"files in {self.where(context)}"
+
+    def path(self, key: str, context: DeliveryContext | None = None) -> Path:
+        return self.where(context) / f"{file_stem(key)}.json"
+
+    def _sent_before(self, key: str, folder: Path) -> Path | None:
+        target = folder / f"{file_stem(key)}.json"
         if target.exists():
+            return target
+        legacy = folder / _legacy_name(key)
+        try:
+            if legacy.exists() and json.loads(legacy.read_text("utf-8")).get("key") == key:
+                return legacy
+        except (OSError, ValueError):
+            pass
+        return None
+
+    async def send(self, message: RenderedMessage, context: DeliveryContext | None = None) -> Receipt:
+        folder = self.where(context)
+        target = folder / f"{file_stem(message.key)}.json"
+        before = self._sent_before(message.key, folder)
+        if before is not None:
             return Receipt(
-                key=message.key, channel=message.channel, status="already_sent", reference=str(target)
+                key=message.key, channel=message.channel, status="already_sent", reference=str(before)
             )
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(message.model_dump(), handle, ensure_ascii=False, indent=2)
         try:

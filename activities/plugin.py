@@ -1,13 +1,28 @@
 """The activity plugin API: what a channel plugin implements and receives.
 
-A plugin is a class with a ``name``, a pydantic ``Settings`` model and one
-async ``send`` method, registered under the ``ombuds.activities`` entry-point
-group — the built-in channels register the same way third-party ones do.
+A plugin is a class registered under the ``ombuds.activities`` entry-point group (the
+built-in channels register the same way third-party ones do) with:
+
+* ``name``: the plugin's name, and its settings section (``[channels.<name>]``);
+* ``channels``: the channel names it serves (a policy routes messages to these);
+* ``Settings``: a pydantic model of its settings, filled from that section;
+* ``__init__(self, settings)`` and ``async send(self, message, context) -> Receipt``.
+
+``send`` gets the message rendered and addressed (:class:`RenderedMessage`) and a
+:class:`DeliveryContext`.  A failure that will pass (a server down) is raised as any
+exception: the engine retries it with backoff.  A failure that will not (an address the
+provider refuses) is :class:`PermanentFailure`: the engine does not retry it and goes on to
+the policy's next channel for that message.  The engine keeps the delivery ledger: a
+plugin is not asked to send a key twice, except after a crash between its acceptance and
+the ledger's write, which ``RenderedMessage.key`` lets it detect (an email Message-ID, a
+provider's idempotency header).  See docs/plugins.md.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +50,10 @@ class RenderedMessage(BaseModel):
     key: str
     to: Literal["customer", "staff"]
     channel: str
-    recipient: str
+    recipient: str = Field(description="The first address (an email address, a phone number, a file).")
+    recipients: list[str] = Field(
+        default_factory=list, description="Every address, for a message to several staff members."
+    )
     subject: str
     body: str
     template: str
@@ -53,13 +71,30 @@ class Receipt(BaseModel):
     reference: str = Field(description="Where the channel put it (file, message id).")
 
 
+class PermanentFailure(Exception):
+    """A message this channel will never deliver (an address refused): not retried."""
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """What a plugin may use beside its settings."""
+
+    #: The worker's home folder (``OMBUDS_HOME``): a place for files of the embedded defaults.
+    home: Path
+    #: A secret for keyed hashes (message ids, reply tokens), the same on every worker of the home.
+    secret: bytes
+
+
 class ChannelPlugin(Protocol):
     """A delivery channel."""
 
     name: ClassVar[str]
     channels: ClassVar[tuple[str, ...]]
+    Settings: ClassVar[type[BaseModel]]
 
-    async def send(self, message: RenderedMessage) -> Receipt: ...
+    def describe(self, context: DeliveryContext) -> str: ...
+
+    async def send(self, message: RenderedMessage, context: DeliveryContext) -> Receipt: ...
 
 
 def discover() -> dict[str, type[Any]]:

@@ -175,6 +175,9 @@ class Workers:
             "OMBUDS_HOME": str(settings.home),
             "OMBUDS_POLICIES": str(settings.policies),
             "OMBUDS_TASK_QUEUE": settings.task_queue,
+            # every message a file in the outbox, which the bench reads
+            "OMBUDS_ROUTES__EMAIL": "outbox",
+            "OMBUDS_ROUTES__LETTER": "outbox",
         }
         self.env.pop("OMBUDS_LEDGER_KEY", None)
         self.log = open(settings.home / "workers.log", "ab")  # noqa: SIM115 - closed in stop

@@ -34,12 +34,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from ombuds.activities.outbox import Outbox
-from ombuds.activities.plugin import Receipt, RenderedMessage
+from ombuds.activities.deliveries import DeliveryLedger
+from ombuds.activities.email import Email, EmailSettings
+from ombuds.activities.plugin import DeliveryContext, Receipt, RenderedMessage
 from ombuds.engine.devserver import dev_server
 from ombuds.engine.intake import Intake, load_policies
 from ombuds.engine.logs import configure as configure_logs
@@ -63,6 +65,15 @@ class _Sink(io.TextIOBase):
 
 
 NOWHERE = _Sink()
+
+
+class Sink:
+    """The local SMTP server both sides mail to: it accepts every message and keeps none."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 Message accepted"
+
+
 AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 CUSTOMER = Actor(kind="customer")
@@ -117,8 +128,12 @@ def complaint(n: int) -> Complaint:
 
 
 class HandDelivery:
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+    """Email to the same SMTP server through the same plugin, with the same delivery ledger."""
+
+    def __init__(self, mail: Email, ledger: DeliveryLedger, context: DeliveryContext) -> None:
+        self.mail = mail
+        self.ledger = ledger
+        self.context = context
 
     @activity.defn(name="hand_deliver")
     async def deliver(self, key: str, template: str, to: str) -> Receipt:
@@ -136,7 +151,12 @@ class HandDelivery:
             complaint_id=key.split(":")[0],
             rule="hand-written",
         )
-        return await self.outbox.send(message)
+        known = await self.ledger.get(key)
+        if known is not None:
+            return known
+        receipt = await self.mail.send(message, self.context)
+        await self.ledger.record(receipt)
+        return receipt
 
 
 # --------------------------------------------------------------------------- drivers
@@ -259,12 +279,16 @@ async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="ombuds-bench-"))
     try:
         folder = bench_policies(home / "policies-in")
+        smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+        smtp.start()
+        mail_settings = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
         settings = Settings(
             address=f"127.0.0.1:{free_port()}",
             home=home,
             policies=folder,
             ui_port=free_port(),
             task_queue="bench",
+            channels={"email": mail_settings},
         )
         policies, problems = load_policies(folder)
         assert problems.ok, problems.render_text()
@@ -277,7 +301,13 @@ async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
                 client,
                 task_queue="bench-hand",
                 workflows=[HandWrittenComplaint],
-                activities=[HandDelivery(Outbox(home / "hand-outbox")).deliver],
+                activities=[
+                    HandDelivery(
+                        Email(EmailSettings.model_validate(mail_settings)),
+                        DeliveryLedger(home / "hand-deliveries.sqlite"),
+                        DeliveryContext(home=home / "hand", secret=b"bench"),
+                    ).deliver
+                ],
                 workflow_runner=sandbox(),
             )
             async with policy_worker, hand_worker:

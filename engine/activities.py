@@ -8,6 +8,7 @@ the channels themselves are plugins (``ombuds.activities``).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 from collections.abc import Callable
 from typing import Any
 
@@ -15,48 +16,116 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ombuds.activities.deliveries import DeliveryLedger
 from ombuds.activities.outbox import Outbox
-from ombuds.activities.plugin import ChannelPlugin, OutboundMessage, Receipt, RenderedMessage
+from ombuds.activities.plugin import (
+    ChannelPlugin,
+    DeliveryContext,
+    OutboundMessage,
+    PermanentFailure,
+    Receipt,
+    RenderedMessage,
+)
 from ombuds.workflows import names
 
 from .policy.compile import extended
 from .policy.model import CONTACT_FOR_CHANNEL
 from .policy.store import Store, StoreError
 from .policy.templates import MissingValue, TooCostly, render
+from .settings import Directory
 
 log = structlog.get_logger("ombuds.delivery")
+
+
+#: The domain of the addresses a level without directory entries is written to (the Maildir shows them).
+STAFF_DOMAIN = "staff.ombuds.localhost"
+
+
+def customer_addresses(message: OutboundMessage) -> list[tuple[str, str]]:
+    """The message's channels in order, each with the customer's contact for it."""
+    customer = message.context.get("customer", {}) or {}
+    contacts = customer.get("contacts", {}) or {}
+    found = []
+    for channel in message.channels:
+        value = contacts.get(CONTACT_FOR_CHANNEL.get(channel, channel))
+        if value:
+            name = customer.get("name")
+            address = (
+                email.utils.formataddr((name, str(value))) if channel == "email" and name else str(value)
+            )
+            found.append((channel, address))
+    return found
 
 
 def recipient(message: OutboundMessage) -> tuple[str, str] | None:
     """The first of the message's channels the customer can be reached on, or None."""
     if message.to == "staff":
         level = message.context.get("case", {}).get("level", "staff")
-        return "staff", f"queue:{level}"
-    contacts = message.context.get("customer", {}).get("contacts", {}) or {}
-    for channel in message.channels:
-        value = contacts.get(CONTACT_FOR_CHANNEL.get(channel, channel))
-        if value:
-            return channel, str(value)
-    return None
+        return "email", f"{level}@{STAFF_DOMAIN}"
+    found = customer_addresses(message)
+    return found[0] if found else None
 
 
 class Activities:
-    """Activities bound to a store and the channels a worker has."""
+    """Activities bound to a store, the channel plugins a worker has, and the delivery ledger."""
 
-    def __init__(self, store: Store, outbox: Outbox, plugins: dict[str, ChannelPlugin] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        plugins: dict[str, ChannelPlugin] | None = None,
+        *,
+        ledger: DeliveryLedger | None = None,
+        directory: Directory | None = None,
+        context: DeliveryContext | None = None,
+        routes: dict[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.outbox = outbox
         self.plugins = plugins or {}
+        self.ledger = ledger
+        self.directory = directory or Directory()
+        self.context = context or DeliveryContext(home=outbox.where(None).parent, secret=b"ombuds")
+        self.routes = routes or {}
 
     def channel_for(self, channel: str) -> ChannelPlugin:
+        """The plugin a route names for the channel, else the first that serves it, else the outbox."""
+        named = self.plugins.get(self.routes.get(channel, ""))
+        if named is not None:
+            return named
         for plugin in self.plugins.values():
             if channel in plugin.channels:
                 return plugin
-        return self.outbox
+        return self.outbox  # nothing is lost: validation warned that no plugin serves it
+
+    def addressed(self, message: OutboundMessage) -> list[tuple[str, list[str]]]:
+        """Where the message can go, in the policy's order: (channel, addresses) pairs.
+
+        A staff message goes by email to the people and team address the directory has for
+        the case's level (or, with no directory entry, to ``<level>@staff.ombuds.localhost``);
+        on a channel of a plugin's own (``chat``), to ``level:<level>``, for the plugin to
+        route.  Customer channels (letter, SMS) do not reach staff."""
+        if message.to == "staff":
+            level = str(message.context.get("case", {}).get("level", "staff"))
+            routes: list[tuple[str, list[str]]] = []
+            for channel in message.channels:
+                if channel == "email":
+                    routes.append(
+                        ("email", self.directory.level_addresses(level) or [f"{level}@{STAFF_DOMAIN}"])
+                    )
+                elif channel not in CONTACT_FOR_CHANNEL:
+                    routes.append((channel, [f"level:{level}"]))
+            return routes or [("email", self.directory.level_addresses(level) or [f"{level}@{STAFF_DOMAIN}"])]
+        return [(channel, [address]) for channel, address in customer_addresses(message)]
 
     @activity.defn(name=names.DELIVER)
     async def deliver(self, policy_sha: str, message: OutboundMessage) -> Receipt:
-        """Render a message from the pinned policy's template and send it once."""
+        """Render a message from the pinned policy's template and send it once.
+
+        The first of its channels the recipient can be reached on is tried; a channel that
+        refuses it for good (:class:`PermanentFailure`) gives way to the next, and when none is
+        left the message is undeliverable, with every reason.  A failure that may pass is
+        raised, and Temporal tries the activity again with backoff."""
         try:
             policy = self.store.policy(policy_sha)
         except StoreError as exc:
@@ -68,51 +137,75 @@ class Activities:
             template=message.template,
             policy_sha=policy_sha[:12],
         )
-        found = recipient(message)
-        if found is None:
+        if self.ledger is not None:
+            known = await self.ledger.get(message.key)
+            if known is not None:
+                said.info("message already sent", channel=known.channel, status="already_sent")
+                return known.model_copy(update={"status": "already_sent"})
+        routes = self.addressed(message)
+        if not routes:
             # not a failure to retry: the complaint records it as undelivered, with the reason
             reason = f"the customer has no contact for {', '.join(message.channels)}"
             said.warning("message undeliverable", reason=reason)
             return Receipt(key=message.key, channel="none", status="undeliverable", reference=reason)
-        channel, address = found
-        plugin = self.channel_for(channel)
         locale, template = policy.template(message.template, message.locale)
         try:
             # off the event loop: a slow template holds no other activity or workflow back
             subject, body = await asyncio.to_thread(render, template.subject, template.body, message.context)
-        except MissingValue as exc:
+        except (MissingValue, TooCostly) as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
-            reason = f'template "{message.template}" ({locale}) prints a value this message lacks: {exc}'
+            what = (
+                "prints a value this message lacks" if isinstance(exc, MissingValue) else "cannot be rendered"
+            )
+            reason = f'template "{message.template}" ({locale}) {what}: {exc}'
             said.warning("message undeliverable", reason=reason)
-            return Receipt(key=message.key, channel=channel, status="undeliverable", reference=reason)
-        except TooCostly as exc:
-            reason = f'template "{message.template}" ({locale}) cannot be rendered: {exc}'
-            said.warning("message undeliverable", reason=reason)
-            return Receipt(key=message.key, channel=channel, status="undeliverable", reference=reason)
-        rendered = RenderedMessage(
-            key=message.key,
-            to=message.to,
-            channel=channel,
-            recipient=address,
-            subject=subject,
-            body=body,
-            template=message.template,
-            template_sha256=template.sha256,
-            locale=locale,
-            policy_sha256=policy_sha,
-            complaint_id=str(message.context.get("complaint", {}).get("id", "")),
-            rule=message.rule,
-        )
-        try:
-            receipt = await plugin.send(rendered)
-        except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
-            said.warning("message not sent", channel=channel, error=str(exc)[:300])
-            raise
-        event = (
-            "message delivered" if receipt.status == "sent" else f"message {receipt.status.replace('_', ' ')}"
-        )
-        said.info(event, to=message.to, channel=channel, locale=locale, status=receipt.status)
-        return receipt
+            return Receipt(key=message.key, channel=routes[0][0], status="undeliverable", reference=reason)
+        refused: list[str] = []
+        for channel, addresses in routes:
+            plugin = self.channel_for(channel)
+            rendered = RenderedMessage(
+                key=message.key,
+                to=message.to,
+                channel=channel,
+                recipient=addresses[0],
+                recipients=addresses,
+                subject=subject,
+                body=body,
+                template=message.template,
+                template_sha256=template.sha256,
+                locale=locale,
+                policy_sha256=policy_sha,
+                complaint_id=str(message.context.get("complaint", {}).get("id", "")),
+                rule=message.rule,
+            )
+            try:
+                receipt = await plugin.send(rendered, self.context)
+            except PermanentFailure as exc:
+                said.warning("message refused by channel", channel=channel, error=str(exc)[:300])
+                refused.append(f"{channel}: {exc}")
+                continue
+            except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
+                said.warning("message not sent", channel=channel, error=str(exc)[:300])
+                raise
+            if self.ledger is not None:
+                await self.ledger.record(receipt)
+            event = (
+                "message delivered"
+                if receipt.status == "sent"
+                else f"message {receipt.status.replace('_', ' ')}"
+            )
+            said.info(
+                event,
+                to=message.to,
+                channel=channel,
+                locale=locale,
+                status=receipt.status,
+                refused=refused or None,
+            )
+            return receipt
+        reason = "every channel refused it: " + "; ".join(refused)
+        said.warning("message undeliverable", reason=reason)
+        return Receipt(key=message.key, channel=routes[-1][0], status="undeliverable", reference=reason)
 
     @activity.defn(name=names.EXTEND_CALENDAR)
     async def extend_calendar(self, policy_sha: str, calendar_sha: str, now: int) -> str:

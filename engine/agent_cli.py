@@ -181,6 +181,23 @@ async def _dev(s: Settings) -> None:
         raise fail(str(exc)) from None
 
 
+def delivery_lines(s: Settings) -> list[str]:
+    """Where each channel delivers, as ``ombuds dev`` says it."""
+    from . import plugins
+
+    try:
+        installed = plugins.load(s)
+    except plugins.PluginSettingsError as exc:
+        raise fail(str(exc)) from None
+    context = plugins.delivery_context(s)
+    lines = []
+    for item in installed.values():
+        where = item.plugin.describe(context)
+        hint = " (open it with a mail client)" if where.startswith("Maildir") else ""
+        lines.append(f"{', '.join(item.plugin.channels)}: {where}{hint}")
+    return lines
+
+
 async def _run_dev(s: Settings) -> None:
     from .devserver import dev_server
     from .temporal import build_worker
@@ -190,7 +207,9 @@ async def _run_dev(s: Settings) -> None:
     async with dev_server(s, say=typer.echo) as client:
         typer.echo(f"Temporal dev server at {s.address} (state in {s.home / 'temporal.db'})")
         typer.echo(f"Temporal UI at http://127.0.0.1:{s.ui_port}")
-        typer.echo(f"outbox: {s.outbox_dir}   Ctrl-C stops; starting again continues every complaint")
+        for line in delivery_lines(s):
+            typer.echo(line)
+        typer.echo("Ctrl-C stops; starting again continues every complaint")
         worker = build_worker(client, s)
         await run_until_stopped(worker)
 

@@ -8,10 +8,11 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from . import plugins
 from .files import expand, kind_of, load_complaint
 from .policy import schema as schema_mod
 from .policy.business_time import HorizonExceeded
@@ -79,6 +80,7 @@ def validate(
         else:
             validated.append(validate_document(doc, path.parent))
             report.extend(validated[-1].report.problems)
+            report.extend(plugins.channel_warnings(doc, plugins.served_channels()))
     report.extend(across_policies(validated))
     _echo_report(report, format, len(files))
     raise typer.Exit(0 if report.ok else 1)
@@ -270,6 +272,43 @@ def deadline(
         for date in dates:
             note = f" ({date['note']})" if date["note"] else ""
             typer.echo(f"  {date['title']}: {date['local']}{note}")
+
+
+@app.command(name="plugins")
+def plugins_command(format: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
+    """List the channel plugins installed here: channels, where they deliver, settings (secrets masked)."""
+    from pydantic import ValidationError
+
+    from .settings import Settings, settings_file
+
+    try:
+        settings = Settings()
+        installed = plugins.load(settings)
+    except (ValidationError, plugins.PluginSettingsError) as exc:
+        typer.echo(f"error: the settings in {settings_file()} do not fit: {exc}", err=True)
+        raise typer.Exit(1) from None
+    context = plugins.delivery_context(settings)
+    rows: list[dict[str, Any]] = [
+        {
+            "plugin": name,
+            "channels": list(item.plugin.channels),
+            "configured": item.configured,
+            "delivers": item.plugin.describe(context),
+            "settings": plugins.masked(item.settings),
+        }
+        for name, item in installed.items()
+    ]
+    if format is Format.json:
+        typer.echo(json.dumps({"settings_file": str(settings_file()), "plugins": rows}, indent=2))
+        return
+    found = "found" if settings_file().exists() else "not found: defaults"
+    typer.echo(f"settings file: {settings_file()} ({found})")
+    for row in rows:
+        state = "configured" if row["configured"] else "defaults"
+        typer.echo(f"\n{row['plugin']}  channels: {', '.join(row['channels'])}  [{state}]")
+        typer.echo(f"  delivers to  {row['delivers']}")
+        for key, value in row["settings"].items():
+            typer.echo(f"  {key:<12} {'' if value is None else value}")
 
 
 from .agent_cli import register as _register_agent_commands  # noqa: E402

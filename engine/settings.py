@@ -1,18 +1,91 @@
-"""Settings in one place: environment variables with the ``OMBUDS_`` prefix."""
+"""Settings in one place: a TOML settings file, and environment variables that override it.
+
+The file is ``$OMBUDS_SETTINGS``, else ``settings.toml`` in the home (``$OMBUDS_HOME``, by
+default ``.ombuds``); a missing file is no error.  Every key can be set by an environment
+variable with the ``OMBUDS_`` prefix, nested keys joined by ``__``
+(``OMBUDS_CHANNELS__EMAIL__HOST``).  The file holds the staff directory (people, levels and
+queues, with their addresses) and each channel plugin's settings in its own section
+(``[channels.email]``); see docs/plugins.md.
+"""
 
 from __future__ import annotations
 
+import email.utils
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def settings_file() -> Path:
+    """Where the settings file is read from."""
+    named = os.environ.get("OMBUDS_SETTINGS")
+    if named:
+        return Path(named)
+    return Path(os.environ.get("OMBUDS_HOME") or ".ombuds") / "settings.toml"
+
+
+class StaffMember(BaseModel):
+    """A person of the staff directory; ``id`` is the id staff act under (``staff:<id>@<level>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    levels: list[str] = Field(default_factory=list, description="Authority levels this person holds.")
+    queues: list[str] = Field(default_factory=list, description="Queues this person works.")
+
+    @property
+    def address(self) -> str | None:
+        return email.utils.formataddr((self.name, self.email)) if self.email else None
+
+
+class Team(BaseModel):
+    """A level or a queue: a team address, told as well as (or instead of) its people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    email: str | None = None
+
+
+class Directory(BaseModel):
+    """Who works where, and how they are reached: staff messages are addressed from here."""
+
+    staff: list[StaffMember] = Field(default_factory=list)
+    levels: dict[str, Team] = Field(default_factory=dict)
+    queues: dict[str, Team] = Field(default_factory=dict)
+
+    def person(self, staff_id: str) -> StaffMember | None:
+        return next((p for p in self.staff if p.id == staff_id), None)
+
+    def level_addresses(self, level: str) -> list[str]:
+        """The addresses a message to a level goes to: the level's team address and its people."""
+        team = self.levels.get(level)
+        found = [email.utils.formataddr((team.name or level, team.email))] if team and team.email else []
+        found += [p.address for p in self.staff if level in p.levels and p.address]
+        return found
+
+    def queue_addresses(self, queue: str) -> list[str]:
+        team = self.queues.get(queue)
+        found = [email.utils.formataddr((team.name or queue, team.email))] if team and team.email else []
+        found += [p.address for p in self.staff if queue in p.queues and p.address]
+        return found
 
 
 class Settings(BaseSettings):
     """How ombuds connects to Temporal and where it keeps its files."""
 
-    model_config = SettingsConfigDict(env_prefix="OMBUDS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMBUDS_", env_nested_delimiter="__", extra="ignore")
 
     address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     namespace: str = "default"
@@ -29,6 +102,25 @@ class Settings(BaseSettings):
     ledger_key: str | None = Field(
         None, description="Secret of the keyed hashes that name customers' ledgers; else <home>/ledger.key."
     )
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each channel plugin's settings, by plugin name ([channels.email])."
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description='Which plugin serves a channel, where several installed ones could (email = "outbox").',
+    )
+    directory: Directory = Field(default_factory=Directory, description="The staff directory.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=settings_file())
 
     @property
     def store_dir(self) -> Path:
@@ -41,3 +133,7 @@ class Settings(BaseSettings):
     @property
     def register_dir(self) -> Path:
         return self.home / "register"
+
+    @property
+    def deliveries_db(self) -> Path:
+        return self.home / "deliveries.sqlite"

@@ -9,12 +9,13 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from ombuds.activities.deliveries import DeliveryLedger
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 
-from . import identity
+from . import identity, plugins
 from .activities import Activities
 from .customers import LedgerActivities
 from .runner import workflow_runner
@@ -68,7 +69,19 @@ def binary(name: str, scripts: Path | None = None) -> Path:
 def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
     """A worker for complaints: the workflow, the delivery activities, the snapshot store."""
     store = Store(settings.store_dir)
-    activities = Activities(store, Outbox(settings.outbox_dir))
+    installed = plugins.load(settings)
+    outbox = next(
+        (i.plugin for i in installed.values() if isinstance(i.plugin, Outbox)), Outbox(settings.outbox_dir)
+    )
+    activities = Activities(
+        store,
+        outbox,
+        {name: i.plugin for name, i in installed.items()},
+        ledger=DeliveryLedger(settings.deliveries_db),
+        directory=settings.directory,
+        context=plugins.delivery_context(settings),
+        routes=settings.routes,
+    )
     ledger = LedgerActivities(
         client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mailbox
 import os
 import signal
 import socket
@@ -69,8 +70,10 @@ class Env:
                 raise AssertionError("condition not reached in time")
             time.sleep(0.3)
 
-    def outbox(self) -> list[dict[str, object]]:
-        return [json.loads(p.read_text("utf-8")) for p in sorted((self.home / "outbox").glob("*.json"))]
+    def mails(self) -> list[dict[str, object]]:
+        """Every message in the Maildir ``ombuds dev`` delivers email to, without other configuration."""
+        box = mailbox.Maildir(self.home / "mail", create=False)
+        return [{"key": m["X-Ombuds-Key"], "template": m["X-Ombuds-Template"].split(".")[0]} for m in box]
 
 
 def _has(text: str, part: str) -> str | None:
@@ -152,9 +155,9 @@ async def test_dev_server_case_survives_worker_kill_and_server_restart(env: Env)
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=20)
 
-    keys = [m["key"] for m in env.outbox()]
+    keys = [m["key"] for m in env.mails()]
     assert len(keys) == len(set(keys))
-    templates = [m["template"] for m in env.outbox()]
+    templates = [m["template"] for m in env.mails()]
     assert templates.count("received") == 1 and templates.count("final-response") == 1
 
 

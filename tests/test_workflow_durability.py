@@ -23,6 +23,7 @@ from ombuds.engine.temporal import build_worker
 
 from .workflow_support import (
     CUSTOMER,
+    RECORDED,
     ROOT,
     STAFF_AGENT,
     SUPERVISOR,
@@ -67,7 +68,7 @@ async def test_continue_as_new_keeps_state_and_log(tmp_path: Path) -> None:
 
 async def test_worker_restart_mid_case_sends_each_message_once(tmp_path: Path) -> None:
     async with time_skipping() as env:
-        settings = Settings(home=tmp_path, policies=ROOT / "policies", task_queue="restart")
+        settings = Settings(home=tmp_path, policies=ROOT / "policies", task_queue="restart", routes=RECORDED)
         intake = Intake(settings, shipped_policies())
         case = Case(env, settings, intake)
         # no sticky cache on the first worker: the test server would route its next task to it
@@ -220,7 +221,9 @@ async def test_a_case_waits_for_a_snapshot_its_worker_lacks_and_runs_once_the_st
     # a day no other test uses, so no worker in this process has loaded its calendar
     complaint = make_complaint(id="T-LATE-STORE", received_at="2031-05-06T10:00:00+00:00")
     complaint, _policy, workflow_input = intake.prepare(complaint, search_attributes=False, simulated=True)
-    worker_settings = Settings(home=tmp_path / "worker", policies=ROOT / "policies", task_queue="tq-late")
+    worker_settings = Settings(
+        home=tmp_path / "worker", policies=ROOT / "policies", task_queue="tq-late", routes=RECORDED
+    )
     Store(worker_settings.store_dir).put_policy(_policy)
     async with time_skipping() as env, build_worker(env.client, worker_settings):
         handle = await env.client.start_workflow(

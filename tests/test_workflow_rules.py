@@ -42,7 +42,7 @@ async def test_abusive_complaint_is_refused_and_customer_told_why(tmp_path: Path
         refusal = next(e for e in result.log if e.action == "refused")
         assert refusal.rule == "intake.refusals[2]" and refusal.detail["reason"] == "abusive"
         (message,) = [m for m in case.outbox() if m["template"] == "refusal-abusive"]
-        assert message["recipient"] == "ana@example.org"
+        assert message["recipient"] == "Ana Novak <ana@example.org>"
         assert "insulting language" in message["body"]
 
 

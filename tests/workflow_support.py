@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 _POLICIES: list[CompiledPolicy] | None = None
 
 
+#: Every channel to the outbox folder: each message a JSON file the tests read.
+RECORDED = {"email": "outbox", "letter": "outbox"}
+
+
 def shipped_policies() -> list[CompiledPolicy]:
     global _POLICIES
     if _POLICIES is None:
@@ -130,7 +134,8 @@ class Case:
 async def running_case(
     env: WorkflowEnvironment, home: Path, policies: list[CompiledPolicy] | None = None
 ) -> AsyncIterator[Case]:
-    settings = Settings(home=home, policies=ROOT / "policies", task_queue=f"tq-{home.name}")
+    # every message to the outbox folder, which the tests read (tests/test_email.py has the mail)
+    settings = Settings(home=home, policies=ROOT / "policies", task_queue=f"tq-{home.name}", routes=RECORDED)
     intake = Intake(settings, policies if policies is not None else shipped_policies())
     worker: Worker = build_worker(env.client, settings)
     async with worker:

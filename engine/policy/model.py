@@ -69,7 +69,16 @@ LocaleCode = Annotated[
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Channel = Literal["phone", "email", "chat", "web", "messenger", "social", "letter", "in_person", "sms"]
-SendChannel = Literal["email", "sms", "letter", "phone", "messenger"]
+#: A channel a message is sent on: a name an installed channel plugin serves (the built-ins
+#: serve email, letter, sms, phone and messenger; a plugin may add its own, such as webhook).
+SendChannel = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=64),
+    Field(
+        description="A channel an installed plugin serves: email, sms, letter, phone, messenger, or a plugin's own.",
+        examples=["email", "sms", "letter"],
+    ),
+]
 
 #: Which contact of the customer each send channel needs.
 CONTACT_FOR_CHANNEL: dict[str, str] = {
@@ -529,7 +538,7 @@ class Notification(_Model):
 
 
 class QuietHours(_Model):
-    channels: list[SendChannel] = Field(default_factory=lambda: list[SendChannel](["sms"]))
+    channels: list[SendChannel] = Field(default_factory=lambda: ["sms"])
     start: ClockTime = "21:00"
     end: ClockTime = "08:00"
     timezone: Literal["customer", "calendar"] = "customer"

@@ -1,0 +1,144 @@
+"""The channel plugins a worker delivers through: found by entry point, set up from the settings.
+
+Every installed plugin of the ``ombuds.activities`` entry-point group is made with its
+settings section (``[channels.<name>]``), checked by its pydantic ``Settings`` model; a
+section that does not fit is a :class:`PluginSettingsError` naming the section and field.
+``ombuds plugins`` lists them; ``ombuds validate`` warns about a channel none of them serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from ombuds.activities.plugin import ChannelPlugin, DeliveryContext, discover
+
+from . import identity
+from .policy.errors import PolicyError
+from .policy.loader import Document
+from .settings import Settings, settings_file
+
+
+class PluginSettingsError(ValueError):
+    """A plugin's settings section that its model refuses, or a plugin that cannot load."""
+
+
+@dataclass
+class Installed:
+    name: str
+    plugin: ChannelPlugin
+    configured: bool
+    settings: BaseModel
+
+
+def delivery_context(settings: Settings) -> DeliveryContext:
+    """The home, and a secret every worker of it shares (derived from the ledger key)."""
+    secret = hmac.new(
+        identity.ledger_key(settings.ledger_key, settings.home), b"delivery", hashlib.sha256
+    ).digest()
+    return DeliveryContext(home=settings.home, secret=secret)
+
+
+def load(settings: Settings) -> dict[str, Installed]:
+    """Every installed plugin, made with its settings section."""
+    out: dict[str, Installed] = {}
+    try:
+        classes = discover()
+    except Exception as exc:  # an installed plugin whose import fails
+        raise PluginSettingsError(f"a channel plugin could not be loaded: {exc}") from None
+    for name, cls in sorted(classes.items()):
+        section = settings.channels.get(name, {})
+        model: type[BaseModel] = getattr(cls, "Settings", BaseModel)
+        try:
+            plugin_settings = model.model_validate(section)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()
+            )
+            raise PluginSettingsError(
+                f"[channels.{name}] in {settings_file()} (or OMBUDS_CHANNELS__{name.upper()}__*): {problems}"
+            ) from None
+        out[name] = Installed(name, cls(plugin_settings), name in settings.channels, plugin_settings)
+    return out
+
+
+def served_channels() -> dict[str, str]:
+    """Each channel an installed plugin serves, with the plugin's name (without making them)."""
+    served: dict[str, str] = {}
+    try:
+        classes = discover()
+    except Exception:
+        return served
+    for name, cls in sorted(classes.items()):
+        for channel in getattr(cls, "channels", ()):
+            served.setdefault(channel, name)
+    return served
+
+
+def channel_warnings(doc: Document, served: dict[str, str]) -> list[PolicyError]:
+    """A warning at each channel of a policy that no plugin installed here serves.
+
+    A warning, not an error: the machine that validates need not have every plugin that
+    the workers have."""
+    found: list[PolicyError] = []
+    if not isinstance(doc.data, dict):
+        return found
+    for loc, value in _channel_places(doc.data):
+        if value not in served:
+            found.append(
+                doc.error(
+                    loc,
+                    f'no channel plugin installed in {sys.prefix} serves "{value}"',
+                    "installed here: "
+                    + (", ".join(sorted(served)) or "none")
+                    + " (ombuds plugins lists them)",
+                    severity="warning",
+                    code="reference",
+                )
+            )
+    return found
+
+
+def _channel_places(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    places: list[tuple[tuple[str | int, ...], str]] = []
+    notes = data.get("notifications")
+    if isinstance(notes, dict):
+        if isinstance(notes.get("preferred"), str):
+            places.append((("notifications", "preferred"), notes["preferred"]))
+        places += _names(("notifications", "fallback"), notes.get("fallback"))
+        events = notes.get("events")
+        for event, note in events.items() if isinstance(events, dict) else ():
+            if isinstance(note, dict):
+                places += _names(("notifications", "events", event, "channels"), note.get("channels"))
+        quiet = notes.get("quiet_hours")
+        if isinstance(quiet, dict):
+            places += _names(("notifications", "quiet_hours", "channels"), quiet.get("channels"))
+    follow = data.get("follow_up")
+    for part, item in follow.items() if isinstance(follow, dict) else ():
+        if isinstance(item, dict) and isinstance(item.get("channel"), str):
+            places.append((("follow_up", part, "channel"), item["channel"]))
+    return places
+
+
+def _names(loc: tuple[str | int, ...], value: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    return (
+        [((*loc, i), v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+    )
+
+
+def masked(settings: BaseModel) -> dict[str, Any]:
+    """A plugin's settings to show: secrets as ``********``."""
+    shown: dict[str, Any] = {}
+    for key, value in settings:
+        if isinstance(value, SecretStr):
+            shown[key] = "********" if value.get_secret_value() else ""
+        elif key.lower() in ("password", "token", "secret", "api_key") and value:
+            shown[key] = "********"
+        else:
+            shown[key] = None if value is None else str(value)
+    return shown
