@@ -42,6 +42,9 @@ class OutboundMessage(BaseModel):
     channels: list[str]
     context: dict[str, Any]
     rule: str
+    #: Whom a staff message is for: ``level:<level>`` or ``staff:<id>`` (the directory says how
+    #: they are reached); None in messages decided before this was said, for the case's level.
+    recipient: str | None = None
 
 
 class RenderedMessage(BaseModel):
@@ -69,6 +72,9 @@ class Receipt(BaseModel):
     channel: str
     status: Literal["sent", "already_sent", "undeliverable"]
     reference: str = Field(description="Where the channel put it (file, message id).")
+    refused: list[str] = Field(
+        default_factory=list, description="Earlier channels of the message that refused it for good."
+    )
 
 
 class PermanentFailure(Exception):

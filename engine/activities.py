@@ -107,16 +107,27 @@ class Activities:
         route.  Customer channels (letter, SMS) do not reach staff."""
         if message.to == "staff":
             level = str(message.context.get("case", {}).get("level", "staff"))
+            whom = message.recipient or f"level:{level}"
+            emails = self.staff_addresses(whom)
             routes: list[tuple[str, list[str]]] = []
             for channel in message.channels:
                 if channel == "email":
-                    routes.append(
-                        ("email", self.directory.level_addresses(level) or [f"{level}@{STAFF_DOMAIN}"])
-                    )
+                    routes.append(("email", emails))
                 elif channel not in CONTACT_FOR_CHANNEL:
-                    routes.append((channel, [f"level:{level}"]))
-            return routes or [("email", self.directory.level_addresses(level) or [f"{level}@{STAFF_DOMAIN}"])]
+                    routes.append((channel, [whom]))
+            return routes or [("email", emails)]
         return [(channel, [address]) for channel, address in customer_addresses(message)]
+
+    def staff_addresses(self, whom: str) -> list[str]:
+        """The email addresses of ``level:<level>`` or ``staff:<id>``; a level or person the
+        directory does not have is written to ``<name>@staff.ombuds.localhost``."""
+        kind, _, name = whom.partition(":")
+        if kind == "staff":
+            person = self.directory.person(name)
+            if person is not None and person.address:
+                return [person.address]
+            return [f"{name}@{STAFF_DOMAIN}"]
+        return self.directory.level_addresses(name) or [f"{name}@{STAFF_DOMAIN}"]
 
     @activity.defn(name=names.DELIVER)
     async def deliver(self, policy_sha: str, message: OutboundMessage) -> Receipt:
@@ -187,6 +198,8 @@ class Activities:
             except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
                 said.warning("message not sent", channel=channel, error=str(exc)[:300])
                 raise
+            if refused:
+                receipt = receipt.model_copy(update={"refused": [r.split(":")[0] for r in refused]})
             if self.ledger is not None:
                 await self.ledger.record(receipt)
             event = (

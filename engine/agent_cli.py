@@ -321,6 +321,31 @@ def status_now(s: Settings, view: Any) -> Any:
     return as_of(view, policy.policy, instance, int(dt.datetime.now(dt.UTC).timestamp()))
 
 
+async def delayed_messages(handle: Any) -> list[dict[str, Any]]:
+    """Messages whose delivery is being tried again (a channel down): from the workflow's
+    pending activities, so the complaint's status says so while Temporal retries."""
+    from ombuds.workflows import names
+
+    try:
+        described = await handle.describe()
+    except RPCError:
+        return []
+    delayed = []
+    for pending in described.raw_description.pending_activities:
+        if pending.activity_type.name != names.DELIVER or pending.attempt <= 1:
+            continue
+        error = pending.last_failure.message if pending.HasField("last_failure") else ""
+        scheduled = pending.last_started_time.ToDatetime() if pending.HasField("last_started_time") else None
+        delayed.append(
+            {
+                "attempt": pending.attempt,
+                "scheduled": scheduled.isoformat(timespec="seconds") + "Z" if scheduled else "",
+                "last_error": error[:200],
+            }
+        )
+    return delayed
+
+
 async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> None:
     from ombuds.workflows import names
     from ombuds.workflows.core import LogEntry, StatusView
@@ -335,8 +360,10 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
     except RPCError as exc:
         raise fail(f"complaint {complaint_id}: {exc.message}") from None
     view = status_now(s, view)
+    delayed = await delayed_messages(handle)
     if fmt == "json":
         payload = view.model_dump(mode="json")
+        payload["delayed_messages"] = delayed
         payload["log"] = [e.model_dump(mode="json") for e in log]
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
@@ -352,6 +379,11 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         + f"; SLA breached: {'yes' if view.sla_breached else 'no'}"
         + (f"; {view.undelivered} message(s) undelivered" if view.undelivered else "")
     )
+    for late in delayed:
+        typer.echo(
+            f"message delayed: attempt {late['attempt']} since {late['scheduled']}"
+            + (f", last error: {late['last_error']}" if late["last_error"] else "")
+        )
     typer.echo("clocks:" if view.clocks else "clocks: none")
     for clock in view.clocks:
         left = f", {clock.remaining} left" if clock.remaining else ""

@@ -22,6 +22,7 @@ from ombuds.engine.cli import app
 from ombuds.engine.policy.store import Store
 from ombuds.engine.settings import Directory, Settings, StaffMember, Team
 from ombuds.workflows.core import Answer, Event
+from ombuds.workflows.model import CaseResult
 
 from .conftest import POLICIES
 from .smtp_server import smtp_server
@@ -336,3 +337,87 @@ async def test_a_running_complaint_mails_the_customer_and_the_supervisor(tmp_pat
     assert customer and staff, (subjects, server.envelopes)
     assert len({m["In-Reply-To"] for m in server.received}) == 1  # one thread per complaint
     assert len(set(server.message_ids())) == len(server.received)
+
+
+async def test_a_message_sent_on_its_fallback_channel_is_in_the_decision_log(tmp_path: Path) -> None:
+    from ombuds.engine.intake import Intake
+    from ombuds.engine.temporal import build_worker
+
+    with smtp_server(refuse={"ana@example.org"}) as (server, port):
+        settings = Settings(
+            home=tmp_path,
+            policies=POLICIES,
+            task_queue="fallback",
+            channels={"email": {"host": "127.0.0.1", "port": port, "security": "none"}},
+        )
+        async with time_skipping() as env, build_worker(env.client, settings):
+            intake = Intake(settings, shipped_policies())
+            complaint = make_complaint(
+                id="F-1",
+                customer={"contacts": {"email": "ana@example.org", "postal_address": "1 High St\nLondon"}},
+            )
+            await intake.submit(env.client, complaint, search_attributes=False, simulated=True)
+            handle = env.client.get_workflow_handle("F-1")
+            await handle.execute_update(
+                "act", Event(kind="withdraw", actor=CUSTOMER, reason="sorted"), result_type=Answer
+            )
+            result = CaseResult.model_validate(await handle.result())
+    assert server.received == [] and server.attempts == 0  # the address was refused
+    fallen = [e for e in result.log if e.action == "delivered on a fallback channel"]
+    assert fallen and all(
+        e.detail["channel"] == "letter" and e.detail["refused"] == ["email"] for e in fallen
+    )
+    letters = sorted((tmp_path / "letters").glob("*.txt"))
+    assert len(letters) == len(fallen) and letters[0].read_text("utf-8").startswith("1 High St\nLondon")
+
+
+def test_a_staff_message_goes_to_whom_it_names(tmp_path: Path) -> None:
+    work = activities(tmp_path)
+    reminder = OutboundMessage(
+        key="C-1:20:0",
+        to="staff",
+        template="handoff",
+        locale="en",
+        channels=["email", "letter"],
+        context={"case": {"level": "supervisor"}},
+        rule="callbacks.remind_owner_before",
+        recipient="staff:dan",
+    )
+    assert work.addressed(reminder) == [("email", ["Dan Ode <dan@bank.example>"])]  # no letter to staff
+    unknown = reminder.model_copy(update={"recipient": "staff:zoe"})
+    assert work.addressed(unknown) == [("email", ["zoe@staff.ombuds.localhost"])]
+    before = reminder.model_copy(update={"recipient": None})  # decided before the change: the level
+    assert work.addressed(before)[0][1][0] == "Supervisors <supervisors@bank.example>"
+
+
+async def test_status_says_a_message_is_delayed_while_the_mail_server_is_down(tmp_path: Path) -> None:
+    import asyncio
+
+    from ombuds.engine.agent_cli import delayed_messages
+    from ombuds.engine.intake import Intake
+    from ombuds.engine.temporal import build_worker
+
+    with smtp_server(fail_first=1000) as (server, port):
+        settings = Settings(
+            home=tmp_path,
+            policies=POLICIES,
+            task_queue="down",
+            channels={"email": {"host": "127.0.0.1", "port": port, "security": "none"}},
+        )
+        async with time_skipping() as env, build_worker(env.client, settings):
+            intake = Intake(settings, shipped_policies())
+            await intake.submit(env.client, make_complaint(id="D-1"), search_attributes=False, simulated=True)
+            handle = env.client.get_workflow_handle("D-1")
+            delayed: list[dict[str, Any]] = []
+            for _ in range(100):
+                delayed = await delayed_messages(handle)
+                if delayed:
+                    break
+                await asyncio.sleep(0.2)
+            server.fail_first = 0  # the server is back: the retries go through
+            for _ in range(100):
+                if len(server.received) >= 2 and not await delayed_messages(handle):
+                    break
+                await asyncio.sleep(0.2)
+    assert delayed and delayed[0]["attempt"] >= 2 and "451" in delayed[0]["last_error"], delayed
+    assert len(server.received) == len(set(server.message_ids())) >= 2

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         status_view,
     )
-    from .core.patches import CASES_KEEP_MOVING
+    from .core.patches import CASES_KEEP_MOVING, MESSAGES_REACH_PEOPLE
     from .model import CaseResult, ComplaintInput
 
 _UNSET = object()
@@ -233,6 +233,9 @@ class ComplaintWorkflow:
             )
             if receipt.get("status") == "undeliverable":
                 self.core.delivery_failed(self.now(), send, str(receipt.get("reference", "")))
+            elif receipt.get("refused") and workflow.patched(MESSAGES_REACH_PEOPLE):
+                refused = [str(channel) for channel in receipt["refused"]]
+                self.core.delivered_elsewhere(self.now(), send, str(receipt.get("channel", "")), refused)
         except ActivityError as exc:
             cause = exc.cause or exc
             self.core.delivery_failed(self.now(), send, str(cause))

@@ -79,6 +79,12 @@ def on_request(case: Case, event: RequestCallback, now: int) -> Answer:
     return answer("scheduled", entry, at=iso(wanted), owner=owner)
 
 
+def owner_of(case: Case, owner: str) -> str:
+    """A callback's owner as a staff message names it: ``level:<level>`` or ``staff:<id>``."""
+    levels = {level.id for level in case.policy.authority}
+    return f"level:{owner}" if owner in levels else f"staff:{owner}"
+
+
 def remind_owner(case: Case, now: int, item: Scheduled) -> None:
     """``remind_owner_before`` the slot: the owner gets the policy's reminder."""
     number = item.kind.split(":")[1]
@@ -94,7 +100,15 @@ def _remind(case: Case, entry: LogEntry, cb: Callback) -> bool:
     if spec is None or spec.reminder is None or not case.patched(SETTINGS_ACT_AS_WRITTEN):
         return False
     when = case.local(cb.due, spec.calendar)
-    notifications.send(case, entry, spec.reminder, to="staff", callback=when, owner=cb.owner)
+    notifications.send(
+        case,
+        entry,
+        spec.reminder,
+        to="staff",
+        callback=when,
+        owner=cb.owner,
+        recipient=owner_of(case, cb.owner),
+    )
     return True
 
 
@@ -128,6 +142,7 @@ def due(case: Case, now: int, cb: Callback) -> None:
             None if _remind(case, entry, cb) else "handoff" if "handoff" in case.compiled.templates else None,
             to="staff",
             handoff=f"Call the customer back now (callback {cb.number}).",
+            recipient=owner_of(case, cb.owner),
         )
         cb.due = cb.due + spacing.approx_minutes() * 60
         return

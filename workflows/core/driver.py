@@ -338,6 +338,9 @@ class Interpreter(Case):
     def delivery_failed(self, now: int, message: Send, error: str) -> None:
         notifications.delivery_failed(self, now, message, error)
 
+    def delivered_elsewhere(self, now: int, message: Send, channel: str, refused: list[str]) -> None:
+        notifications.delivered_elsewhere(self, now, message, channel, refused)
+
     def calendar_extension(self, now: int) -> ExtendCalendar | None:
         """A longer case calendar, once less than half of the calendar's horizon is left."""
         instance = self.instance

@@ -17,6 +17,7 @@ from ombuds.engine.policy.vocabulary import COMPUTED_TEMPLATE_VARIABLES
 
 from . import dates
 from .case import Case, entry_time, iso
+from .patches import MESSAGES_REACH_PEOPLE
 from .state import Deferred, LogEntry, Send
 
 
@@ -28,9 +29,12 @@ def send(
     to: str = "customer",
     channels: Sequence[str] | None = None,
     rule: str = "",
+    recipient: str | None = None,
     **context: Any,
 ) -> None:
-    """Send a template for a decision (once per decision, however many settings name it)."""
+    """Send a template for a decision (once per decision, however many settings name it).
+
+    A staff message is for the case's level unless ``recipient`` names someone else."""
     if template is None:
         return
     notes = case.policy.notifications
@@ -49,6 +53,9 @@ def send(
         channels=chosen,
         context=template_context(case, case.compiled.template_variables(template), **context),
         rule=rule or entry.rule,
+        recipient=(recipient or f"level:{case.level_id}")
+        if audience == "staff" and case.patched(MESSAGES_REACH_PEOPLE)
+        else None,
     )
     quiet = notes.quiet_hours
     until = quiet_until(case, entry_time(entry)) if quiet is not None and to != "staff" else None
@@ -168,6 +175,20 @@ def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
     """Held messages: (when they go out, when to wake, what)."""
     for d in case.state.deferred:
         yield d.at, d.at, f"held message: {d.send.template}"
+
+
+def delivered_elsewhere(case: Case, now: int, message: Send, channel: str, refused: list[str]) -> None:
+    """A message that went out on a later channel of its list, because earlier ones refused it."""
+    case.log(
+        now,
+        f"delivery:{message.key}",
+        message.rule,
+        "delivered on a fallback channel",
+        template=message.template,
+        to=message.to,
+        channel=channel,
+        refused=refused,
+    )
 
 
 def delivery_failed(case: Case, now: int, message: Send, error: str) -> None:

@@ -25,6 +25,10 @@ MONEY_WITHIN_LIMITS = "money-within-limits"
 #: refused and logged, a signal taken at once, case time on the real clock, and what fell due
 #: while nothing could act handled at once, in order, with its due instant.
 CASES_KEEP_MOVING = "cases-keep-moving"
+#: Messages reach people (issue 18): a staff message names whom it is for (the level, or the
+#: callback's owner) for the delivery to look up in the staff directory, and a message that
+#: went out on a later channel because an earlier one refused it is logged.
+MESSAGES_REACH_PEOPLE = "messages-reach-people"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -32,4 +36,5 @@ PATCHES = (
     SETTINGS_ACT_AS_WRITTEN,
     MONEY_WITHIN_LIMITS,
     CASES_KEEP_MOVING,
+    MESSAGES_REACH_PEOPLE,
 )

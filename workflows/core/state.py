@@ -179,6 +179,9 @@ class Send(Payload):
     channels: list[str]
     context: dict[str, Any]
     rule: str
+    #: Whom a staff message is for, ``level:<level>`` or ``staff:<id>``, never an address: the
+    #: delivery looks it up in the staff directory (``messages-reach-people``).
+    recipient: str | None = None
 
 
 class CapCheck(Payload):
