@@ -53,6 +53,9 @@ class EmailSettings(BaseModel):
         None,
         description="Reply address with {token} for the complaint's reply token, e.g. replies+{token}@example.org",
     )
+    ca_file: Path | None = Field(
+        None, description="Certificates to trust for the server (a private CA); default the system's."
+    )
     maildir: Path | None = Field(None, description="Maildir for the embedded default; default <home>/mail.")
     timeout: float = 30.0
 
@@ -129,6 +132,7 @@ class Email:
                 start_tls=s.security == "starttls",
                 username=s.username,
                 password=s.password.get_secret_value() if s.password else None,
+                cert_bundle=str(s.ca_file) if s.ca_file else None,
                 timeout=s.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -12,7 +12,9 @@ built-in channels register the same way third-party ones do) with:
 :class:`DeliveryContext`.  A failure that will pass (a server down) is raised as any
 exception: the engine retries it with backoff.  A failure that will not (an address the
 provider refuses) is :class:`PermanentFailure`: the engine does not retry it and goes on to
-the policy's next channel for that message.  The engine keeps the delivery ledger: a
+the policy's next channel for that message.  :class:`RetryLater` sets the wait before the
+next attempt (a provider's rate limit); otherwise Temporal's backoff applies (1 s, doubling,
+at most 10 minutes apart).  The engine keeps the delivery ledger: a
 plugin is not asked to send a key twice, except after a crash between its acceptance and
 the ledger's write, which ``RenderedMessage.key`` lets it detect (an email Message-ID, a
 provider's idempotency header).  See docs/plugins.md.
@@ -20,6 +22,7 @@ provider's idempotency header).  See docs/plugins.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +82,15 @@ class Receipt(BaseModel):
 
 class PermanentFailure(Exception):
     """A message this channel will never deliver (an address refused): not retried."""
+
+
+class RetryLater(Exception):
+    """A failure that will pass, with the wait the provider asks for (a rate limit's
+    ``Retry-After``): the engine tries again after ``after`` instead of its own backoff."""
+
+    def __init__(self, message: str, after: dt.timedelta) -> None:
+        super().__init__(message)
+        self.after = after
 
 
 @dataclass(frozen=True)

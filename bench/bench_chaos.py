@@ -17,8 +17,10 @@ Then, from every history, decision log and the outbox, it prints:
   clock still running more than a minute past its due instant);
 * deadlines handled twice (a warning, breach or notice more often than its clock started)
   and messages duplicated (one message key delivered by two activities);
-* messages missing (a message decided in a history, or a logged notice, with no file in
-  the outbox and no logged delivery failure) and customer messages lost;
+* messages missing (a message decided in a history, or a logged notice, neither mailed to
+  the bench's SMTP server nor a file in the outbox, and no logged delivery failure), mails
+  sent again in the crash window (a worker killed after the server took a mail and before
+  the delivery ledger was written: the same Message-ID again), and customer messages lost;
 * warnings, notices and breaches handled late, with their lateness, and those that fell
   due during an outage, with how long after it ended they were handled.
 
@@ -33,6 +35,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import email
+import email.policy
 import io
 import json
 import os
@@ -47,8 +51,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -166,7 +171,7 @@ class Server:
 class Workers:
     """``ombuds worker`` processes sharing the home, killed and started again together."""
 
-    def __init__(self, settings: Settings, count: int) -> None:
+    def __init__(self, settings: Settings, count: int, smtp_port: int) -> None:
         self.count = count
         self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
@@ -175,8 +180,10 @@ class Workers:
             "OMBUDS_HOME": str(settings.home),
             "OMBUDS_POLICIES": str(settings.policies),
             "OMBUDS_TASK_QUEUE": settings.task_queue,
-            # every message a file in the outbox, which the bench reads
-            "OMBUDS_ROUTES__EMAIL": "outbox",
+            # email to the bench's SMTP server; letters a file in the outbox, which the bench reads
+            "OMBUDS_CHANNELS__EMAIL__HOST": "127.0.0.1",
+            "OMBUDS_CHANNELS__EMAIL__PORT": str(smtp_port),
+            "OMBUDS_CHANNELS__EMAIL__SECURITY": "none",
             "OMBUDS_ROUTES__LETTER": "outbox",
         }
         self.env.pop("OMBUDS_LEDGER_KEY", None)
@@ -311,6 +318,8 @@ class Findings:
     missing: list[str] = field(default_factory=list)
     decided: int = 0
     customer_messages: int = 0
+    mailed: int = 0
+    mailed_again: int = 0
     handled: Counter[str] = field(default_factory=Counter)
     lateness: dict[str, list[float]] = field(default_factory=dict)
     after_outage: list[float] = field(default_factory=list)
@@ -325,9 +334,18 @@ DEADLINE_ACTIONS = ("warning", "warning skipped", "breached", "customer notified
 NOTICE_ACTIONS = ("warning", "breached", "customer notified", "escalated", "acknowledgement sent")
 
 
-async def examine(client: Client, run: Run, outbox: Path, findings: Findings) -> None:
+async def examine(client: Client, run: Run, outbox: Path, mails: Mailroom, findings: Findings) -> None:
     now = time.time()
-    files = {p.stem for p in outbox.glob("*.json")}
+    files = {json.loads(p.read_text("utf-8"))["key"] for p in outbox.glob("*.json")}
+    by_key: dict[str, set[str]] = {}
+    for key, message_id in mails.received:
+        by_key.setdefault(key, set()).add(message_id)
+    files |= set(by_key)
+    findings.mailed = len(mails.received)
+    findings.mailed_again = len(mails.received) - len(by_key)
+    findings.duplicated += [
+        f"{key} mailed with {len(ids)} Message-IDs" for key, ids in by_key.items() if len(ids) > 1
+    ]
     failed_keys: set[str] = set()
     for cid in run.ids:
         handle = client.get_workflow_handle(cid)
@@ -361,19 +379,25 @@ async def examine(client: Client, run: Run, outbox: Path, findings: Findings) ->
         findings.duplicated += [f"{key} delivered by {n} activities" for key, n in keys.items() if n > 1]
         failed_keys |= {e.trigger.removeprefix("delivery:") for e in log if e.action == "delivery failed"}
         for key in keys:
-            if _file(key) not in files and key not in failed_keys:
-                findings.missing.append(f"{key}: decided, not in the outbox")
+            if key not in files and key not in failed_keys:
+                findings.missing.append(f"{key}: decided, neither mailed nor in the outbox")
         for entry in log:
-            if entry.action in NOTICE_ACTIONS and not any(
-                f.startswith(_file(f"{cid}:{entry.seq}:")) for f in files
-            ):
+            if entry.action in NOTICE_ACTIONS and not any(f.startswith(f"{cid}:{entry.seq}:") for f in files):
                 findings.missing.append(f"{cid}: {entry.action} ({entry.rule}) sent nothing")
         findings.customer_messages += sum(e.action == "customer message recorded" for e in log)
         _deadlines(cid, log, run, findings)
 
 
-def _file(key: str) -> str:
-    return "".join(c if c.isalnum() or c in "-._" else "_" for c in key)
+class Mailroom:
+    """The SMTP server the workers mail to (aiosmtpd): the key and Message-ID of each mail."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((str(mail["X-Ombuds-Key"]), str(mail["Message-ID"])))
+        return "250 Message accepted"
 
 
 def _deadlines(cid: str, log: list[LogEntry], run: Run, findings: Findings) -> None:
@@ -419,8 +443,11 @@ async def main(count: int, worker_count: int, kills: int, down: float, server_do
         ui_port=free_port(),
         task_queue="chaos",
     )
+    mailroom = Mailroom()
+    smtp = Controller(mailroom, hostname="127.0.0.1", port=free_port())
+    smtp.start()
     server = Server(settings)
-    workers = Workers(settings, worker_count)
+    workers = Workers(settings, worker_count, smtp.port)
     run = Run()
     try:
         client = await server.start()
@@ -454,11 +481,12 @@ async def main(count: int, worker_count: int, kills: int, down: float, server_do
         print(f"waiting {max(wait, 0):.0f} s until everything has fallen due", flush=True)
         await asyncio.sleep(max(wait, 0))
         findings = Findings()
-        await persist(run, lambda: examine(client, run, settings.outbox_dir, findings))
+        await persist(run, lambda: examine(client, run, settings.outbox_dir, mailroom, findings))
         elapsed = time.time() - began
     finally:
         workers.stop()
         server.stop()
+        smtp.stop()
     shutil.rmtree(home, ignore_errors=True)
 
     workers_down = [o for o in run.outages if o.what == "workers"]
@@ -476,6 +504,10 @@ async def main(count: int, worker_count: int, kills: int, down: float, server_do
     print(f"deadlines handled twice            {len(findings.handled_twice):>5}")
     print(f"messages duplicated                {len(findings.duplicated):>5}")
     print(f"messages missing                   {len(findings.missing):>5}  (of {findings.decided} decided)")
+    print(
+        f"mailed again in the crash window   {findings.mailed_again:>5}  (of {findings.mailed} mails; "
+        "same Message-ID, so a mail client shows one)"
+    )
     lost_writes = written - findings.customer_messages
     print(f"customer messages lost             {lost_writes:>5}  (of {written} sent while down)")
     print(f"workflow tasks timed out (kills)   {findings.task_timeouts:>5}\n")

@@ -16,7 +16,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ombuds.activities.deliveries import DeliveryLedger
+from ombuds.activities.deliveries import Ledger
 from ombuds.activities.outbox import Outbox
 from ombuds.activities.plugin import (
     ChannelPlugin,
@@ -25,10 +25,12 @@ from ombuds.activities.plugin import (
     PermanentFailure,
     Receipt,
     RenderedMessage,
+    RetryLater,
 )
 from ombuds.workflows import names
 
 from .policy.compile import extended
+from .policy.hygiene import clean_text
 from .policy.model import CONTACT_FOR_CHANNEL
 from .policy.store import Store, StoreError
 from .policy.templates import MissingValue, TooCostly, render
@@ -39,6 +41,19 @@ log = structlog.get_logger("ombuds.delivery")
 
 #: The domain of the addresses a level without directory entries is written to (the Maildir shows them).
 STAFF_DOMAIN = "staff.ombuds.localhost"
+
+
+def printable(value: Any) -> Any:
+    """A template's values with their texts cleaned as intake cleans a complaint's free text
+    (Unicode NFC, no control character but the line break, no bidirectional override): a
+    summary or a reason an event carried reaches no reader with an escape in it."""
+    if isinstance(value, str):
+        return clean_text(value, free=True)
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
 
 
 def customer_addresses(message: OutboundMessage) -> list[tuple[str, str]]:
@@ -75,7 +90,7 @@ class Activities:
         outbox: Outbox,
         plugins: dict[str, ChannelPlugin] | None = None,
         *,
-        ledger: DeliveryLedger | None = None,
+        ledger: Ledger | None = None,
         directory: Directory | None = None,
         context: DeliveryContext | None = None,
         routes: dict[str, str] | None = None,
@@ -162,7 +177,8 @@ class Activities:
         locale, template = policy.template(message.template, message.locale)
         try:
             # off the event loop: a slow template holds no other activity or workflow back
-            subject, body = await asyncio.to_thread(render, template.subject, template.body, message.context)
+            values = printable(message.context)  # whatever an event carried in: no escape, no NUL
+            subject, body = await asyncio.to_thread(render, template.subject, template.body, values)
         except (MissingValue, TooCostly) as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
             what = (
@@ -195,6 +211,11 @@ class Activities:
                 said.warning("message refused by channel", channel=channel, error=str(exc)[:300])
                 refused.append(f"{channel}: {exc}")
                 continue
+            except RetryLater as exc:  # the plugin says when to try again
+                said.warning(
+                    "message not sent", channel=channel, error=str(exc)[:300], retry_after=str(exc.after)
+                )
+                raise ApplicationError(str(exc), type="RetryLater", next_retry_delay=exc.after) from None
             except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
                 said.warning("message not sent", channel=channel, error=str(exc)[:300])
                 raise

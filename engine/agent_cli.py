@@ -429,6 +429,32 @@ MAX_DATA_CHARS = 1_000_000
 MAX_DATA_DEPTH = 16
 
 
+#: The longest number ``--data`` may write, in characters (an amount has at most 12 digits
+#: before the point and a few after it).
+MAX_NUMBER_CHARS = 40
+
+
+def _number(text: str) -> int | Decimal:
+    """A JSON number as a whole number or a decimal, never a float; refused when it is longer
+    than any field takes or scaled far past any amount (``1e99999999``)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"the number {text[:20]}... has more than {MAX_NUMBER_CHARS} characters")
+    value = Decimal(text)
+    if value != 0 and not -30 <= value.adjusted() <= 30:
+        raise ValueError(f"the number {text} is out of range")
+    return int(text) if text.lstrip("-").isdigit() else value
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
 def _depth(value: Any, limit: int) -> int:
     """How deep a parsed JSON value nests, counting no further than ``limit + 1``."""
     if limit < 0 or not isinstance(value, dict | list):
@@ -450,13 +476,17 @@ def parse_event(kind: str, data: str, actor_text: str) -> Event:
     if len(raw) > MAX_DATA_CHARS:
         raise fail(f"--data is {len(raw):,} characters long; an event has at most {MAX_DATA_CHARS:,}", 2)
     try:
-        fields = json.loads(raw, parse_float=Decimal)
+        fields = json.loads(raw, parse_float=_number, parse_int=_number)
     except json.JSONDecodeError as exc:
         raise fail(f"--data is not JSON: {exc.msg} at column {exc.colno}", 2) from None
     except RecursionError:
         raise fail(f"--data nests more than {MAX_DATA_DEPTH} levels deep", 2) from None
+    except ValueError as exc:
+        raise fail(f"--data: {exc}", 2) from None
     if not isinstance(fields, dict):
         raise fail("--data must be a JSON object", 2)
+    if _has_surrogate(fields):
+        raise fail("--data holds a lone surrogate (\\ud800-\\udfff), which is no character", 2)
     if _depth(fields, MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
         raise fail(f"--data nests more than {MAX_DATA_DEPTH} levels deep", 2)
     try:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .explain import convention
+from .policy.business_time import HorizonExceeded
 from .policy.compile import horizon_days, instantiate
 from .policy.expressions import Evaluator, case_variables, complaint_variables
 from .policy.model import Complaint
@@ -45,17 +46,38 @@ def _iso(cal_local: dt.datetime) -> str:
     return cal_local.isoformat()
 
 
+#: The longest calendar ``ombuds deadline`` builds (a sparse calendar needs more days than a
+#: duration's size suggests): beyond it, the deadline is reported as past the calendar.
+LONGEST_CALENDAR_DAYS = 150 * 366
+
+
 def deadlines(
     compiled: CompiledPolicy, received: dt.datetime, complaint: Complaint | None = None
 ) -> tuple[list[DeadlineRow], list[dict[str, str]], dict[str, str]]:
-    """Rows for every clock, the derived dates, and the classification used."""
+    """Rows for every clock, the derived dates, and the classification used.
+
+    The calendar covers the longest duration from receipt, and doubles while a deadline
+    falls past it (a calendar open one day a week holds few business days a year)."""
+    days = horizon_days(compiled.plan, whole=True)
+    while True:
+        try:
+            return _deadlines(compiled, received, complaint, days)
+        except HorizonExceeded:
+            if days >= LONGEST_CALENDAR_DAYS:
+                raise
+            days = min(2 * days, LONGEST_CALENDAR_DAYS)
+
+
+def _deadlines(
+    compiled: CompiledPolicy, received: dt.datetime, complaint: Complaint | None, days: int
+) -> tuple[list[DeadlineRow], list[dict[str, str]], dict[str, str]]:
     policy = compiled.policy
     complaint = complaint or Complaint(received_at=received, channel="web")
     evaluator = Evaluator()
     variables: dict[str, Any] = {"complaint": complaint_variables(complaint), "case": case_variables()}
     classes = {k: str(m.value) for k, m in classify(policy, variables, evaluator).items()}
     variables["case"] = case_variables(classes)
-    instance = instantiate(compiled, received, complaint, days=horizon_days(compiled.plan, whole=True))
+    instance = instantiate(compiled, received, complaint, days=days)
     t0 = int(received.timestamp())
     rows: list[DeadlineRow] = []
     for i, (clock, plan) in enumerate(zip(policy.clocks, compiled.plan.clocks, strict=True)):

@@ -17,7 +17,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from ombuds.engine.policy import hygiene
-from ombuds.engine.policy.compile import compile_validated, instantiate, select_calendars
+from ombuds.engine.policy.business_time import HorizonExceeded
+from ombuds.engine.policy.compile import compile_validated, extended, instantiate, select_calendars
 from ombuds.engine.policy.errors import PolicyError, PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
 from ombuds.engine.policy.model import Complaint
@@ -236,10 +237,18 @@ class Intake:
     def preview(self, policy: CompiledPolicy, workflow_input: ComplaintInput) -> Interpreter:
         """The pure core after intake, run here as the workflow will (same input, same case time)."""
         complaint = workflow_input.complaint
-        core = Interpreter(
-            policy, self.store.instance(workflow_input.calendar_sha), complaint, complaint.id or ""
-        )
-        core.start(int(complaint.received_at.timestamp()))
+        instance = self.store.instance(workflow_input.calendar_sha)
+        received = int(complaint.received_at.timestamp())
+        for _ in range(8):
+            core = Interpreter(policy, instance, complaint, complaint.id or "")
+            try:
+                core.start(received)
+                return core
+            except HorizonExceeded:
+                # as the workflow does: a longer case calendar (a sparse calendar, a long clock)
+                instance = extended(policy, instance, received)
+        core = Interpreter(policy, instance, complaint, complaint.id or "")
+        core.start(received)
         return core
 
     def first_attributes(self, core: Interpreter, workflow_input: ComplaintInput) -> TypedSearchAttributes:

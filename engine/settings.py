@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         description='Which plugin serves a channel, where several installed ones could (email = "outbox").',
     )
     directory: Directory = Field(default_factory=Directory, description="The staff directory.")
+    deliveries: str | None = Field(
+        None,
+        description="The delivery ledger: a postgresql:// URL shared by every worker; else <home>/deliveries.sqlite.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from ombuds.activities.deliveries import DeliveryLedger
+from ombuds.activities.deliveries import open_ledger
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
 from ombuds.workflows.complaint import ComplaintWorkflow
@@ -77,7 +77,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         store,
         outbox,
         {name: i.plugin for name, i in installed.items()},
-        ledger=DeliveryLedger(settings.deliveries_db),
+        ledger=open_ledger(settings.deliveries or settings.deliveries_db),
         directory=settings.directory,
         context=plugins.delivery_context(settings),
         routes=settings.routes,

@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -132,8 +133,19 @@ async def attack(
 def attacker(
     settings: Settings, rank: int, rounds: range, barrier: multiprocessing.synchronize.Barrier
 ) -> None:
-    """One attacking process."""
-    asyncio.run(attack(settings, rank, rounds, barrier))
+    """One attacking process.
+
+    It exits without interpreter finalisation, as ``ombuds`` does (``engine/cli.py`` main): the
+    Temporal core's threads can abort CPython's finalisation after the work is done."""
+    try:
+        asyncio.run(attack(settings, rank, rounds, barrier))
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @dataclass

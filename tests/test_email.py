@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import mailbox
 from decimal import Decimal
@@ -10,13 +11,14 @@ from typing import Any
 
 import aiosmtplib
 import pytest
+from temporalio.exceptions import ApplicationError
 from typer.testing import CliRunner
 
 from ombuds.activities.deliveries import DeliveryLedger
 from ombuds.activities.email import Email, EmailSettings
 from ombuds.activities.letter import Letters, LetterSettings
 from ombuds.activities.outbox import Outbox, _legacy_name
-from ombuds.activities.plugin import DeliveryContext, OutboundMessage, RenderedMessage
+from ombuds.activities.plugin import DeliveryContext, OutboundMessage, Receipt, RenderedMessage, RetryLater
 from ombuds.engine.activities import Activities
 from ombuds.engine.cli import app
 from ombuds.engine.policy.store import Store
@@ -421,3 +423,50 @@ async def test_status_says_a_message_is_delayed_while_the_mail_server_is_down(tm
                 await asyncio.sleep(0.2)
     assert delayed and delayed[0]["attempt"] >= 2 and "451" in delayed[0]["last_error"], delayed
     assert len(server.received) == len(set(server.message_ids())) >= 2
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_mail_goes_over_tls_with_a_login(tmp_path: Path, security: str) -> None:
+    with smtp_server(tls=security, folder=tmp_path, login=("complaints", "s3cret")) as (server, port):  # type: ignore[arg-type]
+        work = activities(tmp_path)
+        settings = EmailSettings(
+            host="127.0.0.1",
+            port=port,
+            security=security,  # type: ignore[arg-type]
+            username="complaints",
+            password="s3cret",  # type: ignore[arg-type]
+            ca_file=tmp_path / "cert.pem",
+        )
+        work.plugins["email"] = Email(settings)  # type: ignore[assignment]
+        receipt = await work.deliver(financial().sha256, acknowledgement())
+        assert receipt.status == "sent" and len(server.received) == 1
+        assert server.received[0]["Subject"] == "We have received your complaint C-1"
+
+
+class RateLimited:
+    """A plugin whose provider asks to wait a while, then takes the message."""
+
+    name = "limited"
+    channels = ("email",)
+    Settings = EmailSettings
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def describe(self, context: DeliveryContext) -> str:
+        return "rate limited"
+
+    async def send(self, message: RenderedMessage, context: DeliveryContext) -> Receipt:
+        self.calls += 1
+        if self.calls == 1:
+            raise RetryLater("429 Too Many Requests", dt.timedelta(seconds=7))
+        return Receipt(key=message.key, channel="email", status="sent", reference="ok")
+
+
+async def test_a_plugin_sets_the_wait_before_the_next_attempt(tmp_path: Path) -> None:
+    work = activities(tmp_path)
+    work.plugins = {"limited": RateLimited()}  # type: ignore[dict-item]
+    with pytest.raises(ApplicationError) as raised:
+        await work.deliver(financial().sha256, acknowledgement())
+    assert raised.value.next_retry_delay == dt.timedelta(seconds=7) and raised.value.type == "RetryLater"
+    assert (await work.deliver(financial().sha256, acknowledgement())).status == "sent"

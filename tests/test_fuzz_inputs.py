@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ombuds.engine.agent_cli import parse_event
@@ -42,6 +42,8 @@ from .workflow_support import shipped_policies
 FUZZ = settings(
     max_examples=150,
     deadline=None,
+    # no explain phase: its line tracing makes a slow example minutes long
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.data_too_large,

@@ -404,3 +404,153 @@ def test_a_warning_before_the_calendar_begins_falls_due_as_the_clock_starts(tmp_
         e for e in core.state.log if e.action == "clock started" and e.detail["clock"] == "acknowledge"
     )
     assert started.detail["target"] == "2 days"
+
+
+def test_a_clock_longer_than_three_years_starts_at_intake(tmp_path: Path) -> None:
+    """Found by the fuzzing: the case calendar covered three years, and intake failed past them."""
+    path = policy_copy(
+        tmp_path,
+        (
+            "    target: 5 business days\n    starts: submitted",
+            "    target: 758 business days\n    starts: submitted",
+        ),
+    )
+    assert problems(path) == []
+    intake = Intake(Settings(home=tmp_path / "home", policies=tmp_path), [compile_file(path)])
+    _, chosen, workflow_input = intake.prepare(make_complaint(), simulated=True)
+    core = intake.preview(chosen, workflow_input)  # raised HorizonExceeded before
+    started = next(
+        e for e in core.state.log if e.action == "clock started" and e.detail["clock"] == "acknowledge"
+    )
+    # received Mon 1 Mar 2027 10:00; 758 business days of the england calendar later
+    assert started.detail["due"].startswith("2030-")
+
+
+# --------------------------------------------------------------------------- found by review
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{{ (customer.name * 50000)|replace("A", customer.name * 40000) }}',
+        '{{ (customer.name * 20000).replace("A", customer.name * 20000) }}',
+        '{{ ("%*s" * 400) % ((customer.name|length * 3000000, "x") * 400) }}',
+        '{% set s = "x" * 200000 %}{{ ([s] * 15000)|join }}',
+        '{{ range(30000)|join("x" * 100000) }}',
+        '{{ ("\t" * 100000).expandtabs(30000) }}',
+        "{{ ((((2 ** 64) ** 64) ** 64) ** 64) ** 64 }}",
+        "{{ (((customer.name|length) ** 64) ** 64) ** 64 }}",
+        "{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}",
+    ],
+)
+def test_an_expanding_operation_is_refused_before_it_runs(body: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TooCostly):
+        render("Subject", body, {"customer": {"name": "Ana Novak"}})
+    assert time.monotonic() - started < 1.5
+
+
+def test_an_ordinary_template_still_renders() -> None:
+    body = '{{ "%5s"|format(customer.name) }}|{{ "a b"|replace("a", "b") }}|{{ [1, 2]|join(", ") }}|{{ "%s!" % customer.name }}'
+    assert render("S", body, {"customer": {"name": "Ana"}})[1] == "  Ana|b b|1, 2|Ana!"
+
+
+@pytest.mark.parametrize(
+    "body", ['{{ "x" * 1500000000 }}', "{{ 9 ** 99999999 }}", '{{ "x"|center(1500000000) }}']
+)
+def test_validation_never_folds_a_huge_constant(tmp_path: Path, body: str) -> None:
+    started = time.monotonic()
+    found = problems(template_folder(tmp_path, body + "\n"))
+    assert time.monotonic() - started < 10
+    assert any('"acknowledgement" (en) cannot be rendered' in p for p in found), found
+
+
+def test_a_control_character_in_a_template_file_is_located(tmp_path: Path) -> None:
+    found = problems(template_folder(tmp_path, "Dear {{ customer.name }}\x1b[2J\n"))
+    assert any("acknowledgement.en.txt:3:25: error:" in p and "U+001B" in p for p in found), found
+
+
+async def test_a_template_that_fails_any_other_way_is_undeliverable_not_retried(tmp_path: Path) -> None:
+    body = "{% if case.survey_score == 4 %}{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}{% endif %}Hi\n"
+    policy = compile_file(template_folder(tmp_path, body))
+    store = Store(tmp_path / "store")
+    store.put_policy(policy)
+    message = OutboundMessage(
+        key="C-1:1:0",
+        to="customer",
+        template="acknowledgement",
+        locale="en",
+        channels=["email"],
+        context={
+            "complaint": {"id": "C-1"},
+            "customer": {"contacts": {"email": "a@example.org"}},
+            "case": {"survey_score": 4},
+        },
+        rule="stages[0]",
+    )
+    receipt = await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, message)
+    assert receipt.status == "undeliverable" and "RecursionError" in receipt.reference
+
+
+async def test_what_an_event_carried_reaches_no_reader_with_an_escape(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    policy = next(p for p in shipped_policies() if p.id == "financial-services")
+    store.put_policy(policy)
+    handoff = OutboundMessage(
+        key="C-1:12:0",
+        to="staff",
+        template="handoff",
+        locale="en",
+        channels=["email"],
+        context={
+            "complaint": {"id": "C-1"},
+            "customer": {"name": "Ana"},
+            "case": {"level": "supervisor"},
+            "level": "Supervisor",
+            "handoff": "\x1b[2J\x1b[31mURGENT\u202egnp.exe\x00 x\r\nBcc: a@b",
+        },
+        rule="escalation[0]",
+    )
+    receipt = await Activities(store, Outbox(tmp_path / "outbox")).deliver(policy.sha256, handoff)
+    body = json.loads(Path(receipt.reference).read_text("utf-8"))["body"]
+    assert "URGENT" in body and not any(c in body for c in "\x1b\u202e\x00\r")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ('{"score": 1' + "0" * 4400 + "}", "has more than 40 characters"),
+        ('{"amount": 1e99999999}', "is out of range"),
+        ('{"summary": "\\ud800"}', "lone surrogate"),
+    ],
+)
+def test_event_data_that_would_cost_or_not_encode_is_refused(data: str, said: str) -> None:
+    result = runner.invoke(app, ["event", "C-1", "propose_compensation", "--data", data])
+    no_traceback(result)
+    assert result.exit_code == 2 and said in result.output
+
+
+def test_a_sparse_calendar_still_gives_every_deadline(tmp_path: Path) -> None:
+    """A store open on Saturdays only: 2,000 business days are 38 years of Saturdays."""
+    (tmp_path / "templates").mkdir()
+    shutil.copytree(POLICIES / "templates" / "retail", tmp_path / "templates" / "retail")
+    text = (POLICIES / "retail.yaml").read_text("utf-8")
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        text = text.replace(f'      {day}: ["09:00-20:00"]\n', "", 1)
+    start = text.index("  - id: hard-limit")
+    end = text.index("    target:", start)
+    line_end = text.index("\n", end)
+    text = text[:end] + "    target: 2000 business days" + text[line_end:]
+    path = tmp_path / "retail.yaml"
+    path.write_text(text, "utf-8")
+    assert problems(path) == []
+    result = runner.invoke(
+        app, ["deadline", str(path), "--received", "2027-01-04T10:00:00+01:00", "--format", "json"]
+    )
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    hard = next(c for c in json.loads(result.output)["clocks"] if c["clock"] == "hard-limit")
+    assert hard["due_local"].startswith("2066-")
+    intake = Intake(Settings(home=tmp_path / "home", policies=tmp_path), [compile_file(path)])
+    _, chosen, workflow_input = intake.prepare(make_complaint(product="sofa"), simulated=True)
+    intake.preview(chosen, workflow_input)  # the case calendar is extended as the workflow extends it

@@ -77,8 +77,9 @@ def compile_file(path: str | Path, *, today: dt.date | None = None) -> CompiledP
 def horizon_days(plan: Plan, *, whole: bool = False) -> int:
     """Calendar days from receipt that cover every clock, date and follow-up.
 
-    A case's calendar covers at most three years (a case that outlives it extends it);
-    ``whole`` covers the longest duration however long, as ``ombuds deadline`` shows it."""
+    A case's calendar covers twice the longest duration, at most three years unless the
+    longest duration itself is longer (a case that outlives its calendar extends it);
+    ``whole`` covers the longest duration from receipt, as ``ombuds deadline`` shows it."""
     durations: list[Duration] = []
     for clock in plan.clocks:
         durations += [clock.target, *clock.by_priority.values()]
@@ -89,8 +90,11 @@ def horizon_days(plan: Plan, *, whole: bool = False) -> int:
     durations += [d for d in (plan.survey_after, plan.survey_expiry, plan.thank_you_after) if d is not None]
     longest = max((d.approx_calendar_days() for d in durations), default=30)
     # the longest clock may start late (after a stage or a reopen): double it, plus slack
-    days = max(2 * longest + 30, 60)
-    return days if whole else min(days, 3 * 366)
+    if whole:  # every clock shown as if it started at receipt
+        return max(longest + 60, 60)
+    # at most three years ahead (a case that outlives it extends it), but never shorter than
+    # the longest duration from receipt, so that intake can start every clock
+    return max(min(max(2 * longest + 30, 60), 3 * 366), longest + 60)
 
 
 def select_calendars(policy: Policy, complaint: Complaint | None) -> dict[str, str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
+from pydantic import ValidationError
 
 from .calendar import CalendarError, zone
 from .errors import ErrorCode
@@ -170,5 +171,11 @@ def inspect(complaint: Complaint) -> tuple[Complaint, list[Problem]]:
         )
     if problems:
         return complaint, problems
-    cleaned = Complaint.model_validate(data)
+    try:
+        cleaned = Complaint.model_validate(data)
+    except ValidationError as exc:  # NFC can lengthen a text past its limit
+        return complaint, [
+            Problem(tuple(e["loc"]), f"once normalised (Unicode NFC): {e['msg']}", None, "length")
+            for e in exc.errors()
+        ]
     return (complaint if cleaned == complaint else cleaned), []

@@ -32,6 +32,8 @@ from .vocabulary import TEMPLATE_VARIABLES as TEMPLATE_VOCABULARY
 #: Names a template may use.
 TEMPLATE_VARIABLES = frozenset(TEMPLATE_VOCABULARY)
 
+#: What a template may not hold: C0 and C1 controls but line breaks and tabs, bidi overrides.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_\-]*)\.(?P<locale>[a-z]{2,3}(?:-[A-Z]{2})?)\.txt$")
 MAX_TEMPLATE_BYTES = 64_000
 
@@ -60,7 +62,7 @@ RENDER_SECONDS = 1.0
 RENDER_CHARS = 200_000
 #: The largest whole number a template may pass to a filter or function (``center(10**9)``
 #: would take the memory before a character is counted; amounts are decimals, not checked).
-LARGEST_ARGUMENT = 10_000_000
+LARGEST_ARGUMENT = 1_000_000
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -71,11 +73,15 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     be long (``center(10**9)``); the time and the output of a rendering are bounded by
     :func:`render`."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+        if operator == "**" and (not isinstance(right, int) or abs(right) > 64 or _too_big(left)):
             raise TooCostly(f"the power {right} is too large for a template")
+        if operator == "%" and isinstance(left, str):
+            _check_format(left)
+            if "*" in left:
+                raise TooCostly("a width taken from the arguments (%*s) is not allowed in a template")
         if operator == "*":
             count = right if isinstance(left, str | list | tuple) else left
             item = left if isinstance(left, str | list | tuple) else right
@@ -105,6 +111,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         _check_arguments(args, kwargs)
         if __obj in (str.format, str.format_map) and args and isinstance(args[0], str):
             _check_format(args[0])
+        _check_size(getattr(__obj, "__name__", ""), getattr(__obj, "__self__", None), args)
         return super().call(__context, __obj, *args, **kwargs)
 
 
@@ -115,6 +122,48 @@ _HUGE_FORMAT = re.compile(r"[%:][^%{}\s]*?\d{8,}")
 def _check_format(text: str) -> None:
     if _HUGE_FORMAT.search(text):
         raise TooCostly("a width in the format is too large for a template")
+
+
+def _too_big(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**64
+
+
+def _length(value: Any) -> int:
+    try:
+        return len(value)
+    except TypeError:
+        return 0
+
+
+def _check_size(name: str, target: Any, args: tuple[Any, ...]) -> None:
+    """What an expanding operation would write, checked before it runs: ``replace`` with a
+    long text, ``join`` with a long separator or of long items, ``expandtabs`` and padding."""
+    size = 0
+    if name in ("replace", "do_replace") and len(args) >= 2:
+        # str.replace(old, new); the filter do_replace(eval_ctx, s, old, new, count)
+        text, old, new = (
+            (target, args[0], args[1])
+            if name == "replace"
+            else (args[1], args[2], args[3] if len(args) > 3 else "")
+        )
+        if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+            size = len(text) + (text.count(old) if old else len(text) + 1) * len(new)
+    elif name == "join" and isinstance(target, str) and args:
+        items = args[0]
+        size = (
+            len(target) * _length(items) + sum(_length(i) for i in items if isinstance(i, str))
+            if _length(items)
+            else 0
+        )
+    elif name == "do_join" and args:
+        items = args[1] if len(args) > 1 else args[0]
+        separator = args[2] if len(args) > 2 and isinstance(args[2], str) else ""
+        if isinstance(items, list | tuple | range | str):
+            size = len(separator) * len(items) + sum(len(i) for i in items if isinstance(i, str))
+    elif name == "expandtabs" and isinstance(target, str):
+        size = len(target) + target.count("\t") * (args[0] if args and isinstance(args[0], int) else 8)
+    if size > RENDER_CHARS:
+        raise TooCostly(f"{name.removeprefix('do_')} would write more than {RENDER_CHARS:,} characters")
 
 
 def _check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -129,6 +178,7 @@ def _bounded(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps the marks Jinja reads (pass_context and the like)
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _check_arguments(args, kwargs)
+        _check_size(function.__name__, None, args)
         if function.__name__ == "do_format" and args and isinstance(args[-1 if len(args) == 1 else 0], str):
             _check_format(next(a for a in args if isinstance(a, str)))
         return function(*args, **kwargs)
@@ -166,7 +216,9 @@ def _undeclared(text: str) -> frozenset[str]:
     return frozenset(meta.find_undeclared_variables(_PARSE_ENV.parse(text)))
 
 
-_PARSE_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+#: Bounded too: compiling folds constant expressions (``"x" * 10**9``), which the bounded
+#: environment refuses to fold for ``*``, ``**`` and ``%`` and checks for filters.
+_PARSE_ENV = BoundedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 #: Statements a template may not use: a template is one file, and reads nothing else.
 _REFUSED_NODES: dict[type[nodes.Node], str] = {
@@ -449,6 +501,22 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             result.broken.add(name)
             result.broken_locales.add((name, locale))
             continue
+        control = _CONTROL.search(text)
+        if control is not None:
+            line = text.count("\n", 0, control.start()) + 1
+            col = control.start() - (text.rfind("\n", 0, control.start()) + 1) + 1
+            result.problems.append(
+                _problem(
+                    file,
+                    line,
+                    col,
+                    f"template has the control character U+{ord(control.group()):04X}",
+                    "remove it; a message may hold line breaks and tabs, nothing else invisible",
+                )
+            )
+            result.broken.add(name)
+            result.broken_locales.add((name, locale))
+            continue
         subject, body, body_line = split_subject(text)
         ok = True
         for part, offset in ((subject, 0), (body, body_line)):
@@ -559,6 +627,10 @@ def render(
         raise MissingValue(str(exc.message or exc)) from None
     except SecurityError as exc:
         raise TooCostly(f"the sandbox refused it: {exc}") from None
+    except TooCostly:
+        raise
+    except (Exception, RecursionError, MemoryError) as exc:  # any failure of the author's text
+        raise TooCostly(f"the template failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     finally:
         sys.settrace(previous)
     return parts[0], parts[1]

@@ -13,6 +13,7 @@ The post is JSON ``{"text": ..., "key": ...}`` with the idempotency key also in 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from ombuds.activities.plugin import DeliveryContext, PermanentFailure, Receipt, RenderedMessage
+from ombuds.activities.plugin import DeliveryContext, PermanentFailure, Receipt, RenderedMessage, RetryLater
 
 
 class ChatSettings(BaseModel):
@@ -64,6 +65,10 @@ class ChatNotifier:
             with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            if exc.code == 429:  # the chat tool says how long to wait
+                wait = exc.headers.get("Retry-After", "30")
+                seconds = int(wait) if wait.isdigit() else 30
+                raise RetryLater("the chat tool asks to wait", dt.timedelta(seconds=seconds)) from None
+            if 400 <= exc.code < 500 and exc.code != 408:
                 raise PermanentFailure(f"the chat tool refused the post: HTTP {exc.code}") from None
-            raise  # a server error or a rate limit: tried again with backoff
+            raise  # a server error: tried again with backoff
