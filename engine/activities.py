@@ -134,7 +134,7 @@ class Activities:
         return [(channel, [address]) for channel, address in customer_addresses(message)]
 
     def staff_addresses(self, whom: str) -> list[str]:
-        """The email addresses of ``level:<level>`` or ``staff:<id>``; a level or person the
+        """The email addresses of ``level:<level>``, ``queue:<queue>`` or ``staff:<id>``; one the
         directory does not have is written to ``<name>@staff.ombuds.localhost``."""
         kind, _, name = whom.partition(":")
         if kind == "staff":
@@ -142,6 +142,8 @@ class Activities:
             if person is not None and person.address:
                 return [person.address]
             return [f"{name}@{STAFF_DOMAIN}"]
+        if kind == "queue":
+            return self.directory.queue_addresses(name) or [f"{name}@{STAFF_DOMAIN}"]
         return self.directory.level_addresses(name) or [f"{name}@{STAFF_DOMAIN}"]
 
     @activity.defn(name=names.DELIVER)

@@ -41,9 +41,12 @@ DIRECTORY = Directory(
     staff=[
         StaffMember(id="bob", name="Bob Stone", email="bob@bank.example", levels=["supervisor"]),
         StaffMember(id="eve", name="Eve Ray", email="eve@bank.example", levels=["supervisor", "agent"]),
-        StaffMember(id="dan", name="Dan Ode", email="dan@bank.example", levels=["management"]),
+        StaffMember(
+            id="dan", name="Dan Ode", email="dan@bank.example", levels=["management"], queues=["complaints"]
+        ),
     ],
     levels={"supervisor": Team(name="Supervisors", email="supervisors@bank.example")},
+    queues={"complaints": Team(name="Complaints team", email="complaints@bank.example")},
 )
 
 
@@ -388,6 +391,10 @@ def test_a_staff_message_goes_to_whom_it_names(tmp_path: Path) -> None:
     assert work.addressed(reminder) == [("email", ["Dan Ode <dan@bank.example>"])]  # no letter to staff
     unknown = reminder.model_copy(update={"recipient": "staff:zoe"})
     assert work.addressed(unknown) == [("email", ["zoe@staff.ombuds.localhost"])]
+    queue = reminder.model_copy(update={"recipient": "queue:complaints"})
+    assert work.addressed(queue) == [
+        ("email", ["Complaints team <complaints@bank.example>", "Dan Ode <dan@bank.example>"])
+    ]
     before = reminder.model_copy(update={"recipient": None})  # decided before the change: the level
     assert work.addressed(before)[0][1][0] == "Supervisors <supervisors@bank.example>"
 
