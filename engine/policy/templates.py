@@ -589,6 +589,13 @@ def _compiled(text: str) -> Template_:
 _RENDER_ENV = environment()
 
 
+@lru_cache(maxsize=4096)
+def _repeats(text: str) -> bool:
+    """Whether a template text can run a line more than once: a loop, a macro or a call block."""
+    tree = _PARSE_ENV.parse(text)
+    return any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock)))
+
+
 def render(
     subject: str,
     body: str,
@@ -613,7 +620,10 @@ def render(
     written = 0
     parts: list[str] = []
     previous = sys.gettrace()
-    sys.settrace(tracer)
+    # only a template that can repeat (a loop, a macro) needs its time watched line by line
+    watched = _repeats(subject) or _repeats(body)
+    if watched:
+        sys.settrace(tracer)
     try:
         for text in (subject, body):
             chunks: list[str] = []
@@ -632,5 +642,6 @@ def render(
     except (Exception, RecursionError, MemoryError) as exc:  # any failure of the author's text
         raise TooCostly(f"the template failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     finally:
-        sys.settrace(previous)
+        if watched:
+            sys.settrace(previous)
     return parts[0], parts[1]
