@@ -34,6 +34,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.sandbox
 from aiosmtpd.controller import Controller
 from temporalio import activity
 from temporalio.client import Client
@@ -128,22 +130,42 @@ def complaint(n: int) -> Complaint:
 
 
 class HandDelivery:
-    """Email to the same SMTP server through the same plugin, with the same delivery ledger."""
+    """Email to the same SMTP server through the same plugin, with the same delivery ledger,
+    and the same text: a hand-written system formats its messages too, so it renders the
+    policy's templates (with Jinja, values it lacks left blank)."""
 
-    def __init__(self, mail: Email, ledger: DeliveryLedger, context: DeliveryContext) -> None:
+    def __init__(
+        self, mail: Email, ledger: DeliveryLedger, context: DeliveryContext, texts: dict[str, Any]
+    ) -> None:
         self.mail = mail
         self.ledger = ledger
         self.context = context
+        environment = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined)
+        self.texts = {
+            name: (environment.from_string(t.subject), environment.from_string(t.body))
+            for name, t in texts.items()
+        }
+        self.values = {
+            "complaint": {"id": "", "received_at": "2027-03-01T10:00:00+00:00"},
+            "customer": {"name": "Ana Novak", "contacts": {"email": "ana@example.org"}},
+            "case": {"priority": "P3", "level": "supervisor", "severity": "medium"},
+            "deadlines": {"final-response": "2027-03-22 17:30", "decision": "2027-03-08 17:30"},
+            "level": "Customer Support supervisor",
+            "handoff": "A goodwill payment of 100 above the agent's limit.",
+            "survey_url": "/survey/",
+        }
 
     @activity.defn(name="hand_deliver")
     async def deliver(self, key: str, template: str, to: str) -> Receipt:
+        subject, body = self.texts[template]
+        values = {**self.values, "complaint": {**self.values["complaint"], "id": key.split(":")[0]}}
         message = RenderedMessage(
             key=key,
             to="staff" if to == "staff" else "customer",
             channel="email",
             recipient="ana@example.org",
-            subject=template,
-            body=template,
+            subject=subject.render(values),
+            body=body.render(values),
             template=template,
             template_sha256="",
             locale="en",
@@ -306,6 +328,7 @@ async def main(count: int, concurrency: int, warmup: int, rounds: int) -> None:
                         Email(EmailSettings.model_validate(mail_settings)),
                         DeliveryLedger(home / "hand-deliveries.sqlite"),
                         DeliveryContext(home=home / "hand", secret=b"bench"),
+                        {name: texts["en"] for name, texts in policies[0].templates.items()},
                     ).deliver
                 ],
                 workflow_runner=sandbox(),
