@@ -543,3 +543,9 @@ def test_a_sparse_calendar_still_gives_every_deadline(tmp_path: Path) -> None:
     intake = Intake(Settings(home=tmp_path / "home", policies=tmp_path), [compile_file(path)])
     _, chosen, workflow_input = intake.prepare(make_complaint(product="sofa"), simulated=True)
     intake.preview(chosen, workflow_input)  # the case calendar is extended as the workflow extends it
+
+
+def test_an_empty_condition_is_one_problem(tmp_path: Path) -> None:
+    old = '  when: complaint.product in ["current_account", "savings", "card", "loan", "mortgage"]'
+    found = problems(policy_copy(tmp_path, (old, '  when: ""')))
+    assert len(found) == 1 and "applies_to.when: must not be empty" in found[0], found

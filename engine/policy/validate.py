@@ -612,6 +612,8 @@ class _Checker:
 
     def check_conditions(self) -> None:
         for loc, source in _conditions(self.doc.data):
+            if not source:
+                continue  # the schema says it must not be empty
             for match in _CUSTOM_FIELD.finditer(source):
                 if f"has({match.group(0)})" not in source.replace(" ", ""):
                     line, col = self.doc.line_col_of_offset(loc, match.start())
