@@ -8,6 +8,7 @@ section that does not fit is a :class:`PluginSettingsError` naming the section a
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import sys
@@ -54,6 +55,18 @@ def load(settings: Settings) -> dict[str, Installed]:
     for name, cls in sorted(classes.items()):
         section = settings.channels.get(name, {})
         model: type[BaseModel] = getattr(cls, "Settings", BaseModel)
+        unknown = sorted(set(section) - set(model.model_fields))
+        if unknown:
+            hints = [
+                f"{key} (did you mean {close[0]}?)"
+                if (close := difflib.get_close_matches(key, list(model.model_fields), 1))
+                else key
+                for key in unknown
+            ]
+            raise PluginSettingsError(
+                f"[channels.{name}] in {settings_file()}: unknown setting {', '.join(hints)}; "
+                f"{name} has: {', '.join(model.model_fields) or 'no settings'}"
+            )
         try:
             plugin_settings = model.model_validate(section)
         except ValidationError as exc:
@@ -94,9 +107,9 @@ def channel_warnings(doc: Document, served: dict[str, str]) -> list[PolicyError]
                 doc.error(
                     loc,
                     f'no channel plugin installed in {sys.prefix} serves "{value}"',
-                    "installed here: "
+                    "channels served here: "
                     + (", ".join(sorted(served)) or "none")
-                    + " (ombuds plugins lists them)",
+                    + "; ombuds plugins lists the plugins",
                     severity="warning",
                     code="reference",
                 )

@@ -477,3 +477,13 @@ async def test_a_plugin_sets_the_wait_before_the_next_attempt(tmp_path: Path) ->
         await work.deliver(financial().sha256, acknowledgement())
     assert raised.value.next_retry_delay == dt.timedelta(seconds=7) and raised.value.type == "RetryLater"
     assert (await work.deliver(financial().sha256, acknowledgement())).status == "sent"
+
+
+def test_a_misspelt_setting_is_named_with_the_right_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "settings.toml").write_text('[channels.email]\nhots = "smtp.bank.example"\n', "utf-8")
+    monkeypatch.setenv("OMBUDS_HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown setting hots (did you mean host?)" in result.output
