@@ -14,9 +14,7 @@ import asyncio
 import email.utils
 import hashlib
 import hmac
-import os
 import socket
-import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -25,6 +23,7 @@ import aiosmtplib
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, Field, SecretStr
 
+from .outbox import write_once
 from .plugin import DeliveryContext, PermanentFailure, Receipt, RenderedMessage
 
 
@@ -156,13 +155,5 @@ class Email:
         target = root / "new" / f"{name}.{socket.gethostname().replace('/', '_')}"
         if target.exists() or any((root / "cur").glob(f"{name}.*")):
             return str(mail["Message-ID"])
-        fd, tmp = tempfile.mkstemp(dir=root / "tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(mail.as_bytes())
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            pass  # another attempt wrote it first
-        finally:
-            os.unlink(tmp)
+        write_once(target, mail.as_bytes(), root / "tmp")  # False: another attempt wrote it first
         return str(mail["Message-ID"])

@@ -7,14 +7,12 @@ written once however often its send is tried.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from .outbox import file_stem
+from .outbox import file_stem, write_once
 from .plugin import DeliveryContext, Receipt, RenderedMessage
 
 
@@ -47,13 +45,5 @@ class Letters:
             return Receipt(key=message.key, channel="letter", status="already_sent", reference=str(target))
         folder.mkdir(parents=True, exist_ok=True)
         text = f"{message.recipient}\n\n\n{message.subject}\n\n{message.body}"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            return Receipt(key=message.key, channel="letter", status="already_sent", reference=str(target))
-        finally:
-            os.unlink(tmp)
-        return Receipt(key=message.key, channel="letter", status="sent", reference=str(target))
+        status = "sent" if write_once(target, text.encode()) else "already_sent"
+        return Receipt(key=message.key, channel="letter", status=status, reference=str(target))

@@ -25,6 +25,22 @@ def file_stem(key: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-.") else "_" + c.encode().hex() for c in key)
 
 
+def write_once(target: Path, data: bytes, scratch: Path | None = None) -> bool:
+    """Write ``target`` whole, unless it exists: through a temporary file in ``scratch`` (by
+    default its folder) hard-linked to its name, which fails if another attempt won the race.
+    True when this call wrote it."""
+    fd, tmp = tempfile.mkstemp(dir=scratch or target.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
 def _legacy_name(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-._" else "_" for c in key) + ".json"
 
@@ -83,16 +99,6 @@ class Outbox:
                 key=message.key, channel=message.channel, status="already_sent", reference=str(before)
             )
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(message.model_dump(), handle, ensure_ascii=False, indent=2)
-        try:
-            # link() fails if another attempt won the race: the message exists once.
-            os.link(tmp, target)
-        except FileExistsError:
-            return Receipt(
-                key=message.key, channel=message.channel, status="already_sent", reference=str(target)
-            )
-        finally:
-            os.unlink(tmp)
-        return Receipt(key=message.key, channel=message.channel, status="sent", reference=str(target))
+        text = json.dumps(message.model_dump(), ensure_ascii=False, indent=2)
+        status = "sent" if write_once(target, text.encode()) else "already_sent"
+        return Receipt(key=message.key, channel=message.channel, status=status, reference=str(target))

@@ -30,7 +30,7 @@ from ombuds.activities.plugin import (
 from ombuds.workflows import names
 
 from .policy.compile import extended
-from .policy.hygiene import clean_text
+from .policy.hygiene import cleaned
 from .policy.model import CONTACT_FOR_CHANNEL
 from .policy.store import Store, StoreError
 from .policy.templates import MissingValue, TooCostly, render
@@ -47,13 +47,7 @@ def printable(value: Any) -> Any:
     """A template's values with their texts cleaned as intake cleans a complaint's free text
     (Unicode NFC, no control character but the line break, no bidirectional override): a
     summary or a reason an event carried reaches no reader with an escape in it."""
-    if isinstance(value, str):
-        return clean_text(value, free=True)
-    if isinstance(value, dict):
-        return {key: printable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [printable(item) for item in value]
-    return value
+    return cleaned(value, lambda loc: True)
 
 
 def customer_addresses(message: OutboundMessage) -> list[tuple[str, str]]:

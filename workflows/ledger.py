@@ -105,6 +105,18 @@ class Absorption(_Payload):
     state: LedgerState
 
 
+async def continue_when_long(state: _Payload) -> None:
+    """Serve updates until the history grows long, then continue as new with ``state``."""
+    await workflow.wait_condition(
+        lambda: (
+            workflow.info().is_continue_as_new_suggested()
+            or workflow.info().get_current_history_length() > HISTORY_LIMIT
+        )
+    )
+    await workflow.wait_condition(workflow.all_handlers_finished)
+    workflow.continue_as_new(state)
+
+
 @workflow.defn(name=names.LEDGER_WORKFLOW)
 class CustomerLedger:
     @workflow.init
@@ -113,14 +125,7 @@ class CustomerLedger:
 
     @workflow.run
     async def run(self, state: LedgerState | None = None) -> None:
-        await workflow.wait_condition(
-            lambda: (
-                workflow.info().is_continue_as_new_suggested()
-                or workflow.info().get_current_history_length() > HISTORY_LIMIT
-            )
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(self.state)
+        await continue_when_long(self.state)
 
     @workflow.update(name=names.REGISTER_UPDATE)
     def register(self, registration: Registration) -> int | Moved | Merging:
@@ -300,14 +305,7 @@ class CustomerAlias:
 
     @workflow.run
     async def run(self, state: AliasState | None = None) -> None:
-        await workflow.wait_condition(
-            lambda: (
-                workflow.info().is_continue_as_new_suggested()
-                or workflow.info().get_current_history_length() > HISTORY_LIMIT
-            )
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(self.state)
+        await continue_when_long(self.state)
 
     @workflow.update(name=names.CLAIM_UPDATE)
     def claim(self, candidate: str) -> str:

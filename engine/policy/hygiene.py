@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,9 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+#: What a text an author writes (a policy, a template) may not hold: C0 and C1 controls but line
+#: breaks and tabs, and the bidirectional overrides and isolates.
+CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u00a0-\U0010ffff]+"
 _EMAIL = re.compile(
@@ -79,13 +83,21 @@ def clean_text(text: str, *, free: bool) -> str:
     return out if free else out.strip()
 
 
-def _clean(value: Any, loc: tuple[str | int, ...]) -> Any:
+def _free(loc: tuple[str | int, ...]) -> bool:
+    return loc in FREE_TEXT or loc[:1] == ("custom",)
+
+
+def cleaned(
+    value: Any, free: Callable[[tuple[str | int, ...]], bool] = _free, loc: tuple[str | int, ...] = ()
+) -> Any:
+    """Every text in ``value`` (mappings and lists of them) cleaned by :func:`clean_text`;
+    ``free`` says which locations are free text (by default a complaint's)."""
     if isinstance(value, str):
-        return clean_text(value, free=loc in FREE_TEXT or loc[:1] == ("custom",))
+        return clean_text(value, free=free(loc))
     if isinstance(value, dict):
-        return {key: _clean(item, (*loc, key)) for key, item in value.items()}
+        return {key: cleaned(item, free, (*loc, key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [_clean(item, (*loc, i)) for i, item in enumerate(value)]
+        return [cleaned(item, free, (*loc, i)) for i, item in enumerate(value)]
     return value
 
 
@@ -109,7 +121,7 @@ def e164(text: str, region: str | None, *, strict: bool = False) -> str | None:
 
 def inspect(complaint: Complaint) -> tuple[Complaint, list[Problem]]:
     """The complaint with its text cleaned, and what intake must refuse in it."""
-    data = _clean(complaint.model_dump(mode="python", exclude_unset=True), ())
+    data = cleaned(complaint.model_dump(mode="python", exclude_unset=True))
     problems: list[Problem] = []
     customer = data.get("customer", {})
     contacts = customer.get("contacts", {})
@@ -172,10 +184,10 @@ def inspect(complaint: Complaint) -> tuple[Complaint, list[Problem]]:
     if problems:
         return complaint, problems
     try:
-        cleaned = Complaint.model_validate(data)
+        result = Complaint.model_validate(data)
     except ValidationError as exc:  # NFC can lengthen a text past its limit
         return complaint, [
             Problem(tuple(e["loc"]), f"once normalised (Unicode NFC): {e['msg']}", None, "length")
             for e in exc.errors()
         ]
-    return (complaint if cleaned == complaint else cleaned), []
+    return (complaint if result == complaint else result), []

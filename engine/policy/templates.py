@@ -25,6 +25,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import PolicyError, did_you_mean
+from .hygiene import CONTROL
 from .loader import Document
 from .model import Complaint, Contacts, Customer
 from .vocabulary import TEMPLATE_VARIABLES as TEMPLATE_VOCABULARY
@@ -32,8 +33,6 @@ from .vocabulary import TEMPLATE_VARIABLES as TEMPLATE_VOCABULARY
 #: Names a template may use.
 TEMPLATE_VARIABLES = frozenset(TEMPLATE_VOCABULARY)
 
-#: What a template may not hold: C0 and C1 controls but line breaks and tabs, bidi overrides.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_\-]*)\.(?P<locale>[a-z]{2,3}(?:-[A-Z]{2})?)\.txt$")
 MAX_TEMPLATE_BYTES = 64_000
 
@@ -501,7 +500,7 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             result.broken.add(name)
             result.broken_locales.add((name, locale))
             continue
-        control = _CONTROL.search(text)
+        control = CONTROL.search(text)
         if control is not None:
             line = text.count("\n", 0, control.start()) + 1
             col = control.start() - (text.rfind("\n", 0, control.start()) + 1) + 1

@@ -1476,18 +1476,13 @@ def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, Any]]:
             yield from _walk(value, (*loc, i))
 
 
-#: Characters a policy text may not hold: C0 and C1 controls but line breaks and tabs, and
-#: the bidirectional overrides and isolates that make a text read differently from what it says.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def _named(character: str) -> str:
     name = unicodedata.name(character, "")
     return f" ({name})" if name else ""
 
 
 def _control_character(text: str) -> str | None:
-    match = _CONTROL.search(text)
+    match = hygiene.CONTROL.search(text)
     return match.group(0) if match else None
 
 

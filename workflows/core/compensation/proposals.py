@@ -289,31 +289,21 @@ def on_approval(case: Case, event: DecideApproval, now: int) -> Answer:
     base = {"proposal": proposal.number, "remedy": proposal.remedy, "amount": str(proposal.amount)}
     limits = f"authority[{actor_level}].limits"
     proposer = _staff_id(proposal.by)
-    if proposer and _same_person(event.actor.id, proposer) and case.patched(MONEY_WITHIN_LIMITS):
+
+    def refused(logged: str, said: str) -> Answer:
         entry = case.log(
-            now,
-            "event:decide_approval",
-            limits,
-            "approval refused",
-            event.actor,
-            reason=f"four eyes: {proposer} proposed it",
-            **base,
+            now, "event:decide_approval", limits, "approval refused", event.actor, reason=logged, **base
         )
-        return answer(
-            "not_authorised", entry, f"four eyes: the approver must not be the proposer ({proposer})", **base
+        return answer("not_authorised", entry, said, **base)
+
+    if proposer and _same_person(event.actor.id, proposer) and case.patched(MONEY_WITHIN_LIMITS):
+        return refused(
+            f"four eyes: {proposer} proposed it",
+            f"four eyes: the approver must not be the proposer ({proposer})",
         )
     if actor_level < needed:
-        entry = case.log(
-            now,
-            "event:decide_approval",
-            limits,
-            "approval refused",
-            event.actor,
-            reason=f"needs {proposal.approval_level}",
-            **base,
-        )
-        return answer(
-            "not_authorised", entry, f"approval needs level {proposal.approval_level} or above", **base
+        return refused(
+            f"needs {proposal.approval_level}", f"approval needs level {proposal.approval_level} or above"
         )
     if not event.approve:
         proposal.status = "rejected"
