@@ -17,7 +17,6 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from ombuds.engine.policy import hygiene
-from ombuds.engine.policy.business_time import HorizonExceeded
 from ombuds.engine.policy.compile import compile_validated, extended, instantiate, select_calendars
 from ombuds.engine.policy.errors import PolicyError, PolicyInvalid, Report
 from ombuds.engine.policy.expressions import case_variables, complaint_variables
@@ -27,7 +26,7 @@ from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import Validated, across_policies, validate_file
 from ombuds.workflows import names, search
-from ombuds.workflows.core import Interpreter
+from ombuds.workflows.core import Interpreter, NeedsLongerCalendar
 from ombuds.workflows.model import ComplaintInput
 
 from .replay import started_input
@@ -244,9 +243,9 @@ class Intake:
             try:
                 core.start(received)
                 return core
-            except HorizonExceeded:
+            except NeedsLongerCalendar as need:
                 # as the workflow does: a longer case calendar (a sparse calendar, a long clock)
-                instance = extended(policy, instance, received)
+                instance = extended(policy, instance, need.needed)
         core = Interpreter(policy, instance, complaint, complaint.id or "")
         core.start(received)
         return core

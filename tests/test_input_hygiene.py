@@ -549,3 +549,30 @@ def test_an_empty_condition_is_one_problem(tmp_path: Path) -> None:
     old = '  when: complaint.product in ["current_account", "savings", "card", "loan", "mortgage"]'
     found = problems(policy_copy(tmp_path, (old, '  when: ""')))
     assert len(found) == 1 and "applies_to.when: must not be empty" in found[0], found
+
+
+async def test_a_running_case_extends_a_calendar_its_intake_outruns(tmp_path: Path) -> None:
+    """The workflow's intake, not only ombuds submit's preview: no failed workflow task."""
+    from .workflow_support import policy_variant, retail_complaint, running_case, time_skipping
+
+    saturdays_only = [(f'      {day}: ["09:00-20:00"]\n', "") for day in ("mon", "tue", "wed", "thu", "fri")]
+    policies = policy_variant(
+        tmp_path / "policies",
+        "retail.yaml",
+        [
+            *saturdays_only,
+            (
+                "    calendar: stores\n    target: 3 months\n",
+                "    calendar: stores\n    target: 2000 business days\n",
+            ),
+        ],
+    )
+    async with time_skipping() as env, running_case(env, tmp_path / "home", policies) as case:
+        await case.submit(retail_complaint(id="SAT-1"))
+        extended = await case.log_entry("case calendar extended")
+        started = await case.log_entry("clock started")
+        view = await case.status()
+    hard = next(c for c in view.clocks if c.id == "hard-limit")
+    assert extended.action == "case calendar extended" and started.seq > extended.seq
+    # about 38 years of Saturdays after a receipt in 2027
+    assert hard.due is not None and hard.due.startswith(("2064", "2065", "2066"))

@@ -100,7 +100,7 @@ class ComplaintWorkflow:
         core = self.core
         self.real_time = workflow.patched(CASES_KEEP_MOVING) and not input.simulated
         if input.state is None:
-            core.start(self.now(), input.linked_to)
+            await self.within_calendar(lambda: core.start(self.now(), input.linked_to))
             self.ready = True
             await asyncio.gather(self.flush(), self.register_with_ledger())
         while not core.state.finished:

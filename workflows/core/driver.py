@@ -141,11 +141,21 @@ class Interpreter(Case):
     # ------------------------------------------------------------------ decisions
 
     def start(self, now: int, linked_to: str | None = None) -> CaseState:
-        """Intake: register, refuse or accept, classify, start clocks, first messages."""
+        """Intake: register, refuse or accept, classify, start clocks, first messages.
+
+        A clock that falls due past the case calendar (a sparse calendar, a long target)
+        leaves the case as it was and is handed back to the host as :class:`NeedsLongerCalendar`
+        (``cases-keep-moving``), as an event is."""
+        saved = self.saved()
         try:
             intake.start(self, now)
             if linked_to:
                 self.log(now, "intake", "policy", "reopens an earlier complaint", original=linked_to)
+        except HorizonExceeded as exc:
+            if not self.patched(CASES_KEEP_MOVING):
+                raise
+            self.restore(saved)
+            raise NeedsLongerCalendar(exc.needed) from None
         finally:
             self.note_condition_errors(now)
         return self.state
