@@ -24,7 +24,8 @@ and the effects a host carries out, :mod:`.status` what ``ombuds status`` shows.
 """
 
 from .case import Rejected, iso
-from .driver import ExtendCalendar, Interpreter, NeedsLongerCalendar
+from .driver import Interpreter
+from .effects import ExtendCalendar, NeedsLongerCalendar
 from .events import SYSTEM, Actor, Answer, Event
 from .state import CaseState, LogEntry, Send
 from .status import StatusView, status_view

@@ -38,6 +38,7 @@ from .case import Case, Rejected
 from .clocks import deadlines, extension, running
 from .compensation import customer as ledger
 from .compensation import option_sets, proposals
+from .effects import ExtendCalendar, NeedsLongerCalendar, RegisterComplaint, ReserveCompensation
 from .events import SYSTEM, Actor, Answer, Event, EventModel, ProposeCompensation
 from .patches import CASES_KEEP_MOVING, MONEY_WITHIN_LIMITS
 from .state import CapCheck, CaseState, Send
@@ -88,46 +89,6 @@ UPCOMING = (
 )
 
 
-@dataclass(frozen=True)
-class ExtendCalendar:
-    """Effect: the case outlives its calendar; ask for a longer one (activity ``extend_calendar``)."""
-
-    policy_sha: str
-    calendar_sha: str
-    now: int
-
-
-@dataclass(frozen=True)
-class RegisterComplaint:
-    """Effect: count the customer's earlier complaints (activity ``ledger_register``)."""
-
-    customer: str | dict[str, str]
-    registration: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ReserveCompensation:
-    """Effect: reserve a compensation under the customer's cap (activity ``ledger_reserve``)."""
-
-    customer: str | dict[str, str]
-    check: CapCheck
-    #: The policy whose cap this is (``money-within-limits``: a ledger holds every policy).
-    policy: str | None = None
-
-    def request(self, complaint_id: str) -> dict[str, Any]:
-        policy = {"policy": self.policy} if self.policy is not None else {}
-        return {"complaint_id": complaint_id, **self.check.model_dump(mode="json"), **policy}
-
-
-class NeedsLongerCalendar(Exception):
-    """An input or a deadline needs the case calendar past its horizon: the host extends the
-    calendar to ``needed`` (effect :class:`ExtendCalendar`) and tries again.  Nothing was applied."""
-
-    def __init__(self, needed: int) -> None:
-        super().__init__(f"the case calendar must reach {needed}")
-        self.needed = needed
-
-
 #: The longest reason an input the core could not apply is logged with.
 FAILURE_REASON = 300
 
@@ -141,11 +102,8 @@ class Interpreter(Case):
     # ------------------------------------------------------------------ decisions
 
     def start(self, now: int, linked_to: str | None = None) -> CaseState:
-        """Intake: register, refuse or accept, classify, start clocks, first messages.
-
-        A clock that falls due past the case calendar (a sparse calendar, a long target)
-        leaves the case as it was and is handed back to the host as :class:`NeedsLongerCalendar`
-        (``cases-keep-moving``), as an event is."""
+        """Intake: register, refuse or accept, classify, start clocks, first messages; a clock
+        past the case calendar hands the case back unchanged, as an event does (``NeedsLongerCalendar``)."""
         saved = self.saved()
         try:
             intake.start(self, now)
