@@ -121,6 +121,7 @@ CASES: list[tuple[dict[str, Any], list[Any]]] = [
         [{"a": 1}, {"a": 1, "x-y": "s"}, {"a": 1, "x-y": 2}, {"a": 1, "b": 1}, {}, [], "s"],
     ),
     ({"additionalProperties": {"type": "string"}, "minProperties": 1}, [{"k": "v"}, {"k": 1}, {}]),
+    ({"maxProperties": 1}, [{"k": "v"}, {}, {"k": 1, "l": 2}, "s"]),
     ({"propertyNames": {"pattern": "^[a-z]+$"}}, [{"ok": 1}, {"Not": 1}, {}]),
     (
         {"prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False, "minItems": 1},

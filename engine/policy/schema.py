@@ -331,7 +331,7 @@ def _located_leaf(doc: Document, error: ValidationError) -> list[PolicyError]:
         return [doc.error(loc, "must not be empty", code="empty")]
     if kind == "minItems":
         return [doc.error(loc, f"needs at least {limit} items, found {len(value)}", code="length")]
-    if kind == "maxItems":
+    if kind in ("maxItems", "maxProperties"):
         return [doc.error(loc, f"may have at most {limit} items, found {len(value)}", code="length")]
     if kind == "minLength":
         return [doc.error(loc, f"must be at least {limit} characters long", code="length")]

@@ -163,6 +163,11 @@ def _min_properties(schema: dict[str, Any], _: FormatCheck) -> Check:
     return lambda value: not isinstance(value, dict) or len(value) >= least
 
 
+def _max_properties(schema: dict[str, Any], _: FormatCheck) -> Check:
+    most = schema["maxProperties"]
+    return lambda value: not isinstance(value, dict) or len(value) <= most
+
+
 def _items(schema: dict[str, Any], conforms: FormatCheck) -> Check:
     """prefixItems and items together: ``items`` applies to what follows the prefix."""
     prefix = [compile_check(sub, conforms) for sub in schema.get("prefixItems", [])]
@@ -244,6 +249,7 @@ _KEYWORDS: list[tuple[frozenset[str], Callable[[dict[str, Any], FormatCheck], Ch
     (frozenset({"propertyNames"}), _property_names),
     (frozenset({"required"}), _required),
     (frozenset({"minProperties"}), _min_properties),
+    (frozenset({"maxProperties"}), _max_properties),
     (frozenset({"prefixItems", "items"}), _items),
     (frozenset({"minItems"}), _length("minItems", lambda size, limit: size >= limit, list)),
     (frozenset({"maxItems"}), _length("maxItems", lambda size, limit: size <= limit, list)),

@@ -198,6 +198,8 @@ class Template:
     file: str
     #: How many lines the body starts after the first (the subject line and a blank line).
     body_line: int = 0
+    #: The column (1-based) of the subject's first character in its line (after ``Subject:``).
+    subject_col: int = 1
 
     @property
     def sha256(self) -> str:
@@ -564,8 +566,9 @@ def load_templates(doc: Document, base_dir: Path, folder: str) -> TemplateSet:
             result.broken.add(name)
             result.broken_locales.add((name, locale))
         else:
+            subject_col = text.find(subject, len("Subject:")) + 1 if subject else 1
             result.templates.setdefault(name, {})[locale] = Template(
-                name, locale, subject, body, str(file), body_line
+                name, locale, subject, body, str(file), body_line, subject_col
             )
     if not result.names:
         result.problems.append(
