@@ -48,6 +48,9 @@ class OutboundMessage(BaseModel):
     #: Whom a staff message is for: ``level:<level>`` or ``staff:<id>`` (the directory says how
     #: they are reached); None in messages decided before this was said, for the case's level.
     recipient: str | None = None
+    #: Messages to the same customer combined into this one, in the order they were decided
+    #: (``notifications.combine_within``): each is rendered from its own template and follows.
+    also: list[OutboundMessage] = Field(default_factory=list)
 
 
 class RenderedMessage(BaseModel):
@@ -77,6 +80,11 @@ class Receipt(BaseModel):
     reference: str = Field(description="Where the channel put it (file, message id).")
     refused: list[str] = Field(
         default_factory=list, description="Earlier channels of the message that refused it for good."
+    )
+    text_sha256: str | None = Field(
+        None,
+        description="sha256 of the rendered text (subject, a blank line, body; UTF-8), set by the engine "
+        "for the audit; None when nothing was rendered, or for a receipt the ledger kept from before.",
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,9 @@ from ombuds.workflows import names
 
 from .policy.compile import extended
 from .policy.hygiene import cleaned
+from .policy.messages import localise
 from .policy.model import CONTACT_FOR_CHANNEL
+from .policy.snapshot import CompiledPolicy
 from .policy.store import Store, StoreError
 from .policy.templates import MissingValue, TooCostly, render
 from .settings import Directory
@@ -73,6 +76,24 @@ def recipient(message: OutboundMessage) -> tuple[str, str] | None:
         return "email", f"{level}@{STAFF_DOMAIN}"
     found = customer_addresses(message)
     return found[0] if found else None
+
+
+def compose(policy: CompiledPolicy, message: OutboundMessage) -> tuple[str, str]:
+    """A message's subject and body as its reader gets them: each template rendered in its
+    locale, with the values worded in it (:func:`~.policy.messages.localise`).  Messages
+    combined into one follow the first, each from its own template, under the first's subject.
+
+    Raises what :func:`~.policy.templates.render` raises.  Blocking: run it off an event loop."""
+    rendered = [_render_one(policy, part) for part in (message, *message.also)]
+    if len(rendered) == 1:  # one message, as its template writes it
+        return rendered[0]
+    return rendered[0][0], "\n\n---\n\n".join(body.strip("\n") for _, body in rendered) + "\n"
+
+
+def _render_one(policy: CompiledPolicy, message: OutboundMessage) -> tuple[str, str]:
+    locale, template = policy.template(message.template, message.locale)
+    values = printable(message.context)  # whatever an event carried in: no escape, no NUL
+    return render(template.subject, template.body, localise(values, policy.policy, locale, to=message.to))
 
 
 class Activities:
@@ -173,8 +194,7 @@ class Activities:
         locale, template = policy.template(message.template, message.locale)
         try:
             # off the event loop: a slow template holds no other activity or workflow back
-            values = printable(message.context)  # whatever an event carried in: no escape, no NUL
-            subject, body = await asyncio.to_thread(render, template.subject, template.body, values)
+            subject, body = await asyncio.to_thread(compose, policy, message)
         except (MissingValue, TooCostly) as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
             what = (
@@ -183,6 +203,7 @@ class Activities:
             reason = f'template "{message.template}" ({locale}) {what}: {exc}'
             said.warning("message undeliverable", reason=reason)
             return Receipt(key=message.key, channel=routes[0][0], status="undeliverable", reference=reason)
+        text_sha256 = hashlib.sha256(f"{subject}\n\n{body}".encode()).hexdigest()
         refused: list[str] = []
         for channel, addresses in routes:
             plugin = self.channel_for(channel)
@@ -215,8 +236,10 @@ class Activities:
             except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
                 said.warning("message not sent", channel=channel, error=str(exc)[:300])
                 raise
+            kept: dict[str, Any] = {"text_sha256": text_sha256}  # what the channel got, for the audit
             if refused:
-                receipt = receipt.model_copy(update={"refused": [r.split(":")[0] for r in refused]})
+                kept["refused"] = [r.split(":")[0] for r in refused]
+            receipt = receipt.model_copy(update=kept)
             if self.ledger is not None:
                 await self.ledger.record(receipt)
             event = (
@@ -231,11 +254,18 @@ class Activities:
                 locale=locale,
                 status=receipt.status,
                 refused=refused or None,
+                text_sha256=text_sha256,
             )
             return receipt
         reason = "every channel refused it: " + "; ".join(refused)
         said.warning("message undeliverable", reason=reason)
-        return Receipt(key=message.key, channel=routes[-1][0], status="undeliverable", reference=reason)
+        return Receipt(
+            key=message.key,
+            channel=routes[-1][0],
+            status="undeliverable",
+            reference=reason,
+            text_sha256=text_sha256,
+        )
 
     @activity.defn(name=names.EXTEND_CALENDAR)
     async def extend_calendar(self, policy_sha: str, calendar_sha: str, now: int) -> str:

@@ -10,7 +10,7 @@ from .explain import convention
 from .policy.business_time import HorizonExceeded
 from .policy.compile import horizon_days, instantiate
 from .policy.expressions import Evaluator, case_variables, complaint_variables
-from .policy.model import Complaint
+from .policy.model import Complaint, text_in
 from .policy.rules import classify, clock_applies, clock_calendar, default_calendar
 from .policy.snapshot import CompiledPolicy
 from .policy.vocabulary import event_words
@@ -115,7 +115,7 @@ def _deadlines(
         dates.append(
             {
                 "date": date.id,
-                "title": date.title,
+                "title": text_in(date.title, None, policy.policy.locale) or date.id,
                 "from": event_words(date.from_event),
                 "local": _iso(cal.local_datetime(due)),
                 "note": ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .policy.durations import Duration, parse_duration
-from .policy.model import Clock, Counting, Policy
+from .policy.model import Clock, Counting, Policy, text_in
 from .policy.rules import clock_calendar
 from .policy.snapshot import CompiledPolicy
 from .policy.vocabulary import event_words
@@ -71,7 +71,8 @@ def _ordinal(n: int) -> str:
 def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
     cal = clock_calendar(policy, clock)
     lines = [
-        f"- {clock.title or clock.id} [{clock.id}, {clock.kind}]: within {clock.target} (calendar {cal})"
+        f"- {text_in(clock.title, None, policy.policy.locale) or clock.id} [{clock.id}, {clock.kind}]: "
+        f"within {clock.target} (calendar {cal})"
     ]
     default = convention(clock.target, clock.counting)
     for prio, target in clock.by_priority.items():
@@ -158,7 +159,8 @@ def explain(compiled: CompiledPolicy) -> str:
     out += ["", "Stages (the customer is told on entering each):"]
     for stage in p.stages:
         note = f' → sends "{stage.notify}"' if stage.notify else ""
-        out.append(f"  {stage.id}: {stage.title or stage.id}{note}{' (final)' if stage.final else ''}")
+        title = text_in(stage.title, None, m.locale) or stage.id
+        out.append(f"  {stage.id}: {title}{note}{' (final)' if stage.final else ''}")
     if p.clocks:
         out += ["", "Deadlines:"]
         for clock in p.clocks:
@@ -167,13 +169,13 @@ def explain(compiled: CompiledPolicy) -> str:
         out += ["", "Dates the customer is told:"]
         for date in p.dates:
             out.append(
-                f"  {date.title}: {date.offset} after {event_words(date.from_event)} ({convention(date.offset, date.counting)})"
+                f"  {text_in(date.title, None, m.locale)}: {date.offset} after {event_words(date.from_event)} ({convention(date.offset, date.counting)})"
             )
     out += ["", f"Authority levels (lowest first; amounts in {m.currency}):"]
     for level in p.authority:
         lim = level.limits
         line = (
-            f"  {level.id} ({level.title}): up to {lim.max_amount} {m.currency}, discount up to "
+            f"  {level.id} ({text_in(level.title, None, m.locale)}): up to {lim.max_amount} {m.currency}, discount up to "
             f"{lim.max_discount_percent:g}%, {lim.max_coupons} coupon(s); remedies: {', '.join(lim.remedies) or 'none'}"
         )
         out.append(line)
@@ -194,7 +196,10 @@ def explain(compiled: CompiledPolicy) -> str:
     comp = p.compensation
     if comp.remedies:
         out += ["", "Compensation:"]
-        out.append("  remedies: " + ", ".join(f"{k} ({r.title})" for k, r in comp.remedies.items()))
+        out.append(
+            "  remedies: "
+            + ", ".join(f"{k} ({text_in(r.title, None, m.locale)})" for k, r in comp.remedies.items())
+        )
         for option_set in comp.option_sets:
             cond = f"when {cel(option_set.when)}" if option_set.when else "otherwise"
             out.append(f"  {cond}: the customer chooses one of {', '.join(option_set.options)}")

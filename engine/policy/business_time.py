@@ -192,6 +192,11 @@ class CaseCalendar:
             raise HorizonExceeded(self.name, self.end + 1)
         return self._starts[i + 1]
 
+    def last_close(self, t: int) -> int | None:
+        """The last end of working time at or before ``t``; None before the first in the horizon."""
+        i = bisect.bisect_right(self._ends, t) - 1
+        return self._ends[i] if i >= 0 else None
+
     def business_before(self, t: int) -> int:
         """Working seconds from the horizon start up to ``t``."""
         self._need(t)

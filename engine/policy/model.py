@@ -67,6 +67,29 @@ LocaleCode = Annotated[
     StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$"),
     Field(description="A language code, optionally with a region.", examples=["en", "de", "en-GB"]),
 ]
+#: A text people read (a level's title, a remedy, a survey question): one text in the policy's
+#: default locale, or one per locale (``{en: Supervisor, de: Teamleitung}``), read like templates:
+#: the reader's locale, else the policy's default.
+LocalText = Annotated[
+    str | dict[LocaleCode, Annotated[str, StringConstraints(min_length=1, max_length=500)]],
+    Field(
+        description="A text, or one text per locale ({en: ..., de: ...}); the policy's default locale is required.",
+        examples=["Supervisor", {"en": "Supervisor", "de": "Teamleitung"}],
+    ),
+]
+
+
+def text_in(value: str | dict[str, str] | None, locale: str | None, default: str) -> str | None:
+    """A :data:`LocalText` in ``locale`` (``de-AT`` falls back to ``de``), else in ``default``,
+    else its first text."""
+    if value is None or isinstance(value, str):
+        return value
+    for wanted in (locale, (locale or "").split("-")[0], default, default.split("-")[0]):
+        if wanted and wanted in value:
+            return value[wanted]
+    return next(iter(value.values()), None)
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Channel = Literal["phone", "email", "chat", "web", "messenger", "social", "letter", "in_person", "sms"]
 #: A channel a message is sent on: a name an installed channel plugin serves (the built-ins
@@ -274,7 +297,7 @@ class Stage(_Model):
     """A stage of the procedure; the customer is told on entering it."""
 
     id: Name
-    title: str | None = None
+    title: LocalText | None = None
     notify: Name | None = Field(None, description="Template sent to the customer on entering.")
     final: bool = False
 
@@ -340,7 +363,7 @@ class Clock(_Model):
         "decision",
         "custom",
     ]
-    title: str | None = None
+    title: LocalText | None = None
     calendar: Name | None = Field(None, description="Calendar or calendar selector; default: the first.")
     target: DurationText
     by_priority: dict[str, DurationText] = Field(
@@ -365,7 +388,7 @@ class DerivedDate(_Model):
     """A date the customer must be told, e.g. the ombudsman referral deadline."""
 
     id: Name
-    title: str
+    title: LocalText
     from_event: ClockEvent = Field("submitted", alias="from")
     offset: DurationText
     calendar: Name | None = None
@@ -401,7 +424,7 @@ class AuthorityLevel(_Model):
     """A level of escalation authority, lowest first."""
 
     id: Name
-    title: str
+    title: LocalText
     limits: Limits = Field(default_factory=Limits)
     decision_within: DurationText | None = Field(
         None, description='Promise made when a case reaches this level (e.g. "5 business days").'
@@ -449,7 +472,7 @@ class EscalationRule(_Model):
 
 class Remedy(_Model):
     kind: RemedyKind
-    title: str
+    title: LocalText
     value: Money | None = Field(None, description="Face value of one coupon, bonus or service.")
 
 
@@ -460,6 +483,9 @@ class OptionSet(_Model):
     when: Cel | None = None
     options: list[Name] = Field(min_length=1)
     template: Name | None = None
+    answer_within: DurationText = Field(
+        "14 days", description="How long the customer has to choose; the offer tells them by when."
+    )
 
 
 class PerCustomerCap(_Model):
@@ -528,6 +554,9 @@ NotificationEvent = Literal[
     "survey",
     "survey_reminder",
     "thank_you",
+    "information_requested",
+    "agent_reply",
+    "compensation_granted",
 ]
 
 
@@ -550,6 +579,17 @@ class Notifications(_Model):
     locale_fallback: list[LocaleCode] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
     events: dict[NotificationEvent, Notification] = Field(default_factory=dict)
+    times_outside_hours: Literal["last_close", "as_counted"] = Field(
+        "last_close",
+        description="A time promised to a customer that falls outside its calendar's working hours: "
+        "`last_close` tells the last close of work before it (a reply due Sunday 04:45 is promised "
+        "by Saturday's close); `as_counted` tells it as counted.",
+    )
+    combine_within: DurationText | None = Field(
+        None,
+        description="Messages to the customer decided within this long of each other go out as one "
+        "(the first waits this long for the others); none: each goes out at once.",
+    )
 
 
 # --------------------------------------------------------------------------- follow-up
@@ -566,7 +606,7 @@ class Survey(_Model):
     channel: SendChannel = "email"
     template: Name
     scale: tuple[int, int] = Field((1, 5), description="Lowest and highest score.")
-    questions: list[str] = Field(min_length=1)
+    questions: list[LocalText] = Field(min_length=1)
     reminder_after: DurationText | None = None
     expires_after: DurationText = "14 days"
     low_score: LowScore | None = None
@@ -595,8 +635,46 @@ class Records(_Model):
     report: Literal["monthly", "quarterly"] = "monthly"
 
 
+#: A phrase for the tone check: words, where `...` stands for one to five words.
+TonePhrase = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=120),
+    Field(
+        description="A phrase, matched case-insensitively as whole words whatever the apostrophe "
+        "and spacing; `...` stands for one to five words of the same sentence.",
+        examples=["no can do", "you forgot to ..."],
+    ),
+]
+
+
+class Tone(_Model):
+    """Phrases that lose customers, looked for in the text of the templates: each one found is a warning."""
+
+    builtin: bool = Field(
+        True,
+        description="Look for the built-in phrases (English, German and French; a template in de-AT "
+        "is read with the German ones).",
+    )
+    avoid: dict[LocaleCode, Annotated[list[TonePhrase], Field(max_length=100)]] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="More phrases to avoid, per locale of the templates (`de` also covers `de-AT`).",
+        examples=[{"en": ["no can do"], "de": ["das müssen Sie selbst klären"]}],
+    )
+    allow: list[TonePhrase] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Built-in phrases not to look for, written as the documentation lists them.",
+        examples=[["obviously"]],
+    )
+
+
 class Templates(_Model):
     dir: str = Field(description="Folder of `<name>.<locale>.txt` files, relative to the policy file.")
+    tone: Tone = Field(
+        default_factory=Tone,
+        description="The tone check: phrases to avoid in the templates, reported as warnings.",
+    )
 
 
 # --------------------------------------------------------------------------- policy

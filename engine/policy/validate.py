@@ -22,11 +22,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from . import expressions, hygiene, money
+from . import expressions, hygiene, money, tone
 from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
 from .durations import DURATION_PATTERN, Duration, DurationError, parse_duration, parse_percent
 from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
 from .loader import Document, LoadFailed, Loc, load_file, load_text
+from .messages import localise
 from .model import Complaint, Policy
 from .schema import generated, schema_problems
 from .templates import TemplateSet, field_uses, load_templates, printed_without_default, render
@@ -387,6 +388,7 @@ class _Checker:
             self.check_callbacks,
             self.check_notifications,
             self.check_follow_up,
+            self.check_texts,
             self.check_templates,
         ):
             check()
@@ -569,7 +571,7 @@ class _Checker:
         Once per template: what a setting's message lacks is checked before, so the outcome does
         not depend on the setting."""
         clocks, dates = tuple(self.known("clocks")), tuple(self.known("dates"))
-        return _render_failure(template.subject, template.body, clocks, dates)
+        return _render_failure(template.subject, template.body, clocks, dates, template.locale)
 
     @property
     def calendar_names(self) -> list[str]:
@@ -1248,6 +1250,49 @@ class _Checker:
         if follow.thank_you:
             self.template_ref(("follow_up", "thank_you", "template"), follow.thank_you.template)
 
+    def check_texts(self) -> None:
+        """A text written per locale (``title: {en: ..., de: ...}``) has the default locale's,
+        and one for each listed locale; a locale the policy does not list is never read."""
+        meta = self.parts.get("policy")
+        if meta is None:
+            return
+        listed = [meta.locale, *(code for code in meta.locales if code != meta.locale)]
+        for loc in self._local_texts():
+            texts = self.raw(*loc)
+            if not isinstance(texts, dict):
+                continue
+            what = "question" if "questions" in loc else str(loc[-1])
+            if meta.locale not in texts:
+                self.error(
+                    loc,
+                    f'{what} has no text in the default locale "{meta.locale}"',
+                    f"add {meta.locale}: <text>",
+                )
+            for code in listed[1:]:
+                if code not in texts:
+                    self.warn(
+                        loc, f'{what} has no "{code}" text; "{meta.locale}" is used', f"add {code}: <text>"
+                    )
+            for code in texts:
+                if code not in listed:
+                    self.warn(
+                        (*loc, code),
+                        f'{what} has a "{code}" text, which no message reads: "{code}" is not in policy.locales',
+                        f"list {code} in policy.locales, or remove it",
+                        key=True,
+                    )
+
+    def _local_texts(self) -> Iterator[Loc]:
+        """Where the policy writes texts people read that may be written per locale."""
+        for section in ("stages", "clocks", "dates", "authority"):
+            for i, _ in enumerate(self.raw_list(section)):
+                yield (section, i, "title")
+        remedies = self.raw("compensation", "remedies")
+        for name in remedies if isinstance(remedies, dict) else ():
+            yield ("compensation", "remedies", name, "title")
+        for j, _ in enumerate(self.raw_list("follow_up", "survey", "questions")):
+            yield ("follow_up", "survey", "questions", j)
+
     def _printed_without_default(self) -> None:
         """A template printing a complaint or customer field that intake does not require would
         not be sent for a complaint without it: it needs a default.  (A deadline printed while its
@@ -1340,10 +1385,61 @@ class _Checker:
         if meta is not None:
             self.problems.extend(self.templates.locale_problems(meta.locale, meta.locales))
         self._template_keys()
+        self._tone()
         if not self.structure_ok:
             return  # a broken section may be the one that uses a template
         for name in sorted(self.templates.names - self.templates.used - {"handoff"}):
             self.warn(("templates", "dir"), f'template "{name}" is never used', code="unused")
+
+    def _tone(self) -> None:
+        """Phrases that lose customers, in the text of the templates: warnings, as the wording is
+        the team's to judge; and the tone settings that would do nothing."""
+        assert self.templates is not None
+        spec = self.parts.get("templates")
+        if spec is None:
+            return
+        setting = spec.tone
+        for i, text in enumerate(setting.allow):
+            why = tone.unknown_allowed(text)
+            if why is not None:
+                self.warn(
+                    ("templates", "tone", "allow", i),
+                    f'"{text}" is not a built-in phrase, so allowing it changes nothing',
+                    why,
+                    code="tone",
+                )
+        meta = self.parts.get("policy")
+        listed = sorted({meta.locale, *meta.locales}) if meta is not None else []
+        for locale, phrases in setting.avoid.items():
+            if meta is not None and not any(locale in (code, code.split("-")[0]) for code in listed):
+                self.warn(
+                    ("templates", "tone", "avoid", locale),
+                    f'phrases for "{locale}", a locale the policy does not list, are never looked for',
+                    f"the policy's locales are {', '.join(listed)}: add it to policy.locales, or remove it",
+                    code="tone",
+                    key=True,
+                )
+            for j, text in enumerate(phrases):
+                why = tone.unusable(text)
+                if why is not None:
+                    self.error(
+                        ("templates", "tone", "avoid", locale, j),
+                        f'"{text}" {why}',
+                        "write the words of the phrase; a `...` stands for up to five words between them",
+                        code="pattern",
+                    )
+        for by_locale in self.templates.templates.values():
+            for locale, template in by_locale.items():
+                phrases = tone.phrases_for(
+                    locale, builtin=setting.builtin, allow=setting.allow, avoid=setting.avoid
+                )
+                if phrases:
+                    self.problems += tone.problems(
+                        template.file, template.subject, phrases, col=template.subject_col
+                    )
+                    self.problems += tone.problems(
+                        template.file, template.body, phrases, line=template.body_line + 1
+                    )
 
     def _template_keys(self) -> None:
         """``deadlines["id"]`` and ``dates["id"]`` in templates name clocks and dates that exist."""
@@ -1388,28 +1484,73 @@ def _holiday_countries() -> frozenset[str]:
         return frozenset()
 
 
-#: Sample values of what some messages carry, for rendering templates at validation.
+def _instant(at: str, end_of_day: bool = False) -> dict[str, Any]:
+    return {"type": "instant", "at": at, "timezone": "Europe/London", "end_of_day": end_of_day}
+
+
+def _label(of: str, id: str) -> dict[str, Any]:
+    return {"type": "label", "of": of, "id": id}
+
+
+def _money(amount: str) -> dict[str, Any]:
+    return {"type": "money", "amount": amount, "currency": "EUR"}
+
+
+#: Sample values of what some messages carry, for rendering templates at validation: typed
+#: values as the core sends them (docs/policy-language.md, "Values in messages").
 _SAMPLE_VALUES: dict[str, Any] = {
     "reason": "the records are still on their way",
-    "new_date": "2027-02-18 17:30 (Europe/London)",
-    "handoff": "A hand-off summary.",
-    "options": ["A refund", "A replacement"],
-    "offer": "A refund",
-    "callback": "2027-01-21 10:00 (Europe/London)",
+    "new_date": _instant("2027-02-18T17:30:00Z"),
+    "handoff": {
+        "summary": "A hand-off summary.",
+        "reason": "the deadline passed",
+        "trigger": "sla_breach",
+        "stage": _label("stage", "investigation"),
+        "category": "general",
+        "severity": "medium",
+        "clocks": [
+            {
+                "clock": _label("clock", "resolution"),
+                "status": "running",
+                "due": _instant("2027-01-21T17:30:00Z"),
+            }
+        ],
+        "compensation": _money("50.00"),
+        "approval": {
+            "number": 2,
+            "remedy": {"type": "remedy", "id": "refund", "amount": _money("149.90")},
+            "proposed_at": _label("level", "agent"),
+            "approver": _label("level", "supervisor"),
+        },
+    },
+    "options": [
+        {"type": "remedy", "id": "refund", "amount": None},
+        {"type": "remedy", "id": "replacement", "amount": None},
+    ],
+    "offer": {"type": "remedy", "id": "refund", "amount": _money("120.00")},
+    "granted": [{"type": "remedy", "id": "refund", "amount": _money("120.00")}],
+    "answer_by": _instant("2027-02-05T00:00:00Z", end_of_day=True),
+    "callback": _instant("2027-01-21T10:00:00Z"),
     "owner": "agent",
     "survey_url": "/survey/SAMPLE-1",
-    "questions": ["How satisfied are you with the resolution?"],
+    "questions": [_label("question", "0")],
     "decision": "upheld",
+    "resolution": "We refunded the fee and corrected the statement.",
+    "question": "Which account was charged?",
+    "reply": "We are looking into it.",
 }
 
 
 @functools.lru_cache(maxsize=4096)
-def _render_failure(subject: str, body: str, clocks: tuple[str, ...], dates: tuple[str, ...]) -> str | None:
+def _render_failure(
+    subject: str, body: str, clocks: tuple[str, ...], dates: tuple[str, ...], locale: str
+) -> str | None:
     """Why a template text cannot be rendered with sample values of everything a message may carry
-    (every clock and date of the policy set); None when it renders."""
+    (every clock and date of the policy set), formatted in ``locale`` as at delivery; None when it
+    renders."""
     sample = dict(expressions.sample_variables()["complaint"])
     sample.pop("description", None)
-    due = "2027-01-21 17:30 (Europe/London)"
+    due = _instant("2027-01-21T17:30:00Z")
     message: dict[str, Any] = {
         "complaint": sample,
         "customer": sample["customer"],
@@ -1424,14 +1565,14 @@ def _render_failure(subject: str, body: str, clocks: tuple[str, ...], dates: tup
         },
         "policy": {"id": "policy", "version": "1", "title": "Policy"},
         "deadlines": {**dict.fromkeys(clocks, due), "decision": due},
-        "dates": dict.fromkeys(dates, "2027-02-23"),
-        "level": "Supervisor",
-        "received": "2027-01-04 10:00 (Europe/London)",
+        "dates": {date: {"type": "date", "date": "2027-02-23"} for date in dates},
+        "level": _label("level", "supervisor"),
+        "received": _instant("2027-01-04T10:00:00Z"),
         **_SAMPLE_VALUES,
-        "clock": clocks[0] if clocks else "clock",
+        "clock": _label("clock", clocks[0] if clocks else "clock"),
     }
     try:
-        render(subject, body, message)
+        render(subject, body, localise(message, None, locale, to="customer"))
     except Exception as exc:  # any failure of the author's template text, as at delivery
         return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return None

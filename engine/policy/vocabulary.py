@@ -123,6 +123,11 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "questions": "the survey questions",
     "clock": "the clock a warning or breach is about (staff messages)",
     "decision": "upheld or not_upheld, once a finding is recorded",
+    "resolution": "what was done, as staff wrote it at resolution",
+    "granted": "the remedies granted, each with its amount",
+    "answer_by": "when the customer should answer an offer by",
+    "question": "what staff ask the customer (request_information)",
+    "reply": "a staff member's reply to the customer",
 }
 #: Template variables the core computes only when a template reads them.
 COMPUTED_TEMPLATE_VARIABLES = ("policy", "deadlines", "dates", "level", "received")
@@ -144,7 +149,7 @@ SENT_WITH: dict[str, frozenset[str]] = {
     "authority[].handoff_template": frozenset({"handoff"}),
     "escalation[].notify_customer": _NONE,
     "escalation[].notify_staff[]": frozenset({"handoff"}),
-    "compensation.option_sets[].template": frozenset({"options"}),
+    "compensation.option_sets[].template": frozenset({"options", "answer_by"}),
     "callbacks.template": frozenset({"callback"}),
     "callbacks.reminder": frozenset({"callback", "owner"}),
     "callbacks.offer": _NONE,
@@ -155,10 +160,10 @@ SENT_WITH: dict[str, frozenset[str]] = {
     "notifications.events.acknowledged": _NONE,
     "notifications.events.refused": frozenset({"reason"}),
     "notifications.events.escalated": _NONE,
-    "notifications.events.compensation_offered": frozenset({"options"}),
+    "notifications.events.compensation_offered": frozenset({"options", "answer_by"}),
     "notifications.events.resolution_proposed": _NONE,
-    "notifications.events.resolved": frozenset({"reason", "decision"}),
-    "notifications.events.closed": _NONE,
+    "notifications.events.resolved": frozenset({"reason", "decision", "resolution", "granted"}),
+    "notifications.events.closed": frozenset({"resolution", "granted", "decision"}),
     "notifications.events.reopened": _NONE,
     "notifications.events.withdrawn": _NONE,
     "notifications.events.extension": frozenset({"reason", "new_date"}),
@@ -167,4 +172,7 @@ SENT_WITH: dict[str, frozenset[str]] = {
     "notifications.events.survey": frozenset({"survey_url", "questions"}),
     "notifications.events.survey_reminder": frozenset({"survey_url"}),
     "notifications.events.thank_you": _NONE,
+    "notifications.events.information_requested": frozenset({"question"}),
+    "notifications.events.agent_reply": frozenset({"reply"}),
+    "notifications.events.compensation_granted": frozenset({"offer", "granted"}),
 }
