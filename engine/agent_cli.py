@@ -116,7 +116,13 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Send as a signal (no answer) instead of an update.")
         ] = False,
     ) -> None:
-        """Send an event to a complaint and print the decision it caused."""
+        """Send an event to a complaint and print the decision it caused.
+
+        Talking with the customer: agent_reply --data '{"text": "..."}' sends the text to the
+        customer; agent_reply --data '{"internal": true, "text": "..."}' is an internal note,
+        not sent; request_information --data '{"question": "..."}' sends the customer the
+        question and pauses the clocks that wait on the customer.  The kinds and their fields
+        are in docs/architecture.md ("The workflow's interface")."""
         asyncio.run(_event(settings(), complaint_id, kind, data, actor, signal))
 
     @app.command("list")
@@ -406,6 +412,9 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         typer.echo(
             f"  compensation #{proposal.number}: {proposal.remedy} {proposal.amount} by {proposal.by}: {outcome}"
         )
+    if view.offered:
+        chosen = f"; the customer chose {view.chosen}" if view.chosen else "; no choice yet"
+        typer.echo(f"  offered: {', '.join(view.offered)}{chosen}")
     if view.dates:
         typer.echo("dates: " + ", ".join(f"{k} {v}" for k, v in view.dates.items()))
     for failed in view.condition_errors:

@@ -171,17 +171,17 @@ def test_data_nested_five_thousand_deep_is_refused_cleanly() -> None:
             ":24:9: error: applies_to.when: condition gives a double, not true or false",
         ),
         (
-            "    title: Written acknowledgement\n",
+            "    title: {en: Written acknowledgement, de: Schriftliche Eingangsbestätigung}\n",
             '    title: "Written\\0 acknowledgement"\n',
             ":114:12: error: clocks[0].title: text has the control character U+0000",
         ),
         (
-            "    title: Written acknowledgement\n",
+            "    title: {en: Written acknowledgement, de: Schriftliche Eingangsbestätigung}\n",
             '    title: "Written \\u202Eacknowledgement"\n',
             "clocks[0].title: text has the control character U+202E (RIGHT-TO-LEFT OVERRIDE)",
         ),
         (
-            "    title: Written acknowledgement\n",
+            "    title: {en: Written acknowledgement, de: Schriftliche Eingangsbestätigung}\n",
             '    title: "\\e[31mWritten acknowledgement"\n',
             "clocks[0].title: text has the control character U+001B",
         ),

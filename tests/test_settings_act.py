@@ -13,12 +13,18 @@ from typing import Any
 
 import pytest
 
-from ombuds.engine.policy.compile import instantiate
 from ombuds.engine.policy.snapshot import CompiledPolicy
-from ombuds.workflows.core import Actor, Event, Interpreter
+from ombuds.workflows.core import Actor, Interpreter
 from ombuds.workflows.core.patches import SETTINGS_ACT_AS_WRITTEN
 
-from .workflow_support import make_complaint, policy_variant, retail_complaint, shipped_policies
+from .workflow_support import (
+    act_now,
+    core_after_intake,
+    make_complaint,
+    policy_variant,
+    retail_complaint,
+    run_until,
+)
 
 DAY = 86_400
 CUSTOMER = Actor(kind="customer")
@@ -36,29 +42,11 @@ def start(
     changed: bool = True,
 ) -> tuple[Interpreter, int]:
     """A case after intake, with the change applied or not."""
-    policy = next(p for p in policies or shipped_policies() if p.id == policy_id)
-    core = Interpreter(
-        policy,
-        instantiate(policy, complaint.received_at, complaint),
-        complaint,
-        complaint.id or "X",
-        patched=lambda change: changed or change != SETTINGS_ACT_AS_WRITTEN,
-    )
-    t0 = int(complaint.received_at.timestamp())
-    core.start(t0)
-    return core, t0
+    without = frozenset() if changed else frozenset({SETTINGS_ACT_AS_WRITTEN})
+    return core_after_intake(policy_id, complaint, policies, without=without)
 
 
-def act(core: Interpreter, now: int, kind: str, actor: Actor, **fields: Any) -> Any:
-    answer = core.act(Event(kind=kind, actor=actor, **fields), now)
-    while (reservation := core.next_reservation()) is not None:
-        answer = core.reserved(now, reservation, {"granted": True})
-    return answer
-
-
-def run_until(core: Interpreter, until: int) -> None:
-    while (wake := core.next_wake()) is not None and wake <= until:
-        core.tick(wake)
+act = act_now
 
 
 def entries(core: Interpreter, action: str) -> list[Any]:
@@ -165,12 +153,18 @@ def test_the_callback_owner_gets_the_policys_reminder_and_the_customer_the_offer
     act(core, t0 + 120, "request_callback", CUSTOMER)  # at the next opening: now, 10:14 in Berlin
     run_until(core, t0 + 600)
     staff = [
-        (s.template, s.context.get("owner"), s.context.get("callback"))
+        (s.template, s.recipient, s.context.get("callback"))
         for s in core.sends
         if s.to == "staff" and s.rule.startswith("callbacks")
     ]
     if changed:  # reminded before the slot, and when it comes
-        assert staff == [("callback-reminder", "eva", "2027-02-23 10:14 (Europe/Berlin)")] * 2
+        slot = {
+            "type": "instant",
+            "at": "2027-02-23T09:14:00Z",
+            "timezone": "Europe/Berlin",
+            "end_of_day": False,
+        }
+        assert staff == [("callback-reminder", "staff:eva", slot)] * 2
     else:
         assert [template for template, _, _ in staff] == ["handoff"]
 
@@ -234,7 +228,8 @@ def test_an_escalation_fired_by_a_clock_names_the_clock_in_its_messages(changed:
     escalated = entries(core, "escalated")
     assert escalated and escalated[0].rule == "escalation[3]"
     staff = [s for s in core.sends if s.rule == "escalation[3]" and s.to == "staff"]
-    assert staff and all(s.context.get("clock") == ("first-response" if changed else None) for s in staff)
+    named = {"type": "label", "of": "clock", "id": "first-response"}  # messages-worth-reading names it
+    assert staff and all(s.context.get("clock") == named for s in staff)
 
 
 @pytest.mark.parametrize("changed", [True, False])

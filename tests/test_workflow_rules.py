@@ -73,7 +73,7 @@ async def test_final_response_deadline_counts_fifteen_working_days_excluding_rec
         assert clock(view, "final-response").due == "2027-03-22T17:30:00Z"
         assert clock(view, "hard-limit").due == "2027-06-01T22:59:59Z"  # 1 June 23:59:59 BST
         received = next(m for m in case.outbox() if m["template"] == "received")
-        assert "2027-03-22 17:30" in received["body"]
+        assert "Monday, 22 March 2027, 17:30" in received["body"]
 
 
 async def test_warnings_then_breach_escalate_by_rule(tmp_path: Path) -> None:
@@ -136,7 +136,10 @@ async def test_extension_before_deadline_is_granted_with_notice(tmp_path: Path) 
         assert clock(view, "final-response").extended
         assert any(p.kind == "final-response" and p.kept is None for p in view.promises)
         (notice,) = [m for m in case.outbox() if m["template"] == "extension"]
-        assert "we await the card scheme" in notice["body"] and "2027-04-21 17:30" in notice["body"]
+        assert (
+            "we await the card scheme" in notice["body"]
+            and "Wednesday, 21 April 2027, 17:30" in notice["body"]
+        )
 
 
 async def test_extension_after_the_deadline_is_rejected(tmp_path: Path) -> None:
@@ -163,7 +166,7 @@ async def test_delay_notice_at_two_months_and_hard_limit_at_three(tmp_path: Path
         hard = next(e for e in log if e.action == "breached" and e.detail["clock"] == "hard-limit")
         assert hard.at == "2027-06-01T23:00:00Z"
         (notice,) = [m for m in case.outbox() if m["template"] == "delay"]
-        assert "the investigation is not yet complete" in notice["body"]
+        assert "our investigation is not yet complete" in notice["body"]
 
 
 async def test_customer_request_goes_to_complaints_department_with_handoff(tmp_path: Path) -> None:
@@ -301,4 +304,4 @@ async def test_dates_the_customer_must_know_are_computed_and_told(tmp_path: Path
         # six months after the final response, the day of the response not counted
         assert view.dates["ombudsman-referral"] == "2027-09-01"
         (final,) = [m for m in case.outbox() if m["template"] == "final-response"]
-        assert "until 2027-09-01" in final["body"]
+        assert "until Wednesday, 1 September 2027" in final["body"]

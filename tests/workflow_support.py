@@ -16,11 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from ombuds.engine.intake import Intake, load_policies
+from ombuds.engine.policy.compile import instantiate
 from ombuds.engine.policy.model import Complaint
 from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.settings import Settings
 from ombuds.engine.temporal import binary, build_worker
-from ombuds.workflows.core import Actor, Answer, Event, LogEntry, StatusView
+from ombuds.workflows.core import Actor, Answer, Event, Interpreter, LogEntry, StatusView
 from ombuds.workflows.model import CaseResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,42 @@ async def running_case(
     worker: Worker = build_worker(env.client, settings)
     async with worker:
         yield Case(env, settings, intake)
+
+
+def core_after_intake(
+    policy_id: str,
+    complaint: Complaint,
+    policies: list[CompiledPolicy] | None = None,
+    *,
+    without: frozenset[str] = frozenset(),
+) -> tuple[Interpreter, int]:
+    """The pure core of a complaint after intake, every change applied but those ``without``
+    (as a history recorded before them replays), and the receipt instant."""
+    policy = next(p for p in policies or shipped_policies() if p.id == policy_id)
+    core = Interpreter(
+        policy,
+        instantiate(policy, complaint.received_at, complaint),
+        complaint,
+        complaint.id or "X",
+        patched=lambda change: change not in without,
+    )
+    t0 = int(complaint.received_at.timestamp())
+    core.start(t0)
+    return core, t0
+
+
+def act_now(core: Interpreter, now: int, kind: str, actor: Actor, **fields: Any) -> Any:
+    """An event on the pure core, with every cap check the ledger would grant granted."""
+    answer = core.act(Event(kind=kind, actor=actor, **fields), now)
+    while (reservation := core.next_reservation()) is not None:
+        answer = core.reserved(now, reservation, {"granted": True})
+    return answer
+
+
+def run_until(core: Interpreter, until: int) -> None:
+    """Everything that falls due on the pure core up to ``until``."""
+    while (wake := core.next_wake()) is not None and wake <= until:
+        core.tick(wake)
 
 
 def policy_variant(folder: Path, name: str, edits: list[tuple[str, str]]) -> list[CompiledPolicy]:

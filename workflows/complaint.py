@@ -294,6 +294,7 @@ class ComplaintWorkflow:
     def validate_act(self, event: Event) -> None:
         self.core.screen(event)
         self.core.bounded(event, self.now())
+        self.core.written(event)
         self.core.validate(event)
 
     @workflow.query(name=names.STATUS_QUERY)

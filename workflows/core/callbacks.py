@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from . import escalation, notifications
+from . import escalation, notifications, values
 from .case import Case, Rejected, answer, iso
 from .events import SYSTEM, Answer, CallbackOutcome, RequestCallback
-from .patches import CASES_KEEP_MOVING, SETTINGS_ACT_AS_WRITTEN
+from .patches import CASES_KEEP_MOVING, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from .state import Callback, LogEntry, Scheduled
 
 #: The follow-up item that reminds a callback's owner: ``callback_reminder:<number>``.
@@ -64,7 +64,7 @@ def on_request(case: Case, event: RequestCallback, now: int) -> Answer:
         at=iso(wanted),
         owner=owner,
     )
-    when = case.local(wanted, cb.calendar)
+    when = values.moment(case, wanted, cb.calendar)
     if not notifications.announce(case, entry, "callback_scheduled", callback=when):
         notifications.send(case, entry, cb.template, callback=when)
     before = case.plan.callback_reminder
@@ -99,7 +99,7 @@ def _remind(case: Case, entry: LogEntry, cb: Callback) -> bool:
     spec = case.policy.callbacks
     if spec is None or spec.reminder is None or not case.patched(SETTINGS_ACT_AS_WRITTEN):
         return False
-    when = case.local(cb.due, spec.calendar)
+    when = values.moment(case, cb.due, spec.calendar)
     notifications.send(
         case,
         entry,
@@ -141,7 +141,9 @@ def due(case: Case, now: int, cb: Callback) -> None:
             entry,
             None if _remind(case, entry, cb) else "handoff" if "handoff" in case.compiled.templates else None,
             to="staff",
-            handoff=f"Call the customer back now (callback {cb.number}).",
+            handoff={"trigger": "callback_due", "callback": values.moment(case, cb.due)}
+            if case.patched(MESSAGES_WORTH_READING)
+            else f"Call the customer back now (callback {cb.number}).",
             recipient=owner_of(case, cb.owner),
         )
         cb.due = cb.due + spacing.approx_minutes() * 60
@@ -171,6 +173,14 @@ def missed(case: Case, now: int, cb: Callback, trigger: str) -> None:
     case.state.sla_breached = True
     case.log(now, trigger, "callbacks.attempts", "callback missed", attempts=cb.attempts)
     escalation.trigger(case, now, "missed_callback", trigger, SYSTEM)
+
+
+def cancel_open(case: Case, now: int, trigger: str) -> None:
+    """The case is resolved: a callback not yet made is not made (``messages-worth-reading``)."""
+    for cb in case.state.callbacks:
+        if cb.status == "scheduled":
+            cb.status = "cancelled"
+            case.log(now, trigger, "callbacks", "callback cancelled", number=cb.number, reason="resolved")
 
 
 def check_outcome(case: Case, event: CallbackOutcome) -> None:

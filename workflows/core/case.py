@@ -15,7 +15,7 @@ from typing import Any
 
 from ombuds.engine.policy.business_time import CaseCalendar
 from ombuds.engine.policy.expressions import Evaluator, case_variables, complaint_variables
-from ombuds.engine.policy.model import Clock, Complaint, Policy
+from ombuds.engine.policy.model import Clock, Complaint, Policy, text_in
 from ombuds.engine.policy.plan import Plan
 from ombuds.engine.policy.rules import default_calendar
 from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
@@ -161,6 +161,10 @@ class Case(ABC):
         )
         self.state.log.append(entry)
         return entry
+
+    def text(self, value: str | dict[str, str] | None) -> str:
+        """A title of the policy in its default locale (a title may be one text per locale)."""
+        return text_in(value, None, self.policy.policy.locale) or ""
 
     def local(self, t: int, calendar: str | None = None) -> str:
         """An instant as people read it in a calendar's timezone."""

@@ -40,7 +40,7 @@ from .compensation import customer as ledger
 from .compensation import option_sets, proposals
 from .effects import ExtendCalendar, NeedsLongerCalendar, RegisterComplaint, ReserveCompensation
 from .events import SYSTEM, Actor, Answer, Event, EventModel, ProposeCompensation
-from .patches import CASES_KEEP_MOVING, MONEY_WITHIN_LIMITS
+from .patches import CASES_KEEP_MOVING, MESSAGES_WORTH_READING, MONEY_WITHIN_LIMITS
 from .state import CapCheck, CaseState, Send
 
 #: ``check(case, event)`` raises :class:`Rejected`; ``apply(case, event, now)`` decides.
@@ -202,6 +202,14 @@ class Interpreter(Case):
             if wrong:
                 raise Rejected(f"amount: {wrong}")
 
+    def written(self, event: Event) -> None:
+        """What a person must write for the event is there (the question asked, the reply
+        sent): raises :class:`Rejected`.  The workflow asks it in its validator and, for a
+        signal, as it takes one (``messages-worth-reading``)."""
+        missing = event.root.missing()
+        if missing:
+            raise Rejected(missing)
+
     def bounded(self, event: Event, now: int) -> None:
         """Sizes, counts and instants within bounds (:mod:`.bounds`): raises :class:`Rejected`."""
         bounds.check_event(event)
@@ -213,6 +221,8 @@ class Interpreter(Case):
             self.screen(event)
         if self.patched(CASES_KEEP_MOVING):
             self.bounded(event, now)
+        if self.patched(MESSAGES_WORTH_READING):
+            self.written(event)
         decided = self.apply(event, now)
         with contextlib.suppress(NeedsLongerCalendar):  # applied; the host's next turn extends
             self.tick(now)  # the calendar and fires what falls due
@@ -235,6 +245,8 @@ class Interpreter(Case):
                 self.screen(event)
             if self.patched(CASES_KEEP_MOVING):
                 self.bounded(event, now)
+            if self.patched(MESSAGES_WORTH_READING):
+                self.written(event)
             self.apply(event, now)
         except Rejected as exc:
             self.log(now, f"event:{event.kind}", "input", "input refused", event.actor, reason=str(exc))

@@ -9,13 +9,15 @@ promises a decision by a date.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ombuds.engine.policy.model import EscalationRule
 
-from . import notifications, promises
+from . import notifications, promises, values
 from .case import Case, Rejected, answer, iso
 from .clocks import running
 from .events import AcceptEscalation, Actor, Answer, Assign, Escalate
-from .patches import HANDOFF_SUMMARY_OPTIONAL, SETTINGS_ACT_AS_WRITTEN
+from .patches import HANDOFF_SUMMARY_OPTIONAL, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from .state import Promise
 
 
@@ -84,6 +86,8 @@ def escalate(
     previous = levels[s.level].id
     s.level = to_level
     s.escalations += 1
+    if case.patched(MESSAGES_WORTH_READING):
+        return escalate_worded(case, now, index, rule, trigger, actor, summary, clock, previous)
     handoff = summary
     if not handoff and (rule.handoff_summary or not case.patched(HANDOFF_SUMMARY_OPTIONAL)):
         handoff = handoff_summary(case, rule, trigger)
@@ -100,12 +104,20 @@ def escalate(
     )
     level = levels[to_level]
     named = clock if clock is not None and case.patched(SETTINGS_ACT_AS_WRITTEN) else None
-    notifications.send(case, entry, rule.notify_customer, level=level.title, clock=named)
+    notifications.send(case, entry, rule.notify_customer, level=case.text(level.title), clock=named)
     for template in rule.notify_staff:
-        notifications.send(case, entry, template, to="staff", handoff=handoff, level=level.title, clock=named)
+        notifications.send(
+            case, entry, template, to="staff", handoff=handoff, level=case.text(level.title), clock=named
+        )
     if level.handoff_template and level.handoff_template not in rule.notify_staff:
         notifications.send(
-            case, entry, level.handoff_template, to="staff", handoff=handoff, level=level.title, clock=named
+            case,
+            entry,
+            level.handoff_template,
+            to="staff",
+            handoff=handoff,
+            level=case.text(level.title),
+            clock=named,
         )
     within = case.plan.decision_within[to_level]
     if within is not None:
@@ -114,12 +126,106 @@ def escalate(
             Promise(
                 kind="decision",
                 due=due,
-                text=f"{level.title} decides by {case.local(due, level.calendar)}",
+                text=f"{case.text(level.title)} decides by {case.local(due, level.calendar)}",
                 rule=f"authority[{to_level}].decision_within",
             )
         )
-    notifications.announce(case, entry, "escalated", level=level.title)
+    notifications.announce(case, entry, "escalated", level=case.text(level.title))
     return True
+
+
+def escalate_worded(
+    case: Case,
+    now: int,
+    index: int,
+    rule: EscalationRule,
+    trigger: str,
+    actor: Actor,
+    summary: str | None,
+    clock: str | None,
+    previous: str,
+) -> bool:
+    """The escalation's decision and messages as values (``messages-worth-reading``).
+
+    A step taken for an approval (``compensation_above_authority``) is internal: staff are told,
+    the customer is not.  The customer's notice replaces one not yet sent."""
+    s = case.state
+    level = case.policy.authority[s.level]
+    entry = case.log(
+        now,
+        trigger,
+        f"escalation[{index}]",
+        "escalated",
+        actor,
+        from_level=previous,
+        to_level=level.id,
+        handoff=summary or ("built from the case" if rule.handoff_summary else None),
+        reason=rule.reason,
+    )
+    named = values.label("clock", clock) if clock is not None else None
+    titled = values.label("level", level.id)
+    handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary else None
+    internal = rule.trigger.on == "compensation_above_authority"
+    if not internal:
+        notifications.send(case, entry, rule.notify_customer, level=titled, clock=named, topic="escalated")
+    for template in dict.fromkeys([*rule.notify_staff, level.handoff_template]):
+        if template:
+            notifications.send(case, entry, template, to="staff", handoff=handoff, level=titled, clock=named)
+    within = case.plan.decision_within[s.level]
+    if within is not None:
+        due = case.calendar(level.calendar).due(now, within)
+        title = case.text(level.title)
+        s.promises.append(
+            Promise(
+                kind="decision",
+                due=due,
+                text=f"{title} decides by {iso(due)}",
+                rule=f"authority[{s.level}].decision_within",
+            )
+        )
+    if not internal:
+        notifications.announce(case, entry, "escalated", level=titled)
+    return True
+
+
+def handoff_values(case: Case, rule: EscalationRule, summary: str | None) -> dict[str, Any]:
+    """What the next level needs to know, as values its hand-off template words."""
+    s = case.state
+    clocks = [
+        {
+            "clock": values.label("clock", cid),
+            "status": c.status,
+            "due": values.instant(case, c.due, case.clock_def(cid).calendar),
+        }
+        for cid, c in s.clocks.items()
+        if c.due is not None and c.status in ("running", "paused", "breached")
+    ]
+    return {
+        "summary": summary,
+        "reason": rule.reason,
+        "trigger": rule.trigger.on,
+        "subject": case.complaint.subject,
+        "category": s.category or None,
+        "severity": s.severity or None,
+        "stage": values.label("stage", s.stage) if s.stage else None,
+        "clocks": clocks,
+        "compensation": values.money(case, s.compensation_total),
+        "approval": approval_values(case) if rule.trigger.on == "compensation_above_authority" else None,
+    }
+
+
+def approval_values(case: Case) -> dict[str, Any] | None:
+    """The proposal an approval step is for: its number, the remedy and amount, who proposed it."""
+    waiting = [p for p in case.state.proposals if p.status == "needs_approval"]
+    if not waiting:
+        return None
+    p = waiting[-1]
+    return {
+        "number": p.number,
+        "remedy": values.remedy(case, p.remedy, p.amount),
+        "proposed_at": values.label("level", p.level),
+        "approver": values.label("level", p.approval_level or ""),
+    }
 
 
 def handoff_summary(case: Case, rule: EscalationRule, trigger: str) -> str:
@@ -150,7 +256,10 @@ def on_escalate(case: Case, event: Escalate, now: int) -> Answer:
     if on == "customer_request":
         case.state.customer_requested_escalation = True
     before = case.state.level
-    rule = trigger(case, now, on, "event:escalate", event.actor, summary=event.summary)
+    summary = event.summary
+    if not summary and on == "customer_request" and case.patched(MESSAGES_WORTH_READING):
+        summary = event.reason  # the customer's own words reach the level that takes the case over
+    rule = trigger(case, now, on, "event:escalate", event.actor, summary=summary)
     if rule is None:
         entry = case.log(
             now,

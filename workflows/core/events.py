@@ -49,6 +49,10 @@ class EventModel(Payload):
     #: Whether it is taken once the case is over (refused, closed, withdrawn).
     after_end: ClassVar[bool] = False
 
+    def missing(self) -> str | None:
+        """What a person must write for this event to be taken (``messages-worth-reading``)."""
+        return None
+
 
 class CustomerMessage(EventModel):
     """The customer writes; with ``information`` it supplies what was asked for."""
@@ -60,17 +64,30 @@ class CustomerMessage(EventModel):
 
 
 class AgentReply(EventModel):
-    """Staff reply to the customer; the first reply is the first response."""
+    """Staff reply to the customer, who is sent ``text``; the first reply is the first response.
+    With ``internal`` it is a note for staff only: not sent, and no response to the customer."""
 
     kind: Literal["agent_reply"] = "agent_reply"
     text: str | None = None
+    internal: bool | None = Field(None, description="A note for staff: the customer is not sent it.")
+
+    def missing(self) -> str | None:
+        if self.internal or (self.text and self.text.strip()):
+            return None
+        return "a reply needs the text the customer is sent (text), or internal: true for a note"
 
 
 class RequestInformation(EventModel):
-    """Staff ask the customer for information; clocks that pause while waiting pause."""
+    """Staff ask the customer for information, and the customer is sent the question; clocks
+    that pause while waiting pause."""
 
     kind: Literal["request_information"] = "request_information"
-    reason: str | None = None
+    question: str | None = Field(None, description="What the customer is asked; they are sent it.")
+    reason: str | None = Field(None, description="Before `question`: what was asked (still read).")
+
+    def missing(self) -> str | None:
+        asked = self.question or self.reason
+        return None if asked and asked.strip() else "say what the customer is asked (question)"
 
 
 class Acknowledge(EventModel):

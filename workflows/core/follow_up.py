@@ -14,10 +14,10 @@ from typing import Any
 from ombuds.engine.policy.durations import Duration
 from ombuds.engine.policy.plan import ELAPSED
 
-from . import callbacks, escalation, notifications
+from . import callbacks, escalation, notifications, values
 from .case import Case, Rejected, answer
 from .events import Answer, SurveyAnswer
-from .patches import SETTINGS_ACT_AS_WRITTEN
+from .patches import MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from .state import Scheduled
 
 SURVEY = "survey"
@@ -66,7 +66,10 @@ def fire_item(case: Case, now: int, item: Scheduled) -> None:
     if item.kind == SURVEY and survey:
         case.record_event(now, "survey")
         entry = case.log(now, "deadline:survey", item.rule, "survey sent", questions=len(survey.questions))
-        context: dict[str, Any] = {"survey_url": survey_url(case), "questions": survey.questions}
+        questions: list[Any] = [case.text(q) for q in survey.questions]
+        if case.patched(MESSAGES_WORTH_READING):  # each in the reader's language
+            questions = [values.label("question", i) for i in range(len(survey.questions))]
+        context: dict[str, Any] = {"survey_url": survey_url(case), "questions": questions}
         if not notifications.announce(case, entry, "survey", **context):
             notifications.send(case, entry, survey.template, channels=[survey.channel], **context)
         if case.plan.survey_reminder is not None:

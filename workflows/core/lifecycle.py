@@ -8,11 +8,11 @@ it as ``case.reopen``).
 
 from __future__ import annotations
 
-from . import follow_up, notifications, promises, stages
+from . import callbacks, follow_up, notifications, promises, stages, values
 from .case import Case, Rejected, answer
 from .clocks import running
 from .events import SYSTEM, Actor, Answer, Close, Reopen, Resolve, Withdraw
-from .patches import SETTINGS_ACT_AS_WRITTEN
+from .patches import MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 
 
 def check_resolve(case: Case, event: Resolve) -> None:
@@ -42,7 +42,14 @@ def on_resolve(case: Case, event: Resolve, now: int) -> Answer:
     if event.final_response:
         case.record_event(now, "final_response")
     decision = None if s.justified is None else ("upheld" if s.justified else "not_upheld")
-    notifications.announce(case, entry, "resolved", reason=event.text, decision=decision)
+    if case.patched(MESSAGES_WORTH_READING):
+        # the letter says what was done and granted; a callback not yet made is not made
+        s.resolution = event.text or s.resolution
+        callbacks.cancel_open(case, now, "event:resolve")
+        notifications.replace_topic(case, entry, "escalated", "the case was resolved before it was sent")
+        notifications.announce(case, entry, "resolved", **outcome(case))
+    else:
+        notifications.announce(case, entry, "resolved", reason=event.text, decision=decision)
     if event.final_response:
         running.process(case, now, "final_response", event.actor)
     running.process(case, now, "resolved", event.actor)
@@ -117,13 +124,22 @@ def close(case: Case, now: int, actor: Actor, trigger: str) -> None:
         retention_years=case.policy.records.retention_years,
         final_response=False if unanswered else None,
     )
-    notifications.announce(case, closed, "closed")
+    told = outcome(case) if case.patched(MESSAGES_WORTH_READING) else {}
+    notifications.announce(case, closed, "closed", **told)
     running.process(case, now, "closed", actor)
     running.stop_all(case, now, actor, "closed", unmet=unanswered)
     for promise in s.promises:
         if promise.kept is None:
             promise.kept = True
     follow_up.keep_after_close(case)
+
+
+def outcome(case: Case) -> dict[str, object]:
+    """What a resolution or closing letter says was decided: the resolution as staff wrote it,
+    what was granted, and whether the complaint was upheld."""
+    s = case.state
+    decision = None if s.justified is None else ("upheld" if s.justified else "not_upheld")
+    return {"resolution": s.resolution, "granted": values.granted(case), "decision": decision}
 
 
 def _unanswered(case: Case) -> bool:

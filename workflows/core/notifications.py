@@ -12,13 +12,17 @@ import bisect
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import CONTACT_FOR_CHANNEL
 from ombuds.engine.policy.vocabulary import COMPUTED_TEMPLATE_VARIABLES
 
-from . import dates
+from . import dates, values
 from .case import Case, entry_time, iso
-from .patches import MESSAGES_REACH_PEOPLE
+from .patches import MESSAGES_REACH_PEOPLE, MESSAGES_WORTH_READING
 from .state import Deferred, LogEntry, Send
+
+#: Notification events whose newest message replaces an unsent older one (``messages-worth-reading``).
+TOPICS = frozenset({"escalated"})
 
 
 def send(
@@ -30,33 +34,45 @@ def send(
     channels: Sequence[str] | None = None,
     rule: str = "",
     recipient: str | None = None,
+    topic: str | None = None,
     **context: Any,
 ) -> None:
     """Send a template for a decision (once per decision, however many settings name it).
 
-    A staff message is for the case's level unless ``recipient`` names someone else."""
+    A staff message is for the case's level unless ``recipient`` names someone else.  A customer
+    message on a ``topic`` (``escalated``) replaces one on the same topic not yet sent, so the
+    customer is never told two different things seconds apart (``messages-worth-reading``)."""
     if template is None:
         return
+    worded = case.patched(MESSAGES_WORTH_READING)
     notes = case.policy.notifications
     prefix = f"{case.complaint_id}:{entry.seq}:"
     same_entry = [s for s in case.sends if s.key.startswith(prefix)]
+    if worded:  # a message held back in this decision counts too
+        same_entry += [d.send for d in case.state.deferred if d.send.key.startswith(prefix)]
     audience = "staff" if to == "staff" else "customer"
     if any(s.template == template and s.to == audience for s in same_entry):
         return
     key = f"{case.complaint_id}:{entry.seq}:{len(same_entry)}"
     chosen = list(channels or [notes.preferred, *notes.fallback])
+    said = template_context(case, case.compiled.template_variables(template), **context)
+    if worded:
+        said = values.told(case, said, entry_time(entry)) if audience == "customer" else values.staff(said)
     message = Send(
         key=key,
         to=audience,
         template=template,
         locale=case.complaint.customer.locale or case.policy.policy.locale,
         channels=chosen,
-        context=template_context(case, case.compiled.template_variables(template), **context),
+        context=said,
         rule=rule or entry.rule,
         recipient=(recipient or f"level:{case.level_id}")
         if audience == "staff" and case.patched(MESSAGES_REACH_PEOPLE)
         else None,
+        topic=topic if worded and audience == "customer" else None,
     )
+    if message.topic is not None:
+        replace_topic(case, entry, message.topic)
     quiet = notes.quiet_hours
     until = quiet_until(case, entry_time(entry)) if quiet is not None and to != "staff" else None
     reachable_channels = [c for c in chosen if reachable(case, c)]
@@ -75,7 +91,55 @@ def send(
                 until=iso(until),
             )
             return
+    settle = (combine_seconds(case) or (SETTLE if message.topic else 0)) if worded else 0
+    if settle and audience == "customer":
+        hold_to_combine(case, message, entry_time(entry), settle)
+        return
     case.sends.append(message)
+
+
+#: How long a customer message on a topic waits for a newer one on it when the policy combines
+#: no messages (``notifications.combine_within``).
+SETTLE = 60
+
+
+def combine_seconds(case: Case) -> int:
+    """``notifications.combine_within`` in seconds, 0 when the policy combines no messages."""
+    within = case.policy.notifications.combine_within
+    return parse_duration(within).approx_minutes() * 60 if within else 0
+
+
+def hold_to_combine(case: Case, message: Send, now: int, settle: int) -> None:
+    """Hold a customer message to go out with the others decided before the held ones leave."""
+    s = case.state
+    batch = next((d.at for d in s.deferred if d.combine and d.at > now), None)
+    s.deferred.append(Deferred(at=batch or now + settle, send=message, combine=True))
+
+
+def replace_topic(case: Case, entry: LogEntry, topic: str, why: str | None = None) -> None:
+    """Drop the customer messages on ``topic`` of earlier decisions not sent yet: a newer one
+    says what holds now."""
+    s = case.state
+    mine = f"{case.complaint_id}:{entry.seq}:"
+
+    def older(m: Send) -> bool:
+        return m.topic == topic and not m.key.startswith(mine)
+
+    dropped = [m for m in case.sends if older(m)] + [d.send for d in s.deferred if older(d.send)]
+    if not dropped:
+        return
+    case.sends[:] = [m for m in case.sends if not older(m)]
+    s.deferred = [d for d in s.deferred if not older(d.send)]
+    for old in dropped:
+        case.log(
+            entry_time(entry),
+            entry.trigger,
+            entry.rule,
+            "message replaced",
+            template=old.template,
+            replaced=decided(old.key),
+            reason=why or f"a newer {topic} message replaces it before it was sent",
+        )
 
 
 def announce(case: Case, entry: LogEntry, event: str, **context: Any) -> bool:
@@ -83,7 +147,8 @@ def announce(case: Case, entry: LogEntry, event: str, **context: Any) -> bool:
     note = case.policy.notifications.events.get(event)  # type: ignore[call-overload]
     if note is None:
         return False
-    send(case, entry, note.template, to=note.to, channels=note.channels or None, **context)
+    topic = event if event in TOPICS else None
+    send(case, entry, note.template, to=note.to, channels=note.channels or None, topic=topic, **context)
     return True
 
 
@@ -134,7 +199,9 @@ def template_context(case: Case, needed: frozenset[str] | None = None, **extra: 
     if "policy" in want:
         meta = case.policy.policy
         out["policy"] = {"id": meta.id, "version": meta.version, "title": meta.title}
-    if "deadlines" in want:
+    if case.patched(MESSAGES_WORTH_READING):
+        out.update(typed_values(case, want))
+    elif "deadlines" in want:
         deadlines = {
             cid: case.local(c.due, case.clock_def(cid).calendar)
             for cid, c in s.clocks.items()
@@ -144,13 +211,36 @@ def template_context(case: Case, needed: frozenset[str] | None = None, **extra: 
             if p.kept is None:
                 deadlines.setdefault(p.kind, case.local(p.due))
         out["deadlines"] = deadlines
-    if "dates" in want:
+    if "dates" in want and not case.patched(MESSAGES_WORTH_READING):
         out["dates"] = dates.derived(case)
-    if "level" in want:
-        out["level"] = case.policy.authority[s.level].title
-    if "received" in want:
+    if "level" in want and not case.patched(MESSAGES_WORTH_READING):
+        out["level"] = case.text(case.policy.authority[s.level].title)
+    if "received" in want and not case.patched(MESSAGES_WORTH_READING):
         out["received"] = case.local(s.received)
     out.update({k: v for k, v in extra.items() if v is not None and k in want})
+    return out
+
+
+def typed_values(case: Case, want: frozenset[str]) -> dict[str, Any]:
+    """The computed variables as values the delivery words (``messages-worth-reading``)."""
+    s = case.state
+    out: dict[str, Any] = {}
+    if "deadlines" in want:
+        deadlines = {
+            cid: values.instant(case, c.due, case.clock_def(cid).calendar, promised=True)
+            for cid, c in s.clocks.items()
+            if c.due is not None and c.status in ("running", "paused", "breached")
+        }
+        for p in s.promises:
+            if p.kept is None:
+                deadlines.setdefault(p.kind, values.instant(case, p.due, promised=True))
+        out["deadlines"] = deadlines
+    if "dates" in want:
+        out["dates"] = {name: values.date(day) for name, day in dates.derived(case).items()}
+    if "level" in want:
+        out["level"] = values.label("level", case.level_id)
+    if "received" in want:
+        out["received"] = values.instant(case, s.received)
     return out
 
 
@@ -160,7 +250,8 @@ def release_held(case: Case, now: int) -> None:
     due = [d for d in s.deferred if d.at <= now]
     if due:
         s.deferred = [d for d in s.deferred if d.at > now]
-        for held in due:
+        release_combined(case, now, [d.send for d in due if d.combine])
+        for held in (d for d in due if not d.combine):
             case.log(
                 now,
                 "deadline:quiet_hours",
@@ -169,6 +260,31 @@ def release_held(case: Case, now: int) -> None:
                 template=held.send.template,
             )
             case.sends.append(held.send)
+
+
+def decided(key: str) -> str:
+    """A message by the decision that sent it, ``<seq>:<n>``: its key without the complaint id
+    (the decision log names no id a replay under another workflow id would change)."""
+    return ":".join(key.rsplit(":", 2)[-2:])
+
+
+def release_combined(case: Case, now: int, held: list[Send]) -> None:
+    """Messages held to be combined go out as one: the first, with the others after it."""
+    if not held:
+        return
+    first, *more = held
+    if more:
+        case.log(
+            now,
+            "deadline:combine",
+            # with no window set, only held escalation notices meet (each waits SETTLE)
+            "notifications.combine_within" if combine_seconds(case) else "notifications",
+            "messages combined",
+            templates=[m.template for m in held],
+            messages=[decided(m.key) for m in held],
+        )
+        first = first.model_copy(update={"also": more})
+    case.sends.append(first)
 
 
 def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:

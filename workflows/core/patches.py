@@ -29,6 +29,14 @@ CASES_KEEP_MOVING = "cases-keep-moving"
 #: callback's owner) for the delivery to look up in the staff directory, and a message that
 #: went out on a later channel because an earlier one refused it is logged.
 MESSAGES_REACH_PEOPLE = "messages-reach-people"
+#: Messages worth reading (issue 19): a message carries typed values (instants, dates, money,
+#: labels of the pinned policy) for the delivery to word in the reader's language, not English
+#: text; the resolution says what was done and granted; an offer lists every option with its
+#: amount and answer date; a grant is told as a grant; an internal approval step is not told to
+#: the customer; a later escalation notice replaces an earlier one not yet sent; a question,
+#: a reply and a resolution's cancelled callbacks reach the customer; promised times are told
+#: inside working hours; messages within ``notifications.combine_within`` go out as one.
+MESSAGES_WORTH_READING = "messages-worth-reading"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -37,4 +45,5 @@ PATCHES = (
     MONEY_WITHIN_LIMITS,
     CASES_KEEP_MOVING,
     MESSAGES_REACH_PEOPLE,
+    MESSAGES_WORTH_READING,
 )

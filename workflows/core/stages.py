@@ -9,6 +9,7 @@ from . import notifications
 from .case import Case, Rejected, answer
 from .clocks import running
 from .events import Actor, AgentReply, Answer, EnterStage, Finding
+from .patches import MESSAGES_WORTH_READING
 from .state import LogEntry
 
 
@@ -35,8 +36,14 @@ def on_enter_stage(case: Case, event: EnterStage, now: int) -> Answer:
 
 
 def on_agent_reply(case: Case, event: AgentReply, now: int) -> Answer:
-    """Staff reply; the first reply is the case's first response."""
+    """Staff reply; the first reply is the case's first response.  With ``messages-worth-reading``
+    the customer is sent it, and an internal note is neither sent nor a response."""
+    if case.patched(MESSAGES_WORTH_READING) and event.internal:
+        entry = case.log(now, "event:agent_reply", "stages", "internal note", event.actor, text=event.text)
+        return answer("noted", entry)
     entry = case.log(now, "event:agent_reply", "stages", "agent replied", event.actor, text=event.text)
+    if case.patched(MESSAGES_WORTH_READING):
+        notifications.announce(case, entry, "agent_reply", reply=event.text)
     first = "first_response" not in case.state.events
     running.process(case, now, "agent_reply", event.actor)
     if first:

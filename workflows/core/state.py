@@ -41,7 +41,7 @@ class ClockState(Payload):
         return data
 
 
-ProposalStatus = Literal["accepted", "needs_approval", "pending_cap_check", "rejected"]
+ProposalStatus = Literal["accepted", "needs_approval", "pending_cap_check", "rejected", "declined"]
 
 
 class Proposal(Payload):
@@ -76,7 +76,7 @@ class Callback(Payload):
     owner: str
     attempts: int = 0
     reminded: bool = False
-    status: Literal["scheduled", "done", "missed"] = "scheduled"
+    status: Literal["scheduled", "done", "missed", "cancelled"] = "scheduled"
 
 
 class Scheduled(Payload):
@@ -133,6 +133,7 @@ class CaseState(Payload):
     customer_requested_escalation: bool = False
     justified: bool | None = None
     root_cause: str | None = None
+    resolution: str | None = Field(None, description="What was done, as staff wrote it at resolution.")
     corrective_actions: list[str] = Field(default_factory=list)
     survey_score: int | None = None
     previous_complaints: int = 0
@@ -167,6 +168,8 @@ class Deferred(Payload):
 
     at: int
     send: Send
+    #: Held to go out with the customer's other messages (``notifications.combine_within``).
+    combine: bool = False
 
 
 class Send(Payload):
@@ -182,6 +185,10 @@ class Send(Payload):
     #: Whom a staff message is for, ``level:<level>`` or ``staff:<id>``, never an address: the
     #: delivery looks it up in the staff directory (``messages-reach-people``).
     recipient: str | None = None
+    #: What the message is about where a newer one replaces it unsent (``escalated``).
+    topic: str | None = None
+    #: Messages combined into this one, in the order they were decided (``combine_within``).
+    also: list[Send] | None = None
 
 
 class CapCheck(Payload):

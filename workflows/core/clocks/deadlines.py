@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.vocabulary import clock_event
 
-from .. import escalation, notifications
+from .. import escalation, notifications, values
 from ..case import Case, iso
 from ..events import SYSTEM
-from ..patches import CASES_KEEP_MOVING
+from ..patches import CASES_KEEP_MOVING, MESSAGES_WORTH_READING
 from ..state import ClockState
 from . import running
 
@@ -90,7 +90,7 @@ def warn(case: Case, now: int, clock: Clock, cs: ClockState, index: int, fell_du
         fell_due=fell_due,
     )
     for template in warning.notify:
-        notifications.send(case, entry, template, to="staff", clock=clock.id)
+        notifications.send(case, entry, template, to="staff", clock=values.clock(case, clock.id))
     escalation.trigger(
         case, now, "sla_warning", f"deadline:{clock.id}", SYSTEM, clock=clock.id, warning=warning.id
     )
@@ -123,14 +123,18 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
             clock=clock.id,
             fell_due=iso(cs.due) if late and cs.due is not None else None,
         )
-        new_date = expected_resolution(case)
-        notifications.send(case, entry, clock.notify_customer, reason=DELAY_REASON, new_date=new_date)
+        worded = case.patched(MESSAGES_WORTH_READING)
+        # the template says why in its own language; the core writes no reason of its own
+        reason = None if worded else DELAY_REASON
+        new_date: str | dict[str, object] | None = expected_resolution(case)
+        if worded:  # a repeating notice tells the next one's date: the clock starts again first
+            new_date = expected_resolution_value(case)
+            restart_notice(case, now, clock, cs)
+        notifications.send(case, entry, clock.notify_customer, reason=reason, new_date=new_date)
         if clock.kind == "delay_notice":
-            notifications.announce(case, entry, "delay", reason=DELAY_REASON, new_date=new_date)
-        cs.status = "stopped"
-        if clock.repeat:
-            cs.status = "waiting"
-            running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM)
+            notifications.announce(case, entry, "delay", reason=reason, new_date=new_date)
+        if not worded:
+            restart_notice(case, now, clock, cs)
         return
     cs.status = "breached"
     case.state.sla_breached = True
@@ -138,13 +142,13 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
         now, f"deadline:{clock.id}", cs.target_rule, "breached", clock=clock.id, due=iso(cs.due or now)
     )
     for template in clock.notify_on_breach:
-        notifications.send(case, entry, template, to="staff", clock=clock.id)
+        notifications.send(case, entry, template, to="staff", clock=values.clock(case, clock.id))
     running.process(case, now, clock_event(clock.id, "breached"), SYSTEM)
     escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
 
 
-def expected_resolution(case: Case) -> str | None:
-    """The latest running resolution or hard-limit deadline, as the customer reads it."""
+def latest_resolution(case: Case) -> tuple[int, str] | None:
+    """The latest running resolution or hard-limit deadline and its clock."""
     candidates = [
         (c.due, cid)
         for cid, c in case.state.clocks.items()
@@ -152,10 +156,29 @@ def expected_resolution(case: Case) -> str | None:
         and c.due is not None
         and case.clock_def(cid).kind in ("resolution", "hard_limit")
     ]
-    if not candidates:
+    return max(candidates) if candidates else None
+
+
+def restart_notice(case: Case, now: int, clock: Clock, cs: ClockState) -> None:
+    """A notice clock is met when it falls due; one that repeats starts again."""
+    cs.status = "stopped"
+    if clock.repeat:
+        cs.status = "waiting"
+        running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM)
+
+
+def expected_resolution_value(case: Case) -> dict[str, object] | None:
+    """The latest running resolution or hard-limit deadline, as a value the delivery words."""
+    latest = latest_resolution(case)
+    if latest is None:
         return None
-    due, cid = max(candidates)
-    return case.local(due, case.clock_def(cid).calendar)
+    return values.instant(case, latest[0], case.clock_def(latest[1]).calendar, promised=True)
+
+
+def expected_resolution(case: Case) -> str | None:
+    """The latest running resolution or hard-limit deadline, as the customer reads it."""
+    latest = latest_resolution(case)
+    return None if latest is None else case.local(latest[0], case.clock_def(latest[1]).calendar)
 
 
 def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.rules import clock_calendar
 
-from .. import notifications
+from .. import notifications, values
 from ..case import Case, Rejected, answer, iso
 from ..events import Answer, Extend
-from ..patches import EXTENSION_KEEPS_PAUSED_TIME
+from ..patches import EXTENSION_KEEPS_PAUSED_TIME, MESSAGES_WORTH_READING
 from ..state import Promise
 from . import running
 
@@ -88,7 +88,9 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
         case, clock, cal, parse_duration(cs.target), cs.started_at, new_due
     )
     cs.warnings_fired = [k for k, w in enumerate(cs.warnings_at) if w <= now]
+    worded = case.patched(MESSAGES_WORTH_READING)
     new_date = case.local(new_due, clock.calendar)
+    told = values.instant(case, new_due, clock.calendar, promised=True) if worded else new_date
     entry = case.log(
         now,
         "event:extend",
@@ -99,12 +101,19 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
         due=iso(new_due),
         **base,
     )
-    notifications.send(case, entry, ext.notice, reason=event.reason, new_date=new_date)
-    notifications.announce(case, entry, "extension", reason=event.reason, new_date=new_date)
+    notifications.send(case, entry, ext.notice, reason=event.reason, new_date=told)
+    notifications.announce(case, entry, "extension", reason=event.reason, new_date=told)
     if cs.status == "breached" and new_due > now:
         cs.status = "running"  # a late extension the policy allows (no notice-before rule)
     s.promises.append(
-        Promise(kind=clock.id, due=new_due, text=f"{clock.title or clock.id} by {new_date}", rule=rule)
+        Promise(
+            kind=clock.id,
+            due=new_due,
+            text=f"{clock.id} by {iso(new_due)}"
+            if worded
+            else f"{case.text(clock.title) or clock.id} by {new_date}",
+            rule=rule,
+        )
     )
     running.process(case, now, "extension_granted", event.actor)
     return answer("extended", entry, due=iso(new_due), **base)

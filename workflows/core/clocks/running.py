@@ -14,9 +14,10 @@ from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.rules import clock_applies, clock_calendar
 from ombuds.engine.policy.vocabulary import ENDING, ONCE_ONLY, clock_event
 
+from .. import notifications
 from ..case import Case, answer, iso
 from ..events import Actor, Answer, RequestInformation
-from ..patches import SETTINGS_ACT_AS_WRITTEN
+from ..patches import MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from ..state import ClockState
 
 #: Case events nested deeper than this (clocks anchored on each other in a ring) stop here.
@@ -179,7 +180,10 @@ def on_request_information(case: Case, event: RequestInformation, now: int) -> A
         "waiting on customer",
         event.actor,
         reason=event.reason,
+        question=event.question if case.patched(MESSAGES_WORTH_READING) else None,
     )
+    if case.patched(MESSAGES_WORTH_READING):  # the customer is told what is asked
+        notifications.announce(case, entry, "information_requested", question=event.question or event.reason)
     for clock in case.policy.clocks:
         cs = s.clocks.get(clock.id)
         if cs is not None and clock.pause_while_waiting_on_customer:

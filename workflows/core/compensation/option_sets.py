@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from .. import notifications
+from ombuds.engine.policy.durations import parse_duration
+
+from .. import notifications, values
 from ..case import Case, Rejected, answer
 from ..events import Answer, ChooseOption, OfferOptions
+from ..patches import MESSAGES_WORTH_READING
 
 
 def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
@@ -13,7 +16,7 @@ def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
     for i, option_set in enumerate(compensation.option_sets):
         if case.when(option_set.when):
             case.state.offered = list(option_set.options)
-            titles = [compensation.remedies[o].title for o in option_set.options]
+            titles = [case.text(compensation.remedies[o].title) for o in option_set.options]
             entry = case.log(
                 now,
                 "event:offer_options",
@@ -26,7 +29,14 @@ def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
             template = option_set.template or (
                 events["compensation_offered"].template if "compensation_offered" in events else None
             )
-            notifications.send(case, entry, template, options=titles)
+            if case.patched(MESSAGES_WORTH_READING):
+                # one message: every option with its amount, and by when to answer
+                by = case.calendar().due(now, parse_duration(option_set.answer_within))
+                options = [values.remedy(case, o) for o in option_set.options]
+                answer_by = values.instant(case, by, promised=True)
+                notifications.send(case, entry, template, options=options, answer_by=answer_by)
+            else:
+                notifications.send(case, entry, template, options=titles)
             return answer("offered", entry, options=option_set.options)
     entry = case.log(now, "event:offer_options", "compensation.option_sets", "no options apply", event.actor)
     return answer("no_options", entry, "no option set applies to this complaint")
@@ -39,7 +49,8 @@ def check_choice(case: Case, event: ChooseOption) -> None:
 
 
 def on_choose_option(case: Case, event: ChooseOption, now: int) -> Answer:
-    case.state.chosen = event.option
+    s = case.state
+    s.chosen = event.option
     entry = case.log(
         now,
         "event:choose_option",
@@ -48,4 +59,28 @@ def on_choose_option(case: Case, event: ChooseOption, now: int) -> Answer:
         event.actor,
         option=event.option,
     )
+    if case.patched(MESSAGES_WORTH_READING):
+        decline_others(case, now, event)
     return answer("chosen", entry, option=event.option)
+
+
+def decline_others(case: Case, now: int, event: ChooseOption) -> None:
+    """A grant of another option of the offer is declined by the customer's choice: the status,
+    the total and the letters say what the customer chose, not what they turned down."""
+    s = case.state
+    for p in s.proposals:
+        if p.status == "accepted" and p.remedy in s.offered and p.remedy != event.option:
+            p.status = "declined"
+            p.reason = f"the customer chose {event.option}"
+            s.compensation_total -= p.amount
+            case.log(
+                now,
+                "event:choose_option",
+                "compensation.option_sets",
+                "compensation declined",
+                event.actor,
+                proposal=p.number,
+                remedy=p.remedy,
+                amount=str(p.amount),
+                total=str(s.compensation_total),
+            )

@@ -13,10 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .. import escalation, notifications, promises
+from .. import escalation, notifications, promises, values
 from ..case import Case, Rejected, answer
 from ..events import SYSTEM, Actor, Answer, DecideApproval, ProposeCompensation
-from ..patches import MONEY_WITHIN_LIMITS, SETTINGS_ACT_AS_WRITTEN
+from ..patches import MESSAGES_WORTH_READING, MONEY_WITHIN_LIMITS, SETTINGS_ACT_AS_WRITTEN
 from ..state import CapCheck, Proposal, ProposalStatus
 from .customer import customer_key
 
@@ -120,7 +120,11 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
             target = approver if rule.to == "next" else case.level_index(rule.to)
             if rule.to == "next" and approver != s.level + 1 and case.patched(SETTINGS_ACT_AS_WRITTEN):
                 target = None  # the next level of the case, as everywhere
-            summary = f"Approval needed for proposal {number}: {remedy} {amount}. {problem}."
+            summary = (
+                None  # the hand-off says it in the reader's language (escalation.handoff_values)
+                if case.patched(MESSAGES_WORTH_READING)
+                else f"Approval needed for proposal {number}: {remedy} {amount}. {problem}."
+            )
             escalation.escalate(
                 case, now, i, rule, "event:propose_compensation", event.actor, summary, to_level=target
             )
@@ -226,7 +230,16 @@ def grant(
     entry = case.log(
         now, trigger, rule, "compensation granted", actor, total=str(s.compensation_total), **said, **base
     )
-    title = case.policy.compensation.remedies[remedy].title
+    if case.patched(MESSAGES_WORTH_READING):  # a grant is told as what it is, with its amount
+        notifications.announce(
+            case,
+            entry,
+            "compensation_granted",
+            offer=values.remedy(case, remedy, amount),
+            granted=values.granted(case),
+        )
+        return answer("accepted", entry, **base)
+    title = case.text(case.policy.compensation.remedies[remedy].title)
     notifications.announce(case, entry, "compensation_offered", options=[title], offer=title)
     return answer("accepted", entry, **base)
 

@@ -1,0 +1,306 @@
+"""What the core decides a message says (``messages-worth-reading``): values, not English text;
+what was decided; one complete offer; a sensible pace; a conversation that reaches the customer.
+
+The words themselves are the delivery's (tests/test_messages_read.py reads them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ombuds.engine.policy.snapshot import CompiledPolicy
+from ombuds.workflows.core import Actor, Interpreter, Rejected, Send, status_view, values
+from ombuds.workflows.core.patches import MESSAGES_WORTH_READING
+
+from .workflow_support import (
+    act_now,
+    core_after_intake,
+    make_complaint,
+    policy_variant,
+    retail_complaint,
+    run_until,
+    running_case,
+    time_skipping,
+)
+
+HOUR = 3600
+DAY = 86_400
+CUSTOMER = Actor(kind="customer")
+AGENT = Actor(kind="staff", id="eva", level="agent")
+SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
+MANAGER = Actor(kind="staff", id="max", level="store-manager")
+FS_SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
+
+
+def start(
+    policy_id: str, complaint: Any, policies: list[CompiledPolicy] | None = None, *, new: bool = True
+) -> tuple[Interpreter, int]:
+    without = frozenset() if new else frozenset({MESSAGES_WORTH_READING})
+    return core_after_intake(policy_id, complaint, policies, without=without)
+
+
+act = act_now
+
+
+def sent(core: Interpreter, template: str) -> list[Send]:
+    return [s for s in core.sends if s.template == template]
+
+
+def actions(core: Interpreter) -> list[str]:
+    return [e.action for e in core.state.log]
+
+
+# ----------------------------------------------------------------------------- 1. values
+
+
+def test_a_message_carries_instants_dates_and_labels_not_english_text() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    (ack,) = sent(core, "acknowledgement")
+    received = ack.context["received"]
+    assert received == {
+        "type": "instant",
+        "at": "2027-03-01T10:00:00Z",
+        "timezone": "Europe/London",
+        "end_of_day": False,
+    }
+    due = ack.context["deadlines"]["final-response"]
+    assert due["type"] == "instant" and due["timezone"] == "Europe/London"
+    core.sends.clear()
+    act(core, t0 + DAY, "resolve", FS_SUPERVISOR, justified=True, text="We refunded the fee.")
+    (final,) = sent(core, "final-response")
+    assert final.context["dates"]["ombudsman-referral"]["type"] == "date"
+
+
+def test_before_the_change_a_message_carries_text_as_it_did() -> None:
+    core, _ = start("financial-services", make_complaint(), new=False)
+    (ack,) = sent(core, "acknowledgement")
+    assert ack.context["received"] == "2027-03-01 10:00 (Europe/London)"
+
+
+def test_a_level_is_a_label_and_a_handoff_has_no_internal_text() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    core.sends.clear()
+    act(core, t0 + HOUR, "escalate", CUSTOMER, reason="not happy")
+    (handoff,) = sent(core, "handoff")
+    assert handoff.context["level"] == {"type": "label", "of": "level", "id": "complaints-department"}
+    values = handoff.context["handoff"]
+    assert values["trigger"] == "customer_request" and values["reason"]
+    assert "event:" not in repr(values) and "escalation[" not in repr(values)
+    assert all(c["clock"]["type"] == "label" and c["due"]["type"] == "instant" for c in values["clocks"])
+
+
+def test_the_delay_notice_carries_no_english_reason_of_the_cores() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    run_until(core, t0 + 70 * DAY)
+    delays = [s for s in core.sends if s.template == "delay"]
+    assert delays and all("reason" not in s.context for s in delays)
+    old, t1 = start("financial-services", make_complaint(), new=False)
+    run_until(old, t1 + 70 * DAY)
+    assert any(s.context.get("reason") for s in old.sends if s.template == "delay")
+
+
+# ----------------------------------------------------------------------------- 2. decided
+
+
+def test_the_final_response_carries_the_resolution_and_what_was_granted() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    act(core, t0 + HOUR, "propose_compensation", FS_SUPERVISOR, remedy="goodwill", amount=Decimal(120))
+    core.sends.clear()
+    act(core, t0 + DAY, "resolve", FS_SUPERVISOR, justified=True, text="We refunded the fee of £35.")
+    (final,) = sent(core, "final-response")
+    assert final.context["resolution"] == "We refunded the fee of £35."
+    assert final.context["decision"] == "upheld"
+    assert final.context["granted"] == [
+        {
+            "type": "remedy",
+            "id": "goodwill",
+            "amount": {"type": "money", "amount": "120.00", "currency": "GBP"},
+        }
+    ]
+
+
+# ----------------------------------------------------------------------------- 3. one offer
+
+
+def test_an_offer_is_one_message_with_every_option_its_amount_and_a_date() -> None:
+    core, t0 = start("retail", retail_complaint(amount=Decimal("49.99"), currency="EUR"))
+    core.sends.clear()
+    act(core, t0 + HOUR, "offer_options", AGENT)
+    (offer,) = [s for s in core.sends if s.to == "customer"]
+    assert offer.template == "options"
+    options = offer.context["options"]
+    assert [o["id"] for o in options] == ["replacement", "refund"]
+    assert options[0]["amount"] is None
+    assert options[1]["amount"] == {"type": "money", "amount": "49.99", "currency": "EUR"}
+    assert offer.context["answer_by"]["type"] == "instant"
+
+
+def test_a_grant_is_told_as_a_grant_and_the_choice_declines_the_other_option() -> None:
+    core, t0 = start("retail", retail_complaint(amount=Decimal("49.99"), currency="EUR"))
+    act(core, t0 + HOUR, "offer_options", AGENT)
+    core.sends.clear()
+    act(core, t0 + 2 * HOUR, "propose_compensation", AGENT, remedy="refund", amount=Decimal("49.99"))
+    assert not sent(core, "options"), "a grant is not a second offer"
+    act(core, t0 + 3 * HOUR, "choose_option", CUSTOMER, option="replacement")
+    view = status_view(core, t0 + 3 * HOUR)
+    assert [(p.remedy, p.status) for p in view.proposals] == [("refund", "declined")]
+    assert view.chosen == "replacement" and core.state.compensation_total == 0
+    core.sends.clear()
+    act(core, t0 + DAY, "resolve", MANAGER, justified=True, text="A new kettle is on its way.")
+    (resolved,) = sent(core, "resolved")
+    assert [g["id"] for g in resolved.context["granted"]] == ["replacement"]
+
+
+# ----------------------------------------------------------------------------- 5. pace
+
+
+def test_an_approval_step_is_not_announced_to_the_customer_as_an_escalation() -> None:
+    core, t0 = start("retail", retail_complaint())
+    core.sends.clear()
+    answer = act(core, t0 + HOUR, "propose_compensation", AGENT, remedy="refund", amount=Decimal(250))
+    assert answer.status == "needs_approval"
+    assert "escalated" in actions(core)
+    run_until(core, t0 + HOUR + 5 * 60)
+    assert [s.template for s in core.sends if s.to == "customer"] == []
+    assert any(s.template == "handoff" for s in core.sends if s.to == "staff")
+
+
+def test_a_newer_escalation_notice_replaces_one_not_yet_sent() -> None:
+    core, t0 = start("retail", retail_complaint())
+    core.sends.clear()
+    act(core, t0 + HOUR, "escalate", CUSTOMER, reason="I want the manager")
+    assert not [s for s in core.sends if s.to == "customer" and s.template == "escalated"]
+    act(core, t0 + HOUR + 20, "escalate", CUSTOMER, reason="again")  # already there: no move
+    run_until(core, t0 + 2 * HOUR)
+    notices = [s for s in core.sends if s.template == "escalated"]
+    assert len(notices) == 1
+
+
+def test_two_escalations_seconds_apart_tell_the_customer_only_the_last(tmp_path: Path) -> None:
+    policies = policy_variant(
+        tmp_path,
+        "retail.yaml",
+        [
+            (
+                "    to: supervisor\n    notify_staff: [sla-warning]",
+                "    to: supervisor\n    notify_customer: escalated\n    notify_staff: [sla-warning]",
+            )
+        ],
+    )
+    core, t0 = start("retail", retail_complaint(), policies)
+    core.sends.clear()
+    run_until(core, t0 + int(7.5 * HOUR) + 1)  # the first-response warning: to the supervisor
+    act(core, t0 + int(7.5 * HOUR) + 10, "escalate", CUSTOMER, reason="manager")
+    run_until(core, t0 + 9 * HOUR)
+    notices = [s for s in core.sends if s.template == "escalated"]
+    assert len(notices) == 1
+    assert notices[0].context["level"]["id"] == "store-manager"
+    assert "message replaced" in actions(core)
+
+
+def test_messages_within_the_window_go_out_as_one(tmp_path: Path) -> None:
+    policies = policy_variant(
+        tmp_path, "retail.yaml", [("  fallback:", "  combine_within: 2 minutes\n  fallback:")]
+    )
+    core, t0 = start("retail", retail_complaint(), policies)
+    assert not [s for s in core.sends if s.to == "customer"], "held for the window"
+    act(core, t0 + 30, "acknowledge", AGENT)
+    run_until(core, t0 + 3 * 60)
+    customer = [s for s in core.sends if s.to == "customer"]
+    assert len(customer) == 1
+    combined = customer[0]
+    assert combined.also and [combined.template, *(m.template for m in combined.also)][0] == "received"
+    assert "messages combined" in actions(core)
+
+
+# ----------------------------------------------------------------------------- 6. conversation
+
+
+def test_a_request_for_information_sends_the_customer_the_question() -> None:
+    core, t0 = start("retail", retail_complaint())
+    core.sends.clear()
+    act(core, t0 + HOUR, "request_information", AGENT, question="Which store did you buy it in?")
+    (asked,) = sent(core, "information-requested")
+    assert asked.to == "customer" and asked.context["question"] == "Which store did you buy it in?"
+    with pytest.raises(Rejected, match="question"):
+        act(core, t0 + 2 * HOUR, "request_information", AGENT)
+
+
+def test_a_reply_reaches_the_customer_and_a_note_does_not() -> None:
+    core, t0 = start("retail", retail_complaint())
+    core.sends.clear()
+    act(core, t0 + HOUR, "agent_reply", AGENT, internal=True, text="Checked the order: shipped on time.")
+    assert not sent(core, "agent-reply") and "first_response" not in core.state.events
+    act(core, t0 + 2 * HOUR, "agent_reply", AGENT, text="We are sending a new kettle today.")
+    (reply,) = sent(core, "agent-reply")
+    assert reply.context["reply"] == "We are sending a new kettle today."
+    assert "first_response" in core.state.events
+    with pytest.raises(Rejected, match="text"):
+        act(core, t0 + 3 * HOUR, "agent_reply", AGENT)
+
+
+def test_a_resolution_cancels_an_open_callback() -> None:
+    core, t0 = start("retail", retail_complaint())
+    act(core, t0 + HOUR, "request_callback", CUSTOMER)
+    act(core, t0 + HOUR + 60, "resolve", AGENT, justified=True, text="Replaced in store.")
+    run_until(core, t0 + 3 * DAY)
+    assert [c.status for c in core.state.callbacks] == ["cancelled"]
+    assert "callback missed" not in actions(core) and not core.state.sla_breached
+    assert not sent(core, "callback-missed")
+
+
+# ----------------------------------------------------------------------------- 7. promises
+
+
+def test_a_promised_time_outside_working_hours_is_told_as_the_last_close_before_it() -> None:
+    # Saturday 27 Feb 2027, 17:00 in Berlin: the 10-hour answer falls due Sunday 03:00
+    core, t0 = start("retail", retail_complaint(received_at="2027-02-27T17:00:00+01:00"))
+    (received,) = sent(core, "received")
+    due = core.state.clocks["first-response"].due
+    assert due == t0 + 10 * HOUR
+    told = received.context["deadlines"]["first-response"]
+    assert told["at"] == "2027-02-27T17:00:00Z"  # the stores close at 18:00 (17:00 UTC) on Saturdays
+    staff_due = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
+    assert staff_due.startswith("2027-02-28T02:00")
+
+
+def test_as_counted_tells_the_time_as_counted(tmp_path: Path) -> None:
+    policies = policy_variant(
+        tmp_path, "retail.yaml", [("  fallback:", "  times_outside_hours: as_counted\n  fallback:")]
+    )
+    core, _ = start("retail", retail_complaint(received_at="2027-02-27T17:00:00+01:00"), policies)
+    (received,) = sent(core, "received")
+    assert received.context["deadlines"]["first-response"]["at"] == "2027-02-28T02:00:00Z"
+
+
+def test_a_deadline_at_local_midnight_means_the_end_of_the_day_before() -> None:
+    core, _ = start("financial-services", make_complaint())
+    # 23 July 2027 00:00 in London is 22 July 23:00 UTC: the end of 22 July
+    midnight = int(dt.datetime(2027, 7, 22, 23, 0, tzinfo=dt.UTC).timestamp())
+    assert values.instant(core, midnight)["end_of_day"] is True
+    assert values.instant(core, midnight + 60)["end_of_day"] is False
+    assert values.instant(core, midnight + HOUR)["end_of_day"] is False
+
+
+async def test_a_combined_message_reaches_the_customer_as_one(tmp_path: Path) -> None:
+    """On Temporal, through the delivery: the intake's messages within the window are one message,
+    each part from its own template, under the first one's subject."""
+    policies = policy_variant(
+        tmp_path / "policy", "retail.yaml", [("  fallback:", "  combine_within: 2 minutes\n  fallback:")]
+    )
+    async with time_skipping() as env, running_case(env, tmp_path / "home", policies) as case:
+        await case.submit(retail_complaint())
+        await case.skip(dt.timedelta(minutes=3))
+        customer = [m for m in case.outbox() if m["to"] == "customer"]
+        assert len(customer) == 1, [m["template"] for m in customer]
+        (message,) = customer
+        assert message["template"] == "received"
+        assert "\n---\n" in message["body"]
+        assert message["body"].count("Emma Schulz") == 2  # each part greets the customer
+        log = await case.log()
+        (combined,) = [e for e in log if e.action == "messages combined"]
+        assert combined.detail["templates"] == ["received", "callback-offer"]
