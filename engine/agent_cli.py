@@ -121,7 +121,8 @@ def register(app: typer.Typer) -> None:
         Talking with the customer: agent_reply --data '{"text": "..."}' sends the text to the
         customer; agent_reply --data '{"internal": true, "text": "..."}' is an internal note,
         not sent; request_information --data '{"question": "..."}' sends the customer the
-        question and pauses the clocks that wait on the customer.  The kinds and their fields
+        question and pauses the clocks that wait on the customer; explain_delay --data
+        '{"reason": "..."}' tells the customer why the case takes longer.  The kinds and their fields
         are in docs/architecture.md ("The workflow's interface")."""
         asyncio.run(_event(settings(), complaint_id, kind, data, actor, signal))
 

@@ -304,3 +304,19 @@ async def test_a_combined_message_reaches_the_customer_as_one(tmp_path: Path) ->
         log = await case.log()
         (combined,) = [e for e in log if e.action == "messages combined"]
         assert combined.detail["templates"] == ["received", "callback-offer"]
+
+
+def test_staff_explain_a_delay_in_their_words_and_later_notices_repeat_them() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    core.sends.clear()
+    answer = act(core, t0 + 40 * DAY, "explain_delay", FS_SUPERVISOR, reason="Wir warten auf Ihre Bank.")
+    assert answer.status == "explained"
+    (now,) = sent(core, "delay")
+    assert now.context["reason"] == "Wir warten auf Ihre Bank."
+    assert now.context["new_date"]["type"] == "instant"
+    core.sends.clear()
+    run_until(core, t0 + 70 * DAY)  # the two-month delay notice
+    (later,) = [s for s in core.sends if s.template == "delay"]
+    assert later.context["reason"] == "Wir warten auf Ihre Bank."
+    with pytest.raises(Rejected, match="reason"):
+        act(core, t0 + 71 * DAY, "explain_delay", FS_SUPERVISOR)

@@ -36,6 +36,7 @@ LENGTHS = {
     "text": TEXT,
     "summary": NOTE,
     "reason": NOTE,
+    "question": NOTE,
     "root_cause": NOTE,
     "assignee": NAME,
     "stage": NAME,

@@ -63,6 +63,7 @@ HANDLERS: dict[str, Handler] = {
     "finding": Handler(stages.on_finding),
     "request_information": Handler(running.on_request_information),
     "extend": Handler(extension.on_extend, extension.check),
+    "explain_delay": Handler(deadlines.on_explain_delay, deadlines.check_explain_delay),
     "assign": Handler(escalation.on_assign),
     "escalate": Handler(escalation.on_escalate, escalation.check_escalate),
     "accept_escalation": Handler(escalation.on_accept_escalation),

@@ -217,6 +217,17 @@ class Extend(EventModel):
     reason: str | None = None
 
 
+class ExplainDelay(EventModel):
+    """Staff tell the customer why the case takes longer: the delay notice goes out now with
+    ``reason``, and every later delay or progress notice gives it too."""
+
+    kind: Literal["explain_delay"] = "explain_delay"
+    reason: str | None = Field(None, description="Why, as the customer reads it; required.")
+
+    def missing(self) -> str | None:
+        return None if self.reason and self.reason.strip() else "say why the case takes longer (reason)"
+
+
 class Close(EventModel):
     kind: Literal["close"] = "close"
 
@@ -242,6 +253,7 @@ AnyEvent = Annotated[
     | Reopen
     | Withdraw
     | Extend
+    | ExplainDelay
     | Close,
     Field(discriminator="kind"),
 ]
@@ -270,6 +282,7 @@ KINDS: dict[str, type[EventModel]] = {
         Reopen,
         Withdraw,
         Extend,
+        ExplainDelay,
         Close,
     )
 }

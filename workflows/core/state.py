@@ -134,6 +134,7 @@ class CaseState(Payload):
     justified: bool | None = None
     root_cause: str | None = None
     resolution: str | None = Field(None, description="What was done, as staff wrote it at resolution.")
+    delay_reason: str | None = Field(None, description="Why the case takes longer, as staff explained it.")
     corrective_actions: list[str] = Field(default_factory=list)
     survey_score: int | None = None
     previous_complaints: int = 0

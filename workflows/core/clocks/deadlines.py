@@ -11,8 +11,8 @@ from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.vocabulary import clock_event
 
 from .. import escalation, notifications, values
-from ..case import Case, iso
-from ..events import SYSTEM
+from ..case import Case, Rejected, answer, iso
+from ..events import SYSTEM, Answer, ExplainDelay
 from ..patches import CASES_KEEP_MOVING, MESSAGES_WORTH_READING
 from ..state import ClockState
 from . import running
@@ -124,8 +124,8 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
             fell_due=iso(cs.due) if late and cs.due is not None else None,
         )
         worded = case.patched(MESSAGES_WORTH_READING)
-        # the template says why in its own language; the core writes no reason of its own
-        reason = None if worded else DELAY_REASON
+        # staff's reason (explain_delay), else the template says why in its own language
+        reason = case.state.delay_reason if worded else DELAY_REASON
         new_date: str | dict[str, object] | None = expected_resolution(case)
         if worded:  # a repeating notice tells the next one's date: the clock starts again first
             new_date = expected_resolution_value(case)
@@ -157,6 +157,39 @@ def latest_resolution(case: Case) -> tuple[int, str] | None:
         and case.clock_def(cid).kind in ("resolution", "hard_limit")
     ]
     return max(candidates) if candidates else None
+
+
+def on_explain_delay(case: Case, event: ExplainDelay, now: int) -> Answer:
+    """Staff say why the case takes longer: the customer is told now, with the date a solution
+    is expected, and later delay and progress notices say it too."""
+    case.state.delay_reason = event.reason
+    rule, template = delay_notice(case)
+    entry = case.log(now, "event:explain_delay", rule, "delay explained", event.actor, reason=event.reason)
+    told = {"reason": event.reason, "new_date": expected_resolution_value(case)}
+    if not notifications.announce(case, entry, "delay", **told):  # on its channels, to its audience
+        notifications.send(case, entry, template, **told)
+    return answer("explained", entry)
+
+
+def delay_notice(case: Case) -> tuple[str, str | None]:
+    """The delay notice's rule and template: the ``delay`` notification, else a delay-notice
+    clock's ``notify_customer``."""
+    note = case.policy.notifications.events.get("delay")
+    if note is not None:
+        return "notifications.events.delay", note.template
+    for i, clock in enumerate(case.policy.clocks):
+        if clock.kind == "delay_notice" and clock.notify_customer:
+            return f"clocks[{i}].notify_customer", clock.notify_customer
+    return "notifications.events.delay", None
+
+
+def check_explain_delay(case: Case, event: ExplainDelay) -> None:
+    if case.state.status != "open":
+        raise Rejected(f"the case is {case.state.status}")
+    if delay_notice(case)[1] is None:
+        raise Rejected(
+            "this policy sends no delay notice (notifications.events.delay or a delay_notice clock)"
+        )
 
 
 def restart_notice(case: Case, now: int, clock: Clock, cs: ClockState) -> None:
