@@ -399,7 +399,11 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
             f"  {clock.id:<18} {clock.status:<8} {clock.target}{due}{left}{' (extended)' if clock.extended else ''}"
         )
     for promise in view.promises:
-        state = {None: "open", True: "kept", False: "missed"}[promise.kept]
+        state = (
+            "handed over"
+            if promise.superseded
+            else {None: "open", True: "kept", False: "missed"}[promise.kept]
+        )
         typer.echo(f"  promise: {promise.text} [{state}]")
     for proposal in view.proposals:
         if proposal.status == "accepted":

@@ -320,3 +320,51 @@ def test_staff_explain_a_delay_in_their_words_and_later_notices_repeat_them() ->
     assert later.context["reason"] == "Wir warten auf Ihre Bank."
     with pytest.raises(Rejected, match="reason"):
         act(core, t0 + 71 * DAY, "explain_delay", FS_SUPERVISOR)
+
+
+def test_a_customer_is_told_only_deadlines_still_to_come() -> None:
+    core, t0 = start("financial-services", make_complaint())
+    run_until(core, t0 + 30 * DAY)  # the final response breached on 22 March
+    assert core.state.clocks["final-response"].status == "breached"
+    core.sends.clear()
+    run_until(core, t0 + 50 * DAY)
+    updates = [s for s in core.sends if s.template == "progress-update"]
+    assert updates and all("final-response" not in s.context.get("deadlines", {}) for s in updates)
+    new_dates = [s.context["new_date"]["at"] for s in core.sends if s.context.get("new_date")]
+    hard = values.instant(core, core.state.clocks["hard-limit"].due or 0)["at"]
+    assert all(at <= hard for at in new_dates)
+
+
+def test_the_escalation_notice_tells_the_new_levels_decision_date_and_the_old_one_is_handed_over() -> None:
+    core, t0 = start("retail", retail_complaint())
+    act(core, t0 + HOUR, "propose_compensation", AGENT, remedy="refund", amount=Decimal(250))  # to supervisor
+    act(core, t0 + 2 * HOUR, "escalate", CUSTOMER, reason="I want the manager")
+    run_until(core, t0 + 2 * HOUR + 120)
+    (notice,) = [s for s in core.sends if s.template == "escalated"]
+    (manager,) = [p for p in core.state.promises if p.rule == "authority[2].decision_within"]
+    told = values.told(core, values.instant(core, manager.due, promised=True), t0 + 2 * HOUR)
+    assert notice.context["deadlines"]["decision"] == told  # the store manager's, within working hours
+    (supervisor,) = [p for p in core.state.promises if p.rule == "authority[1].decision_within"]
+    assert supervisor.superseded
+    run_until(core, t0 + 20 * DAY)
+    assert not [e for e in core.state.log if e.action == "promise missed" and "Shift" in str(e.detail)]
+    assert not supervisor.kept and supervisor.kept is not False
+
+
+def test_an_escalation_on_a_warning_is_not_announced_to_the_customer() -> None:
+    core, t0 = start("retail", retail_complaint())
+    core.sends.clear()
+    run_until(core, t0 + 9 * HOUR)  # the first-response warning escalates to the supervisor
+    assert "escalated" in actions(core)
+    assert not [s for s in core.sends if s.to == "customer" and s.template == "escalated"]
+
+
+def test_the_resolution_letter_tells_a_date_the_resolution_starts() -> None:
+    complaint = make_complaint(
+        product="platform", customer={"segment": "business"}, custom={"impact": "degraded"}
+    )
+    core, t0 = start("b2b-support", complaint)
+    core.sends.clear()
+    act(core, t0 + HOUR, "resolve", Actor(kind="staff", id="g", level="agent"), justified=True, text="Fixed.")
+    (resolved,) = sent(core, "resolved")
+    assert resolved.context["dates"]["credit-claim"]["type"] == "date"

@@ -414,3 +414,9 @@ def test_a_plain_text_title_needs_no_locale(tmp_path: Path) -> None:
         tmp_path, [("    title: {en: Customer Support agent, de: Kundenservice}\n", "    title: Support\n")]
     )
     assert validate_file(path).report.problems == []
+
+
+def test_french_writes_the_first_of_the_month_1er() -> None:
+    first = localise({"d": {"type": "date", "date": "2027-03-01"}}, None, "fr", to="customer")["d"]
+    other = localise({"d": {"type": "date", "date": "2027-03-11"}}, None, "fr", to="customer")["d"]
+    assert str(first) == "lundi 1er mars 2027" and str(other) == "jeudi 11 mars 2027"

@@ -228,7 +228,7 @@ class _Reader:
             if end_of_day:
                 day = (at - dt.timedelta(seconds=1)).astimezone(where).date()
                 return Instant(
-                    date=format_date(day, "full", locale=self.locale),
+                    date=self.full(day),
                     short_date=format_date(day, "short", locale=self.locale),
                     time="",
                     weekday=format_date(day, "EEEE", locale=self.locale),
@@ -238,7 +238,7 @@ class _Reader:
                 )
             local = at.astimezone(where)
             return Instant(
-                date=format_date(local.date(), "full", locale=self.locale),
+                date=self.full(local.date()),
                 short_date=format_date(local.date(), "short", locale=self.locale),
                 time=format_time(local, "short", tzinfo=where, locale=self.locale),
                 weekday=format_date(local.date(), "EEEE", locale=self.locale),
@@ -250,12 +250,19 @@ class _Reader:
             text = str(raw)
             return Instant(text, text, "", "", end_of_day, text, str(value.get("timezone", "")))
 
+    def full(self, day: dt.date) -> str:
+        """A date written out in full; French writes the first of the month "1er"."""
+        text = format_date(day, "full", locale=self.locale)
+        if self.locale.language == "fr" and day.day == 1:
+            text = text.replace(" 1 ", " 1er ", 1)
+        return text
+
     def date(self, value: dict[str, Any]) -> Date:
         raw = str(value.get("date"))
         try:
             day = dt.date.fromisoformat(raw)
             return Date(
-                date=format_date(day, "full", locale=self.locale),
+                date=self.full(day),
                 short_date=format_date(day, "short", locale=self.locale),
                 weekday=format_date(day, "EEEE", locale=self.locale),
                 iso=day.isoformat(),

@@ -134,6 +134,11 @@ def escalate(
     return True
 
 
+#: Escalations the customer is not told of by the ``escalated`` notification: a step taken to have
+#: a compensation approved, and one a deadline's warning took before anything went wrong.
+INTERNAL = frozenset({"compensation_above_authority", "sla_warning"})
+
+
 def escalate_worded(
     case: Case,
     now: int,
@@ -147,8 +152,10 @@ def escalate_worded(
 ) -> bool:
     """The escalation's decision and messages as values (``messages-worth-reading``).
 
-    A step taken for an approval (``compensation_above_authority``) is internal: staff are told,
-    the customer is not.  The customer's notice replaces one not yet sent."""
+    A step taken for an approval (``compensation_above_authority``) or on a deadline's warning is
+    internal: staff are told, the customer is not (a warning's rule may still send its own
+    ``notify_customer``).  The customer's notice tells the new level's decision date, and
+    replaces one not yet sent; the level left behind owes no decision any more."""
     s = case.state
     level = case.policy.authority[s.level]
     entry = case.log(
@@ -162,27 +169,32 @@ def escalate_worded(
         handoff=summary or ("built from the case" if rule.handoff_summary else None),
         reason=rule.reason,
     )
-    named = values.label("clock", clock) if clock is not None else None
-    titled = values.label("level", level.id)
-    handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary else None
-    internal = rule.trigger.on == "compensation_above_authority"
-    if not internal:
-        notifications.send(case, entry, rule.notify_customer, level=titled, clock=named, topic="escalated")
-    for template in dict.fromkeys([*rule.notify_staff, level.handoff_template]):
-        if template:
-            notifications.send(case, entry, template, to="staff", handoff=handoff, level=titled, clock=named)
+    # the new level's promise first, so that the messages tell its date; the level it leaves
+    # owes no decision any more
+    for promise in s.promises:
+        if promise.kind == "decision" and promise.kept is None:
+            promise.superseded = True
     within = case.plan.decision_within[s.level]
     if within is not None:
         due = case.calendar(level.calendar).due(now, within)
-        title = case.text(level.title)
         s.promises.append(
             Promise(
                 kind="decision",
                 due=due,
-                text=f"{title} decides by {iso(due)}",
+                text=f"{case.text(level.title)} decides by {iso(due)}",
                 rule=f"authority[{s.level}].decision_within",
             )
         )
+    named = values.label("clock", clock) if clock is not None else None
+    titled = values.label("level", level.id)
+    handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary else None
+    # an approval step is internal, and so is a warning's: the customer hears of neither
+    internal = rule.trigger.on in INTERNAL
+    if rule.trigger.on != "compensation_above_authority":  # a rule's own notice goes, as it says
+        notifications.send(case, entry, rule.notify_customer, level=titled, clock=named, topic="escalated")
+    for template in dict.fromkeys([*rule.notify_staff, level.handoff_template]):
+        if template:
+            notifications.send(case, entry, template, to="staff", handoff=handoff, level=titled, clock=named)
     if not internal:
         notifications.announce(case, entry, "escalated", level=titled)
     return True

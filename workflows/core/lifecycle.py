@@ -42,17 +42,19 @@ def on_resolve(case: Case, event: Resolve, now: int) -> Answer:
     if event.final_response:
         case.record_event(now, "final_response")
     decision = None if s.justified is None else ("upheld" if s.justified else "not_upheld")
-    if case.patched(MESSAGES_WORTH_READING):
-        # the letter says what was done and granted; a callback not yet made is not made
+    worded = case.patched(MESSAGES_WORTH_READING)
+    if worded:
+        # a callback not yet made is not made; an escalation notice not yet sent is no news
         s.resolution = event.text or s.resolution
         callbacks.cancel_open(case, now, "event:resolve")
         notifications.replace_topic(case, entry, "escalated", "the case was resolved before it was sent")
-        notifications.announce(case, entry, "resolved", **outcome(case))
     else:
         notifications.announce(case, entry, "resolved", reason=event.text, decision=decision)
     if event.final_response:
         running.process(case, now, "final_response", event.actor)
     running.process(case, now, "resolved", event.actor)
+    if worded:  # told once the dates the resolution starts are known (a referral date, a claim date)
+        notifications.announce(case, entry, "resolved", **outcome(case))
     follow_up.schedule(case, now)
     return answer("resolved", entry)
 

@@ -55,7 +55,7 @@ def send(
         return
     key = f"{case.complaint_id}:{entry.seq}:{len(same_entry)}"
     chosen = list(channels or [notes.preferred, *notes.fallback])
-    said = template_context(case, case.compiled.template_variables(template), **context)
+    said = template_context(case, case.compiled.template_variables(template), audience=audience, **context)
     if worded:
         said = values.told(case, said, entry_time(entry)) if audience == "customer" else values.staff(said)
     message = Send(
@@ -179,7 +179,9 @@ def quiet_until(case: Case, now: int) -> int | None:
     return local - local % 60 + ((end - minute) % 1440) * 60 - offset
 
 
-def template_context(case: Case, needed: frozenset[str] | None = None, **extra: Any) -> dict[str, Any]:
+def template_context(
+    case: Case, needed: frozenset[str] | None = None, *, audience: str = "staff", **extra: Any
+) -> dict[str, Any]:
     """What a template sees: only the names it reads, plus who the message goes to."""
     s = case.state
     want = (needed or frozenset(COMPUTED_TEMPLATE_VARIABLES)) | {"customer", "complaint", "case"}
@@ -200,7 +202,7 @@ def template_context(case: Case, needed: frozenset[str] | None = None, **extra: 
         meta = case.policy.policy
         out["policy"] = {"id": meta.id, "version": meta.version, "title": meta.title}
     if case.patched(MESSAGES_WORTH_READING):
-        out.update(typed_values(case, want))
+        out.update(typed_values(case, want, audience))
     elif "deadlines" in want:
         deadlines = {
             cid: case.local(c.due, case.clock_def(cid).calendar)
@@ -221,19 +223,23 @@ def template_context(case: Case, needed: frozenset[str] | None = None, **extra: 
     return out
 
 
-def typed_values(case: Case, want: frozenset[str]) -> dict[str, Any]:
-    """The computed variables as values the delivery words (``messages-worth-reading``)."""
+def typed_values(case: Case, want: frozenset[str], audience: str = "staff") -> dict[str, Any]:
+    """The computed variables as values the delivery words (``messages-worth-reading``).
+
+    A customer is told only deadlines still to come (a breached one is no promise); staff see
+    breached ones too.  Of open promises of one kind (a level's decision) the newest counts."""
     s = case.state
     out: dict[str, Any] = {}
     if "deadlines" in want:
+        shown = ("running", "paused") if audience == "customer" else ("running", "paused", "breached")
         deadlines = {
             cid: values.instant(case, c.due, case.clock_def(cid).calendar, promised=True)
             for cid, c in s.clocks.items()
-            if c.due is not None and c.status in ("running", "paused", "breached")
+            if c.due is not None and c.status in shown
         }
         for p in s.promises:
-            if p.kept is None:
-                deadlines.setdefault(p.kind, values.instant(case, p.due, promised=True))
+            if p.kept is None and not p.superseded and p.kind not in s.clocks:
+                deadlines[p.kind] = values.instant(case, p.due, promised=True)
         out["deadlines"] = deadlines
     if "dates" in want:
         out["dates"] = {name: values.date(day) for name, day in dates.derived(case).items()}

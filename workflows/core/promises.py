@@ -21,7 +21,7 @@ def miss(case: Case, now: int) -> None:
     """A promise whose date passed is missed: a breach."""
     s = case.state
     for promise in s.promises:
-        if promise.kept is None and now > promise.due:
+        if promise.kept is None and not promise.superseded and now > promise.due:
             promise.kept = False
             s.sla_breached = True
             case.log(now, f"deadline:{promise.kind}", promise.rule, "promise missed", text=promise.text)
@@ -30,5 +30,5 @@ def miss(case: Case, now: int) -> None:
 def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:
     """Open promises: (their date, when to wake: just after it, what)."""
     for p in case.state.promises:
-        if p.kept is None:
+        if p.kept is None and not p.superseded:
             yield p.due, p.due + 1, f"promise: {p.kind}"

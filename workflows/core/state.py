@@ -68,6 +68,8 @@ class Promise(Payload):
     text: str
     rule: str
     kept: bool | None = None
+    #: Handed over: the case moved to a higher level before this level decided (no breach).
+    superseded: bool = False
 
 
 class Callback(Payload):

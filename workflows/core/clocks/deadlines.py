@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.vocabulary import clock_event
@@ -147,8 +148,8 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
     escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
 
 
-def latest_resolution(case: Case) -> tuple[int, str] | None:
-    """The latest running resolution or hard-limit deadline and its clock."""
+def latest_resolution(case: Case, first: bool = False) -> tuple[int, str] | None:
+    """The latest (``first``: the next) running resolution or hard-limit deadline and its clock."""
     candidates = [
         (c.due, cid)
         for cid, c in case.state.clocks.items()
@@ -156,7 +157,9 @@ def latest_resolution(case: Case) -> tuple[int, str] | None:
         and c.due is not None
         and case.clock_def(cid).kind in ("resolution", "hard_limit")
     ]
-    return max(candidates) if candidates else None
+    if not candidates:
+        return None
+    return min(candidates) if first else max(candidates)
 
 
 def on_explain_delay(case: Case, event: ExplainDelay, now: int) -> Answer:
@@ -165,7 +168,7 @@ def on_explain_delay(case: Case, event: ExplainDelay, now: int) -> Answer:
     case.state.delay_reason = event.reason
     rule, template = delay_notice(case)
     entry = case.log(now, "event:explain_delay", rule, "delay explained", event.actor, reason=event.reason)
-    told = {"reason": event.reason, "new_date": expected_resolution_value(case)}
+    told: dict[str, Any] = {"reason": event.reason, "new_date": expected_resolution_value(case)}
     if not notifications.announce(case, entry, "delay", **told):  # on its channels, to its audience
         notifications.send(case, entry, template, **told)
     return answer("explained", entry)
@@ -201,8 +204,9 @@ def restart_notice(case: Case, now: int, clock: Clock, cs: ClockState) -> None:
 
 
 def expected_resolution_value(case: Case) -> dict[str, object] | None:
-    """The latest running resolution or hard-limit deadline, as a value the delivery words."""
-    latest = latest_resolution(case)
+    """When the customer can expect the resolution: the next running resolution or hard-limit
+    deadline (a breached one is no promise), as a value the delivery words."""
+    latest = latest_resolution(case, first=True)
     if latest is None:
         return None
     return values.instant(case, latest[0], case.clock_def(latest[1]).calendar, promised=True)
