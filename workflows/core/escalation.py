@@ -119,17 +119,7 @@ def escalate(
             level=case.text(level.title),
             clock=named,
         )
-    within = case.plan.decision_within[to_level]
-    if within is not None:
-        due = case.calendar(level.calendar).due(now, within)
-        s.promises.append(
-            Promise(
-                kind="decision",
-                due=due,
-                text=f"{case.text(level.title)} decides by {case.local(due, level.calendar)}",
-                rule=f"authority[{to_level}].decision_within",
-            )
-        )
+    promise_decision(case, now, to_level, worded=False)
     notifications.announce(case, entry, "escalated", level=case.text(level.title))
     return True
 
@@ -174,17 +164,7 @@ def escalate_worded(
     for promise in s.promises:
         if promise.kind == "decision" and promise.kept is None:
             promise.superseded = True
-    within = case.plan.decision_within[s.level]
-    if within is not None:
-        due = case.calendar(level.calendar).due(now, within)
-        s.promises.append(
-            Promise(
-                kind="decision",
-                due=due,
-                text=f"{case.text(level.title)} decides by {iso(due)}",
-                rule=f"authority[{s.level}].decision_within",
-            )
-        )
+    promise_decision(case, now, s.level, worded=True)
     named = values.label("clock", clock) if clock is not None else None
     titled = values.label("level", level.id)
     handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary else None
@@ -198,6 +178,25 @@ def escalate_worded(
     if not internal:
         notifications.announce(case, entry, "escalated", level=titled)
     return True
+
+
+def promise_decision(case: Case, now: int, to_level: int, *, worded: bool) -> None:
+    """A level with ``decision_within`` promises a decision by a date (``worded``: the promise's
+    text names the instant in UTC, which no reader is shown; before, the local time)."""
+    level = case.policy.authority[to_level]
+    within = case.plan.decision_within[to_level]
+    if within is None:
+        return
+    due = case.calendar(level.calendar).due(now, within)
+    when = iso(due) if worded else case.local(due, level.calendar)
+    case.state.promises.append(
+        Promise(
+            kind="decision",
+            due=due,
+            text=f"{case.text(level.title)} decides by {when}",
+            rule=f"authority[{to_level}].decision_within",
+        )
+    )
 
 
 def handoff_values(case: Case, rule: EscalationRule, summary: str | None) -> dict[str, Any]:
