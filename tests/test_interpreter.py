@@ -240,8 +240,8 @@ def test_handoff_summary_setting(tmp_path: Path, required: bool, patched: bool, 
         if required
         else [
             (
-                "    notify_staff: [handoff]\n    reason: The customer",
-                "    notify_staff: [handoff]\n    handoff_summary: false\n    reason: The customer",
+                '    notify_staff: [handoff]\n    reason: {en: "The customer',
+                '    notify_staff: [handoff]\n    handoff_summary: false\n    reason: {en: "The customer',
             )
         ]
     )

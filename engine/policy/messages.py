@@ -134,6 +134,11 @@ def _question(policy: Policy, id: str) -> LocalText | None:
     return survey.questions[int(id)]
 
 
+def _reason(policy: Policy, id: str) -> LocalText | None:
+    """An escalation rule's reason, by the rule's id."""
+    return next((rule.reason for rule in policy.escalation if rule.id == id), None)
+
+
 #: Where a label's text is in the policy, by what it labels.
 TITLES: dict[str, Callable[[Policy, str], LocalText | None]] = {
     "level": _level,
@@ -142,6 +147,7 @@ TITLES: dict[str, Callable[[Policy, str], LocalText | None]] = {
     "stage": _stage,
     "date": _date,
     "question": _question,
+    "reason": _reason,
 }
 
 

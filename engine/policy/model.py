@@ -464,7 +464,7 @@ class EscalationRule(_Model):
     notify_customer: Name | None = None
     notify_staff: list[Name] = Field(default_factory=list)
     handoff_summary: bool = Field(True, description="The escalation must carry a hand-off summary.")
-    reason: str | None = None
+    reason: LocalText | None = Field(None, description="Why, as the next level reads it in its hand-off.")
 
 
 # --------------------------------------------------------------------------- compensation

@@ -1287,6 +1287,8 @@ class _Checker:
         for section in ("stages", "clocks", "dates", "authority"):
             for i, _ in enumerate(self.raw_list(section)):
                 yield (section, i, "title")
+        for i, _ in enumerate(self.raw_list("escalation")):
+            yield ("escalation", i, "reason")
         remedies = self.raw("compensation", "remedies")
         for name in remedies if isinstance(remedies, dict) else ():
             yield ("compensation", "remedies", name, "title")

@@ -100,7 +100,7 @@ def escalate(
         from_level=previous,
         to_level=levels[to_level].id,
         handoff=handoff,
-        reason=rule.reason,
+        reason=case.text(rule.reason) or None,
     )
     level = levels[to_level]
     named = clock if clock is not None and case.patched(SETTINGS_ACT_AS_WRITTEN) else None
@@ -157,7 +157,7 @@ def escalate_worded(
         from_level=previous,
         to_level=level.id,
         handoff=summary or ("built from the case" if rule.handoff_summary else None),
-        reason=rule.reason,
+        reason=case.text(rule.reason) or None,
     )
     # the new level's promise first, so that the messages tell its date; the level it leaves
     # owes no decision any more
@@ -213,7 +213,7 @@ def handoff_values(case: Case, rule: EscalationRule, summary: str | None) -> dic
     ]
     return {
         "summary": summary,
-        "reason": rule.reason,
+        "reason": values.label("reason", rule.id) if rule.reason else None,
         "trigger": rule.trigger.on,
         "subject": case.complaint.subject,
         "category": s.category or None,
@@ -250,7 +250,7 @@ def handoff_summary(case: Case, rule: EscalationRule, trigger: str) -> str:
         if c.due is not None and c.status in ("running", "paused", "breached")
     )
     return (
-        f"{rule.reason or 'Escalated on ' + rule.trigger.on.replace('_', ' ')} ({trigger}). "
+        f"{case.text(rule.reason) or 'Escalated on ' + rule.trigger.on.replace('_', ' ')} ({trigger}). "
         f"Complaint: {subject}. Category {s.category or '-'}, severity {s.severity or '-'}, stage {s.stage}. "
         f"Clocks: {clocks or 'none running'}. Compensation so far: {s.compensation_total}."
     )
