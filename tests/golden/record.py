@@ -188,6 +188,8 @@ async def ledger_five_complaints(case: Case) -> dict[str, WorkflowHistory]:
         )
         await case.act("propose_compensation", RETAIL_AGENT, remedy="refund", amount=Decimal("59.99"))
         await case.act("withdraw", CUSTOMER, reason="sorted out in the store")
+    # a customer's escalation notice waits a minute (messages-worth-reading): let it go out
+    await case.skip(dt.timedelta(minutes=2))
     await case.result()
     return {"ledger": await history(case, ledger_of(case, id="RC-1"))}
 
