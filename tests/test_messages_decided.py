@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from ombuds.activities.plugin import OutboundMessage
+from ombuds.engine.activities import compose
+from ombuds.engine.intake import load_policies
+from ombuds.engine.policy.messages import localise
 from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.workflows.core import Actor, Interpreter, Rejected, Send, status_view, values
 from ombuds.workflows.core.patches import MESSAGES_WORTH_READING
@@ -282,9 +286,10 @@ def test_a_deadline_at_local_midnight_means_the_end_of_the_day_before() -> None:
     core, _ = start("financial-services", make_complaint())
     # 23 July 2027 00:00 in London is 22 July 23:00 UTC: the end of 22 July
     midnight = int(dt.datetime(2027, 7, 22, 23, 0, tzinfo=dt.UTC).timestamp())
-    assert values.instant(core, midnight)["end_of_day"] is True
-    assert values.instant(core, midnight + 60)["end_of_day"] is False
-    assert values.instant(core, midnight + HOUR)["end_of_day"] is False
+    assert values.instant(core, midnight, due=True)["end_of_day"] is True
+    assert values.instant(core, midnight + 60, due=True)["end_of_day"] is False
+    assert values.instant(core, midnight + HOUR, due=True)["end_of_day"] is False
+    assert values.instant(core, midnight)["end_of_day"] is False  # a fact at midnight is that midnight
 
 
 async def test_a_combined_message_reaches_the_customer_as_one(tmp_path: Path) -> None:
@@ -369,3 +374,98 @@ def test_the_resolution_letter_tells_a_date_the_resolution_starts() -> None:
     act(core, t0 + HOUR, "resolve", Actor(kind="staff", id="g", level="agent"), justified=True, text="Fixed.")
     (resolved,) = sent(core, "resolved")
     assert resolved.context["dates"]["credit-claim"]["type"] == "date"
+
+
+# ----------------------------------------------------------------------------- what a review found
+
+
+def test_a_complaints_own_fields_named_like_values_stay_data() -> None:
+    """A custom field "type": "instant" (or "money") is the complaint's data: no value of the
+    core's, neither read as one by the core nor by the delivery."""
+    custom = {"type": "instant", "promised_in": "", "at": "x"}
+    core, _ = start("retail", retail_complaint(custom=custom))
+    (received,) = sent(core, "received")
+    assert received.context["complaint"]["custom"] == custom
+    message = OutboundMessage.model_validate(received.model_dump())
+    worded = localise(message.context, core.compiled.policy, "de", to="customer")
+    assert worded["complaint"]["custom"] == custom
+    compose(core.compiled, message)  # renders
+
+
+def test_a_receipt_at_midnight_is_that_midnight_not_the_day_before() -> None:
+    core, _ = start("financial-services", make_complaint(received_at="2027-03-01T00:00:00+00:00"))
+    (ack,) = sent(core, "acknowledgement")
+    assert ack.context["received"]["end_of_day"] is False
+    _, body = compose(core.compiled, OutboundMessage.model_validate(ack.model_dump()))
+    assert "Monday, 1 March 2027, 00:00" in body
+
+
+def test_a_held_message_released_at_night_waits_for_the_quiet_hours_to_end(tmp_path: Path) -> None:
+    # retail's quiet hours: SMS not used 21:00-08:00 in the customer's timezone (Berlin)
+    by_sms = {"id": "RC-1", "name": "Emma Schulz", "contacts": {"phone": "+49 30 901820"}, "locale": "de"}
+    core, t0 = start("retail", retail_complaint(received_at="2027-02-23T20:58:00+01:00", customer=by_sms))
+    core.sends.clear()
+    act(core, t0 + 90, "escalate", CUSTOMER, reason="manager")  # 20:59:30; the notice waits a minute
+    run_until(core, t0 + 5 * 60)
+    assert not [s for s in core.sends if s.template == "escalated"], "not by SMS at 21:00:30"
+    assert "held for quiet hours" in actions(core)
+    run_until(core, t0 + 12 * HOUR)
+    assert [s.template for s in core.sends if s.template == "escalated"] == ["escalated"]
+
+
+def test_a_case_from_before_the_change_refuses_what_it_cannot_do() -> None:
+    core, t0 = start("retail", retail_complaint(), new=False)
+    with pytest.raises(Rejected, match="internal notes"):
+        act(core, t0 + HOUR, "agent_reply", AGENT, internal=True, text="note")
+    assert "first_response" not in core.state.events
+    with pytest.raises(Rejected, match="explain_delay"):
+        act(core, t0 + HOUR, "explain_delay", AGENT, reason="waiting for the supplier")
+    act(core, t0 + HOUR, "request_information", AGENT, question="Which store?")
+    (entry,) = [e for e in core.state.log if e.action == "waiting on customer"]
+    assert entry.detail["reason"] == "Which store?"
+
+
+def test_an_approval_step_always_tells_the_approver_what_to_approve(tmp_path: Path) -> None:
+    policies = policy_variant(
+        tmp_path,
+        "retail.yaml",
+        [
+            (
+                "    trigger: {on: compensation_above_authority}\n    to: next\n",
+                "    trigger: {on: compensation_above_authority}\n    to: next\n    handoff_summary: false\n",
+            )
+        ],
+    )
+    core, t0 = start("retail", retail_complaint(), policies)
+    core.sends.clear()
+    act(core, t0 + HOUR, "propose_compensation", AGENT, remedy="refund", amount=Decimal(250))
+    (handoff,) = [s for s in core.sends if s.template == "handoff"]
+    assert handoff.context["handoff"]["approval"]["remedy"]["id"] == "refund"
+
+
+def test_a_level_without_a_promise_of_its_own_keeps_the_date_told(tmp_path: Path) -> None:
+    policies = policy_variant(
+        tmp_path,
+        "retail.yaml",
+        [
+            (
+                "    title: {de: Filialleitung, en: Store manager}\n    decision_within: 5 days\n",
+                "    title: {de: Filialleitung, en: Store manager}\n",
+            )
+        ],
+    )
+    core, t0 = start("retail", retail_complaint(), policies)
+    act(core, t0 + HOUR, "propose_compensation", AGENT, remedy="refund", amount=Decimal(250))  # to supervisor
+    act(core, t0 + 2 * HOUR, "escalate", CUSTOMER, reason="manager")  # store manager: no promise
+    (supervisor,) = [p for p in core.state.promises if p.kind == "decision"]
+    assert not supervisor.superseded
+
+
+def test_validation_warns_when_what_staff_write_or_grant_reaches_no_customer(tmp_path: Path) -> None:
+    variant = tmp_path / "variant"
+    policy_variant(
+        variant, "retail.yaml", [("    compensation_granted: {template: compensation-granted}\n", "")]
+    )
+    _, report = load_policies(variant)
+    warnings = [p.render() for p in report.problems if p.severity == "warning"]
+    assert any("a compensation granted is not told to the customer" in w for w in warnings), warnings

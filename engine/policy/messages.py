@@ -27,6 +27,9 @@ from .calendar import CalendarError, zone
 from .model import LocalText, Policy, text_in
 from .rules import default_calendar
 
+#: What a message carries of the complaint as submitted (its ``custom`` fields included).
+SUBMITTED = frozenset({"complaint", "customer"})
+
 #: The largest amount printed as money (more is printed as written: a number of that size is a mistake).
 LARGEST_AMOUNT = Decimal(10) ** 15
 
@@ -328,4 +331,5 @@ def localise(context: dict[str, Any], policy: Policy | None, locale: str, *, to:
         policy=policy,
         timezone=timezone,
     )
-    return {key: reader.value(item) for key, item in context.items()}
+    # what the complaint carries is data as submitted: a field of its own named "type" is no value
+    return {key: item if key in SUBMITTED else reader.value(item) for key, item in context.items()}

@@ -1209,6 +1209,22 @@ class _Checker:
                 "notify: <template>",
                 key=True,
             )
+        # what staff write for the customer, and what the case grants, reach them only by these
+        told = {
+            "compensation_granted": "a compensation granted is not told to the customer",
+            "information_requested": "a question staff ask (request_information) is not sent to the customer",
+            "agent_reply": "a staff reply (agent_reply) is not sent to the customer",
+        }
+        if notes.combine_within and parse_duration(notes.combine_within).approx_minutes() > 60:
+            self.warn(
+                ("notifications", "combine_within"),
+                f"combine_within: {notes.combine_within} holds every first message to a customer that long",
+                "a few minutes are enough to gather the messages of one moment",
+            )
+        remedies = self.raw("compensation", "remedies")
+        for event, lost in told.items():
+            if event not in notes.events and (event != "compensation_granted" or remedies):
+                self.warn(("notifications", "events"), lost, f"add {event}: {{template: <name>}}")
         meta = self.parts.get("policy")
         if meta and meta.locales:
             for i, loc_code in enumerate(notes.locale_fallback):

@@ -159,15 +159,17 @@ def escalate_worded(
         handoff=summary or ("built from the case" if rule.handoff_summary else None),
         reason=case.text(rule.reason) or None,
     )
-    # the new level's promise first, so that the messages tell its date; the level it leaves
-    # owes no decision any more
-    for promise in s.promises:
-        if promise.kind == "decision" and promise.kept is None:
-            promise.superseded = True
+    # the new level's promise first, so that the messages tell its date; a level it leaves owes
+    # no decision any more (a new level without a promise of its own keeps the date told)
+    if case.plan.decision_within[s.level] is not None:
+        for promise in s.promises:
+            if promise.kind == "decision" and promise.kept is None:
+                promise.superseded = True
     promise_decision(case, now, s.level, worded=True)
     named = values.label("clock", clock) if clock is not None else None
     titled = values.label("level", level.id)
-    handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary else None
+    approval = rule.trigger.on == "compensation_above_authority"  # the approver must see what
+    handoff = handoff_values(case, rule, summary) if summary or rule.handoff_summary or approval else None
     # an approval step is internal, and so is a warning's: the customer hears of neither
     internal = rule.trigger.on in INTERNAL
     if rule.trigger.on != "compensation_above_authority":  # a rule's own notice goes, as it says
@@ -206,7 +208,7 @@ def handoff_values(case: Case, rule: EscalationRule, summary: str | None) -> dic
         {
             "clock": values.label("clock", cid),
             "status": c.status,
-            "due": values.instant(case, c.due, case.clock_def(cid).calendar),
+            "due": values.instant(case, c.due, case.clock_def(cid).calendar, due=True),
         }
         for cid, c in s.clocks.items()
         if c.due is not None and c.status in ("running", "paused", "breached")

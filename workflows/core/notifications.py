@@ -57,7 +57,7 @@ def send(
     chosen = list(channels or [notes.preferred, *notes.fallback])
     said = template_context(case, case.compiled.template_variables(template), audience=audience, **context)
     if worded:
-        said = values.told(case, said, entry_time(entry)) if audience == "customer" else values.staff(said)
+        said = values.worded(case, said, entry_time(entry), audience)
     message = Send(
         key=key,
         to=audience,
@@ -73,24 +73,10 @@ def send(
     )
     if message.topic is not None:
         replace_topic(case, entry, message.topic)
-    quiet = notes.quiet_hours
-    until = quiet_until(case, entry_time(entry)) if quiet is not None and to != "staff" else None
-    reachable_channels = [c for c in chosen if reachable(case, c)]
-    if quiet is not None and until is not None and any(c in quiet.channels for c in reachable_channels):
-        others = [c for c in reachable_channels if c not in quiet.channels]
-        if others:
-            message = message.model_copy(update={"channels": others})
-        else:
-            case.state.deferred.append(Deferred(at=until, send=message))
-            case.log(
-                entry_time(entry),
-                entry.trigger,
-                "notifications.quiet_hours",
-                "held for quiet hours",
-                template=template,
-                until=iso(until),
-            )
-            return
+    awake = outside_quiet_hours(case, message, entry_time(entry), entry.trigger)
+    if awake is None:
+        return
+    message = awake
     settle = (combine_seconds(case) or (SETTLE if message.topic else 0)) if worded else 0
     if settle and audience == "customer":
         hold_to_combine(case, message, entry_time(entry), settle)
@@ -101,6 +87,29 @@ def send(
 #: How long a customer message on a topic waits for a newer one on it when the policy combines
 #: no messages (``notifications.combine_within``).
 SETTLE = 60
+
+
+def outside_quiet_hours(case: Case, message: Send, now: int, trigger: str) -> Send | None:
+    """A customer message decided inside the quiet hours goes by its channels that are not quiet,
+    or is held until the quiet hours end (None: held, and logged)."""
+    quiet = case.policy.notifications.quiet_hours
+    until = quiet_until(case, now) if quiet is not None and message.to != "staff" else None
+    reachable_channels = [c for c in message.channels if reachable(case, c)]
+    if quiet is None or until is None or not any(c in quiet.channels for c in reachable_channels):
+        return message
+    others = [c for c in reachable_channels if c not in quiet.channels]
+    if others:
+        return message.model_copy(update={"channels": others})
+    case.state.deferred.append(Deferred(at=until, send=message))
+    case.log(
+        now,
+        trigger,
+        "notifications.quiet_hours",
+        "held for quiet hours",
+        template=message.template,
+        until=iso(until),
+    )
+    return None
 
 
 def combine_seconds(case: Case) -> int:
@@ -290,7 +299,9 @@ def release_combined(case: Case, now: int, held: list[Send]) -> None:
             messages=[decided(m.key) for m in held],
         )
         first = first.model_copy(update={"also": more})
-    case.sends.append(first)
+    awake = outside_quiet_hours(case, first, now, "deadline:combine")  # the window may end at night
+    if awake is not None:
+        case.sends.append(awake)
 
 
 def upcoming(case: Case) -> Iterator[tuple[int, int, str]]:

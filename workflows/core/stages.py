@@ -38,6 +38,8 @@ def on_enter_stage(case: Case, event: EnterStage, now: int) -> Answer:
 def on_agent_reply(case: Case, event: AgentReply, now: int) -> Answer:
     """Staff reply; the first reply is the case's first response.  With ``messages-worth-reading``
     the customer is sent it, and an internal note is neither sent nor a response."""
+    if event.internal and not case.patched(MESSAGES_WORTH_READING):
+        raise Rejected("this case started before internal notes: send the note elsewhere")
     if case.patched(MESSAGES_WORTH_READING) and event.internal:
         entry = case.log(now, "event:agent_reply", "stages", "internal note", event.actor, text=event.text)
         return answer("noted", entry)

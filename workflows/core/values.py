@@ -34,17 +34,21 @@ from .patches import MESSAGES_WORTH_READING
 _PROMISED = "promised_in"
 
 
-def instant(case: Case, t: int, calendar: str | None = None, *, promised: bool = False) -> dict[str, Any]:
+def instant(
+    case: Case, t: int, calendar: str | None = None, *, promised: bool = False, due: bool | None = None
+) -> dict[str, Any]:
     """An instant as the delivery formats it; ``promised``: a time the case owes, which a
-    customer is told inside the calendar's working hours (:func:`told`)."""
+    customer is told inside the calendar's working hours (:func:`told`); ``due`` (by default
+    as ``promised``): a deadline, which at a day's end means that day.  A fact (a receipt, a
+    callback's slot) is an instant as it is, midnight included."""
     cal = case.calendar(calendar)
     local = cal.local_seconds(t)
     value: dict[str, Any] = {
         "type": "instant",
         "at": iso(t),
         "timezone": cal.timezone,
-        # a day's end: midnight (a close at 24:00) or 23:59:59 (a count to the end of the day)
-        "end_of_day": local % 86_400 in (0, 86_399),
+        # a deadline at a day's end: midnight (a close at 24:00) or 23:59:59 (counted to the end)
+        "end_of_day": (promised if due is None else due) and local % 86_400 in (0, 86_399),
     }
     if promised:
         value[_PROMISED] = calendar or ""
@@ -104,6 +108,10 @@ def granted(case: Case) -> list[dict[str, Any]]:
     return out
 
 
+#: What a message carries of the complaint as submitted: data, never a value of the core's.
+SUBMITTED = frozenset({"complaint", "customer"})
+
+
 def told(case: Case, value: Any, now: int) -> Any:
     """A customer's message: every promised instant outside working hours told as the last close
     of work before it (unless the policy says ``as_counted``, or that close is already past at
@@ -113,7 +121,7 @@ def told(case: Case, value: Any, now: int) -> Any:
         return [told(case, v, now) for v in value]
     if not isinstance(value, dict):
         return value
-    if value.get("type") == "instant" and _PROMISED in value:
+    if value.get("type") == "instant" and isinstance(value.get(_PROMISED), str) and "at" in value:
         out = {k: v for k, v in value.items() if k != _PROMISED}
         if as_counted:
             return out
@@ -129,6 +137,16 @@ def staff(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     return {k: staff(v) for k, v in value.items() if k != _PROMISED}
+
+
+def worded(case: Case, context: dict[str, Any], now: int, audience: str) -> dict[str, Any]:
+    """A message's values as its reader is told them (:func:`told`, :func:`staff`); what the
+    complaint carries (its ``custom`` fields included) is data, left as submitted."""
+
+    def word(value: Any) -> Any:
+        return told(case, value, now) if audience == "customer" else staff(value)
+
+    return {k: v if k in SUBMITTED else word(v) for k, v in context.items()}
 
 
 def _seconds(text: str) -> int:

@@ -165,6 +165,8 @@ def latest_resolution(case: Case, first: bool = False) -> tuple[int, str] | None
 def on_explain_delay(case: Case, event: ExplainDelay, now: int) -> Answer:
     """Staff say why the case takes longer: the customer is told now, with the date a solution
     is expected, and later delay and progress notices say it too."""
+    if not case.patched(MESSAGES_WORTH_READING):
+        raise Rejected("this case started before explain_delay: extend the clock, which gives a reason")
     case.state.delay_reason = event.reason
     rule, template = delay_notice(case)
     entry = case.log(now, "event:explain_delay", rule, "delay explained", event.actor, reason=event.reason)

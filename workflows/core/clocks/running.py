@@ -179,7 +179,8 @@ def on_request_information(case: Case, event: RequestInformation, now: int) -> A
         "clocks",
         "waiting on customer",
         event.actor,
-        reason=event.reason,
+        # before messages-worth-reading, a question (a field added since) is recorded as the reason
+        reason=event.reason if case.patched(MESSAGES_WORTH_READING) else event.reason or event.question,
         question=event.question if case.patched(MESSAGES_WORTH_READING) else None,
     )
     if case.patched(MESSAGES_WORTH_READING):  # the customer is told what is asked
