@@ -348,7 +348,8 @@ def test_the_escalation_notice_tells_the_new_levels_decision_date_and_the_old_on
     run_until(core, t0 + 2 * HOUR + 120)
     (notice,) = [s for s in core.sends if s.template == "escalated"]
     (manager,) = [p for p in core.state.promises if p.rule == "authority[2].decision_within"]
-    told = values.told(core, values.instant(core, manager.due, promised=True), t0 + 2 * HOUR)
+    promised = {"due": values.instant(core, manager.due, promised=True)}
+    told = values.worded(core, promised, t0 + 2 * HOUR, "customer")["due"]
     assert notice.context["deadlines"]["decision"] == told  # the store manager's, within working hours
     (supervisor,) = [p for p in core.state.promises if p.rule == "authority[1].decision_within"]
     assert supervisor.superseded

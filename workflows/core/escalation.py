@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ombuds.engine.policy.model import EscalationRule
+from ombuds.engine.policy.model import EscalationRule, text_in
 
 from . import notifications, promises, values
 from .case import Case, Rejected, answer, iso
 from .clocks import running
 from .events import AcceptEscalation, Actor, Answer, Assign, Escalate
 from .patches import HANDOFF_SUMMARY_OPTIONAL, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
-from .state import Promise
+from .state import LogEntry, Promise
 
 
 def trigger(
@@ -86,11 +86,14 @@ def escalate(
     previous = levels[s.level].id
     s.level = to_level
     s.escalations += 1
-    if case.patched(MESSAGES_WORTH_READING):
-        return escalate_worded(case, now, index, rule, trigger, actor, summary, clock, previous)
+    worded = case.patched(MESSAGES_WORTH_READING)
     handoff = summary
-    if not handoff and (rule.handoff_summary or not case.patched(HANDOFF_SUMMARY_OPTIONAL)):
-        handoff = handoff_summary(case, rule, trigger)
+    if worded:  # the hand-off goes with the messages, as values (handoff_values)
+        logged = summary or ("built from the case" if rule.handoff_summary else None)
+    else:
+        if not handoff and (rule.handoff_summary or not case.patched(HANDOFF_SUMMARY_OPTIONAL)):
+            handoff = handoff_summary(case, rule, trigger)
+        logged = handoff
     entry = case.log(
         now,
         trigger,
@@ -99,9 +102,12 @@ def escalate(
         actor,
         from_level=previous,
         to_level=levels[to_level].id,
-        handoff=handoff,
-        reason=case.text(rule.reason) or None,
+        handoff=logged,
+        # a text as written (one in several locales: the default's)
+        reason=text_in(rule.reason, None, case.policy.policy.locale),
     )
+    if worded:
+        return escalate_worded(case, now, entry, rule, summary, clock)
     level = levels[to_level]
     named = clock if clock is not None and case.patched(SETTINGS_ACT_AS_WRITTEN) else None
     notifications.send(case, entry, rule.notify_customer, level=case.text(level.title), clock=named)
@@ -130,15 +136,7 @@ INTERNAL = frozenset({"compensation_above_authority", "sla_warning"})
 
 
 def escalate_worded(
-    case: Case,
-    now: int,
-    index: int,
-    rule: EscalationRule,
-    trigger: str,
-    actor: Actor,
-    summary: str | None,
-    clock: str | None,
-    previous: str,
+    case: Case, now: int, entry: LogEntry, rule: EscalationRule, summary: str | None, clock: str | None
 ) -> bool:
     """The escalation's decision and messages as values (``messages-worth-reading``).
 
@@ -148,17 +146,6 @@ def escalate_worded(
     replaces one not yet sent; the level left behind owes no decision any more."""
     s = case.state
     level = case.policy.authority[s.level]
-    entry = case.log(
-        now,
-        trigger,
-        f"escalation[{index}]",
-        "escalated",
-        actor,
-        from_level=previous,
-        to_level=level.id,
-        handoff=summary or ("built from the case" if rule.handoff_summary else None),
-        reason=case.text(rule.reason) or None,
-    )
     # the new level's promise first, so that the messages tell its date; a level it leaves owes
     # no decision any more (a new level without a promise of its own keeps the date told)
     if case.plan.decision_within[s.level] is not None:

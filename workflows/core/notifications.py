@@ -45,6 +45,7 @@ def send(
     if template is None:
         return
     worded = case.patched(MESSAGES_WORTH_READING)
+    now = entry_time(entry)
     notes = case.policy.notifications
     prefix = f"{case.complaint_id}:{entry.seq}:"
     same_entry = [s for s in case.sends if s.key.startswith(prefix)]
@@ -57,7 +58,7 @@ def send(
     chosen = list(channels or [notes.preferred, *notes.fallback])
     said = template_context(case, case.compiled.template_variables(template), audience=audience, **context)
     if worded:
-        said = values.worded(case, said, entry_time(entry), audience)
+        said = values.worded(case, said, now, audience)
     message = Send(
         key=key,
         to=audience,
@@ -73,13 +74,13 @@ def send(
     )
     if message.topic is not None:
         replace_topic(case, entry, message.topic)
-    awake = outside_quiet_hours(case, message, entry_time(entry), entry.trigger)
+    awake = outside_quiet_hours(case, message, now, entry.trigger)
     if awake is None:
         return
     message = awake
     settle = (combine_seconds(case) or (SETTLE if message.topic else 0)) if worded else 0
     if settle and audience == "customer":
-        hold_to_combine(case, message, entry_time(entry), settle)
+        hold_to_combine(case, message, now, settle)
         return
     case.sends.append(message)
 
@@ -212,7 +213,17 @@ def template_context(
         out["policy"] = {"id": meta.id, "version": meta.version, "title": meta.title}
     if case.patched(MESSAGES_WORTH_READING):
         out.update(typed_values(case, want, audience))
-    elif "deadlines" in want:
+    else:
+        out.update(text_values(case, want))
+    out.update({k: v for k, v in extra.items() if v is not None and k in want})
+    return out
+
+
+def text_values(case: Case, want: frozenset[str]) -> dict[str, Any]:
+    """The computed variables as local text, before ``messages-worth-reading``."""
+    s = case.state
+    out: dict[str, Any] = {}
+    if "deadlines" in want:
         deadlines = {
             cid: case.local(c.due, case.clock_def(cid).calendar)
             for cid, c in s.clocks.items()
@@ -222,13 +233,12 @@ def template_context(
             if p.kept is None:
                 deadlines.setdefault(p.kind, case.local(p.due))
         out["deadlines"] = deadlines
-    if "dates" in want and not case.patched(MESSAGES_WORTH_READING):
+    if "dates" in want:
         out["dates"] = dates.derived(case)
-    if "level" in want and not case.patched(MESSAGES_WORTH_READING):
+    if "level" in want:
         out["level"] = case.text(case.policy.authority[s.level].title)
-    if "received" in want and not case.patched(MESSAGES_WORTH_READING):
+    if "received" in want:
         out["received"] = case.local(s.received)
-    out.update({k: v for k, v in extra.items() if v is not None and k in want})
     return out
 
 

@@ -20,7 +20,6 @@ its calendar's hours is told as the last close of work before it
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +29,8 @@ from ombuds.engine.policy.business_time import HorizonExceeded
 from .case import Case, iso
 from .patches import MESSAGES_WORTH_READING
 
-#: The key that marks a promised instant until :func:`told` has read it (never sent).
+#: The key that marks a promised instant, with its calendar and instant, until :func:`worded`
+#: has read it (never sent: a tuple no JSON input can carry).
 _PROMISED = "promised_in"
 
 
@@ -38,7 +38,7 @@ def instant(
     case: Case, t: int, calendar: str | None = None, *, promised: bool = False, due: bool | None = None
 ) -> dict[str, Any]:
     """An instant as the delivery formats it; ``promised``: a time the case owes, which a
-    customer is told inside the calendar's working hours (:func:`told`); ``due`` (by default
+    customer is told inside the calendar's working hours (:func:`worded`); ``due`` (by default
     as ``promised``): a deadline, which at a day's end means that day.  A fact (a receipt, a
     callback's slot) is an instant as it is, midnight included."""
     cal = case.calendar(calendar)
@@ -51,7 +51,7 @@ def instant(
         "end_of_day": (promised if due is None else due) and local % 86_400 in (0, 86_399),
     }
     if promised:
-        value[_PROMISED] = calendar or ""
+        value[_PROMISED] = (calendar, t)
     return value
 
 
@@ -112,45 +112,29 @@ def granted(case: Case) -> list[dict[str, Any]]:
 SUBMITTED = frozenset({"complaint", "customer"})
 
 
-def told(case: Case, value: Any, now: int) -> Any:
-    """A customer's message: every promised instant outside working hours told as the last close
-    of work before it (unless the policy says ``as_counted``, or that close is already past at
-    ``now``, when the message is decided); the mark is dropped either way."""
-    as_counted = case.policy.notifications.times_outside_hours == "as_counted"
-    if isinstance(value, list):
-        return [told(case, v, now) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if value.get("type") == "instant" and isinstance(value.get(_PROMISED), str) and "at" in value:
-        out = {k: v for k, v in value.items() if k != _PROMISED}
-        if as_counted:
-            return out
-        at = _last_close(case, _seconds(out["at"]), value[_PROMISED] or None)
-        return instant(case, at, value[_PROMISED] or None) if at is not None and at > now else out
-    return {k: told(case, v, now) for k, v in value.items()}
-
-
-def staff(value: Any) -> Any:
-    """A staff message: promised instants as counted, the mark dropped."""
-    if isinstance(value, list):
-        return [staff(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    return {k: staff(v) for k, v in value.items() if k != _PROMISED}
-
-
 def worded(case: Case, context: dict[str, Any], now: int, audience: str) -> dict[str, Any]:
-    """A message's values as its reader is told them (:func:`told`, :func:`staff`); what the
-    complaint carries (its ``custom`` fields included) is data, left as submitted."""
+    """A message's values as its reader is told them: to a customer, every promised instant
+    outside working hours as the last close of work before it (unless the policy says
+    ``as_counted``, or that close is already past at ``now``, when the message is decided); to
+    staff, as counted.  What the complaint carries (its ``custom`` fields included) is data,
+    left as submitted."""
+    moved = audience == "customer" and case.policy.notifications.times_outside_hours != "as_counted"
+
+    def told(promised: dict[str, Any]) -> dict[str, Any]:
+        calendar, t = promised[_PROMISED]
+        at = _last_close(case, t, calendar) if moved else None
+        if at is not None and at > now:
+            return instant(case, at, calendar)
+        return {k: v for k, v in promised.items() if k != _PROMISED}
 
     def word(value: Any) -> Any:
-        return told(case, value, now) if audience == "customer" else staff(value)
+        if isinstance(value, list):
+            return [word(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        return told(value) if _PROMISED in value else {k: word(v) for k, v in value.items()}
 
     return {k: v if k in SUBMITTED else word(v) for k, v in context.items()}
-
-
-def _seconds(text: str) -> int:
-    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
 def _last_close(case: Case, t: int, calendar: str | None) -> int | None:
