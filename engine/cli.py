@@ -227,11 +227,10 @@ def deadline(
         typer.echo(f'error: unknown clock "{clock}" ({known_names_hint(clock, known, "clocks")})', err=True)
         raise typer.Exit(2)
     try:
-        rows, dates, classes = deadlines(compiled, instant, case)
+        rows, dates, classes = deadlines(compiled, instant, case, only=clock)
     except HorizonExceeded as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    rows = [r for r in rows if clock is None or r.clock == clock]
     notes = _intake_notes(compiled.policy, case) if case is not None else []
     if format is Format.json:
         payload = {
@@ -257,7 +256,8 @@ def deadline(
         if not row.applies:
             typer.echo("  does not apply to this complaint")
             continue
-        typer.echo(f"  due        {row.due_local}  ({row.timezone})")
+        shown = f"{row.due_day} end of day" if row.end_of_day else row.due_local
+        typer.echo(f"  due        {shown}  ({row.timezone})")
         typer.echo(f"  due (UTC)  {row.due_utc}")
         typer.echo(f"  calendar   {row.calendar}")
         typer.echo(f"  counting   {row.convention}")
@@ -271,7 +271,7 @@ def deadline(
         typer.echo("Dates the customer is told:")
         for date in dates:
             note = f" ({date['note']})" if date["note"] else ""
-            typer.echo(f"  {date['title']}: {date['local']}{note}")
+            typer.echo(f"  {date['title']}: {date['told']}{note}")
 
 
 @app.command(name="plugins")

@@ -56,7 +56,10 @@ def convention(target: str | Duration, counting: Counting) -> str:
         )
         parts.append(f"{unit}; {receipt}; {end}{extra}")
     if d.unit not in ("minutes", "hours"):
-        if counting.out_of_hours == "next_opening" or d.is_business:
+        kept = counting.out_of_hours == "receipt_date"
+        if kept and d.unit == "business_days" and counting.business_days == "close_of_business":
+            parts.append("received on a closed day or out of hours, that date is still the day of receipt")
+        elif counting.out_of_hours == "next_opening" or d.is_business:
             parts.append("received out of hours counts from the next opening")
         else:
             parts.append("counts from the moment of receipt, even out of hours")

@@ -55,6 +55,8 @@ class ComplaintWorkflow:
 
     @workflow.init
     def __init__(self, input: ComplaintInput) -> None:
+        #: What each change id answered last (a query, read-only, may not ask the history).
+        self.patches: dict[str, bool] = {}
         self.input = input
         policy = snapshots.policy(input.policy_sha)
         instance = snapshots.instance(input.calendar_sha)
@@ -64,7 +66,7 @@ class ComplaintWorkflow:
             instance,
             input.complaint,
             complaint_id,
-            patched=workflow.patched,
+            patched=self.patched,
             calendar_sha=input.calendar_sha,
         )
         self.started = workflow.now()
@@ -85,6 +87,15 @@ class ComplaintWorkflow:
         }
 
     # ------------------------------------------------------------------ time
+
+    def patched(self, change: str) -> bool:
+        """``workflow.patched``, remembered: a query or an update's validator (read-only) gets
+        the answer the case last acted on, or, for a change it has not yet met, the answer the
+        next workflow task will get (the change applies: nothing is being replayed then)."""
+        if workflow.unsafe.is_read_only():
+            return self.patches.get(change, True)
+        self.patches[change] = workflow.patched(change)
+        return self.patches[change]
 
     def now(self) -> int:
         """Case time: the real time; in a simulation (and before ``cases-keep-moving``), the

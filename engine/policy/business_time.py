@@ -33,12 +33,17 @@ Conventions (docs/deadlines.md), as :meth:`CaseCalendar.due` applies them:
   earlier.  A wall-clock time that a clock change makes ambiguous is read as
   the earlier instant; one it skips, with the offset before the change.
 * Out of hours.  A complaint received outside working time (after close, at
-  a weekend, on a holiday or closed day) counts from the next opening
-  (``out_of_hours: next_opening``, default), which is then also its day of
-  receipt.  This never applies to elapsed minutes and hours, always applies
-  to business units (working time starts at the next opening anyway), and
-  applies to calendar units only with ``next_opening`` (``as_received``
-  counts from the instant of receipt).
+  a weekend, on a holiday or closed day) counts business units from the next
+  opening, which is then also its day of receipt (``out_of_hours:
+  next_opening``, the default for business units); calendar units count from
+  the instant of receipt (``as_received``, their default) unless the policy
+  says ``next_opening``.  ``receipt_date`` keeps the date of receipt as the day
+  of receipt for business days even when it was not a working day, so a
+  Saturday receipt makes Monday day one ("business days following the day of
+  receipt").  Elapsed minutes and hours are never moved.
+* Continuing.  A clock that starts again at a deadline (a repeating notice, a
+  clock started by another's breach) continues the count from that deadline:
+  the deadline's day is the day of receipt, not counted, whatever the hour.
 * Business hours are local wall-clock time in the calendar's timezone across
   daylight-saving changes: a 09:00-17:00 day is 8 working hours on the day the
   clocks change (a shift spanning the change itself is as long as the clock
@@ -70,11 +75,12 @@ class HorizonExceeded(Exception):
 
 @dataclass(frozen=True)
 class CountingRules:
-    """How a clock counts (mirrors the policy's ``counting`` block)."""
+    """How a clock counts (mirrors the policy's ``counting`` block); ``out_of_hours`` None is
+    each unit's default (business units from the next opening, calendar units as received)."""
 
     receipt_day: str = "excluded"
     business_days: str = "close_of_business"
-    out_of_hours: str = "next_opening"
+    out_of_hours: str | None = "next_opening"
     end_of_day: bool = True
 
 
@@ -90,6 +96,10 @@ class CaseCalendar:
     offsets: tuple[tuple[int, int], ...]
     business_day_seconds: int
     closed_days: tuple[tuple[int, str], ...] = field(default=())
+    #: The last instant the UTC offsets cover, past ``end`` for long calendar periods
+    #: (a limitation date years ahead needs the offsets, not the working time); 0: ``end``.
+    #: They reach as far back before ``start`` (a period from an incident before the case).
+    far_end: int = 0
 
     # ------------------------------------------------------------------ derived indexes
 
@@ -169,6 +179,14 @@ class CaseCalendar:
         if valid:
             return min(valid)
         return local - self.offset_at(local - candidates[-1])
+
+    def told_day(self, t: int) -> tuple[dt.date, bool]:
+        """The local day a deadline at ``t`` is told as, and whether it ends that day: a
+        deadline at midnight (a close at 24:00) or at 23:59:59 is the end of that day."""
+        local = self.local_seconds(t)
+        if local % DAY == 0:
+            return dt.date.fromordinal(local // DAY + _EPOCH_ORDINAL - 1), True
+        return dt.date.fromordinal(local // DAY + _EPOCH_ORDINAL), local % DAY == DAY - 1
 
     def end_of_local_day(self, ordinal: int) -> int:
         """23:59:59 local time on the given date."""
@@ -261,11 +279,19 @@ class CaseCalendar:
             return self.next_opening(t)
         return t
 
-    def due(self, t: int, duration: Duration, rules: CountingRules | None = None) -> int:
-        """The deadline for ``duration`` counted from instant ``t``."""
+    def due(
+        self, t: int, duration: Duration, rules: CountingRules | None = None, *, continuing: bool = False
+    ) -> int:
+        """The deadline for ``duration`` counted from instant ``t``; ``continuing``: ``t`` is a
+        deadline the count goes on from (its day is the day of receipt, never counted)."""
         rules = rules or CountingRules()
+        if continuing:
+            return self._continued(t, duration, rules)
         start = self.effective_start(t, duration, rules)
         unit, n = duration.unit, duration.amount
+        kept = rules.out_of_hours == "receipt_date" and rules.business_days == "close_of_business"
+        if unit == "business_days" and kept and start != t:
+            return self._nth_business_day_close(t, n, rules, kept=True)
         if unit == "minutes":
             return start + n * 60
         if unit == "hours":
@@ -280,7 +306,20 @@ class CaseCalendar:
             return self._nth_business_day_close(start, n, rules)
         return self._calendar_due(start, duration, rules)
 
-    def _nth_business_day_close(self, start: int, n: int, rules: CountingRules) -> int:
+    def _continued(self, t: int, duration: Duration, rules: CountingRules) -> int:
+        """The next period after a deadline at ``t``, counted on from it."""
+        unit = duration.unit
+        excluded = CountingRules("excluded", rules.business_days, "as_received", rules.end_of_day)
+        if unit == "business_days" and rules.business_days == "close_of_business":
+            return self._nth_business_day_close(t - 1, duration.amount, excluded, kept=True)
+        if duration.is_business or unit in ("minutes", "hours"):
+            return self.due(t, duration, rules)
+        day_end = self.local_seconds(t) % DAY == 0 and rules.end_of_day
+        return self._calendar_due(t - 1 if day_end else t, duration, excluded)
+
+    def _nth_business_day_close(self, start: int, n: int, rules: CountingRules, kept: bool = False) -> int:
+        """Close of business on the Nth business day after (or from) the day of ``start``;
+        ``kept``: ``start`` is the day of receipt even when it is not a working day."""
         receipt = self.local_ordinal(start)
         if rules.receipt_day == "included" and self.is_business_day(receipt):
             index = self.business_day_index(receipt, after=False) + max(n, 1) - 1
@@ -288,7 +327,8 @@ class CaseCalendar:
             index = self.business_day_index(receipt, after=False)
         else:
             index = self.business_day_index(receipt, after=True) + n - 1
-        self._need(start)
+        if not kept:
+            self._need(start)
         return self.close_of_business_day(index)[1]
 
     def _calendar_due(self, start: int, duration: Duration, rules: CountingRules) -> int:
@@ -310,7 +350,10 @@ class CaseCalendar:
         else:
             seconds_into_day = local % DAY
             result = self.utc_of_local((target.toordinal() - _EPOCH_ORDINAL) * DAY + seconds_into_day)
-        self._need(result)
+        # a calendar period needs the UTC offsets, not the working time: they reach further (and
+        # back: one from a date before the case, such as an incident, may end before receipt)
+        if result > max(self.end, self.far_end):
+            raise HorizonExceeded(self.name, result)
         return result
 
 

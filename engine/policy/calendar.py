@@ -109,8 +109,9 @@ def _utc(tz: ZoneInfo, day: dt.date, minute: int) -> int:
     return int(local.timestamp())
 
 
-def _offset_changes(tz: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
-    """``(instant, offset)`` pairs: the UTC offset from each instant on."""
+def _offset_changes(tz: ZoneInfo, start: int, end: int, step: int = 6 * 3600) -> list[tuple[int, int]]:
+    """``(instant, offset)`` pairs: the UTC offset from each instant on (looked at every
+    ``step`` seconds, each change found to the second)."""
 
     def offset(t: int) -> int:
         delta = dt.datetime.fromtimestamp(t, tz).utcoffset()
@@ -118,7 +119,6 @@ def _offset_changes(tz: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]
 
     changes = [(start - DAY, offset(start - DAY))]
     t = start - DAY
-    step = 6 * 3600
     while t < end + DAY:
         nxt = t + step
         if offset(nxt) != changes[-1][1]:
@@ -188,8 +188,11 @@ def _add_day(intervals: list[tuple[int, int]], day: list[tuple[int, int]]) -> No
             intervals.append((ua, ub))
 
 
-def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: int) -> CaseCalendar:
-    """Working time of ``spec`` from the local day before ``start`` for ``days`` days."""
+def instantiate_calendar(
+    name: str, spec: Calendar, start: dt.datetime, days: int, far_days: int = 0
+) -> CaseCalendar:
+    """Working time of ``spec`` from the local day before ``start`` for ``days`` days, and its
+    UTC offsets for ``far_days`` days when that is longer (long calendar periods)."""
     tz = zone(spec.timezone)
     first = start.astimezone(tz).date() - dt.timedelta(days=1)
     last = first + dt.timedelta(days=days + 1)
@@ -206,13 +209,23 @@ def instantiate_calendar(name: str, spec: Calendar, start: dt.datetime, days: in
         day += dt.timedelta(days=1)
     horizon_start = _utc(tz, first, 0)
     horizon_end = _utc(tz, last, 1440) - 1
+    offsets = _offset_changes(tz, horizon_start, horizon_end)
+    far_end = 0
+    if far_days > days:
+        far_end = _utc(tz, first + dt.timedelta(days=far_days + 1), 1440) - 1
+        # past the working time, a look a day apart finds every change (none is a day apart)
+        offsets += [c for c in _offset_changes(tz, horizon_end, far_end, DAY) if c[0] > offsets[-1][0]]
+        back = horizon_start - (far_days - days) * DAY
+        offsets = [c for c in _offset_changes(tz, back, horizon_start, DAY) if c[0] < offsets[0][0]] + offsets
+        offsets = [c for i, c in enumerate(offsets) if i == 0 or c[1] != offsets[i - 1][1]]
     return CaseCalendar(
         name=name,
         timezone=spec.timezone,
         start=horizon_start,
         end=horizon_end,
         intervals=tuple(intervals),
-        offsets=tuple(_offset_changes(tz, horizon_start, horizon_end)),
+        offsets=tuple(offsets),
         business_day_seconds=nominal_day_seconds(spec),
         closed_days=tuple(closed_in_range),
+        far_end=far_end,
     )

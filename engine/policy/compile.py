@@ -97,6 +97,19 @@ def horizon_days(plan: Plan, *, whole: bool = False) -> int:
     return max(min(max(2 * longest + 30, 60), 3 * 366), longest + 60)
 
 
+def longest_calendar_period(plan: Plan) -> int:
+    """Days of the longest period in calendar units (days to years) a clock or date counts: an
+    event inside the horizon may start one, which needs the UTC offsets that far, not the
+    working time."""
+    durations: list[Duration] = [d.offset for d in plan.dates]
+    for clock in plan.clocks:
+        durations += [clock.target, *clock.by_priority.values()]
+        if clock.extension_cap is not None:
+            durations.append(clock.extension_cap)
+    calendar = [d.approx_calendar_days() for d in durations if d.unit in ("days", "weeks", "months", "years")]
+    return max(calendar, default=0)
+
+
 def select_calendars(policy: Policy, complaint: Complaint | None) -> dict[str, str]:
     """Each calendar selector's choice for a complaint.
 
@@ -135,11 +148,13 @@ def instantiate(
     policy = compiled.policy if isinstance(compiled, CompiledPolicy) else compiled
     if received_at.tzinfo is None:
         raise ValueError("received_at needs a UTC offset")
-    span = days or horizon_days(compiled.plan if isinstance(compiled, CompiledPolicy) else Plan.of(policy))
+    plan = compiled.plan if isinstance(compiled, CompiledPolicy) else Plan.of(policy)
+    span = days or horizon_days(plan)
+    far = span + longest_calendar_period(plan) + 2
     if selected is None:
         selected = select_calendars(policy, complaint)
     calendars = {
-        name: calendar_to_data(instantiate_calendar(name, policy.calendars[name], received_at, span))
+        name: calendar_to_data(instantiate_calendar(name, policy.calendars[name], received_at, span, far))
         for name in sorted(policy.calendars)
     }
     customer_tz = complaint.customer.timezone if complaint else None

@@ -25,7 +25,7 @@ from .errors import did_you_mean
 from .model import Complaint
 from .vocabulary import CASE_FIELDS
 
-ROOTS = ("complaint", "case")
+ROOTS = ("complaint", "case", "dates")
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 _TOKEN = re.compile(
     r"""
@@ -66,7 +66,9 @@ def _tree_for(annotation: Any) -> FieldTree | None:
 
 COMPLAINT_TREE = _tree_for(Complaint)
 CASE_TREE = FieldTree(dict.fromkeys(CASE_FIELDS))
-_TREES: dict[str, FieldTree | None] = {"complaint": COMPLAINT_TREE, "case": CASE_TREE}
+#: ``dates["<id>"]``: a derived date of the policy, once it can be counted (``DATE_FIELDS``).
+DATE_FIELDS = ("day", "passed_at_receipt", "days_from_receipt")
+_TREES: dict[str, FieldTree | None] = {"complaint": COMPLAINT_TREE, "case": CASE_TREE, "dates": None}
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
             ExpressionProblem(
                 f'unknown variable "{name}" in condition',
                 offset,
-                did_you_mean(name, ROOTS) or "conditions can use `complaint` and `case`",
+                did_you_mean(name, ROOTS) or "conditions can use `complaint`, `case` and `dates`",
             )
         )
     problems.extend(_check_paths(tokens, bound))
@@ -245,7 +247,7 @@ def sample_variables() -> dict[str, Any]:
             "incident_date": "2026-01-01",
         }
     )
-    return {"complaint": complaint_variables(sample), "case": case_variables()}
+    return {"complaint": complaint_variables(sample), "case": case_variables(), "dates": {}}
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .durations import DURATION_PATTERN, PERCENT_PATTERN
-from .vocabulary import CLOCK_EVENT_HELP, CLOCK_EVENT_PATTERN
+from .vocabulary import ANCHOR_HELP, ANCHOR_PATTERN, CLOCK_EVENT_HELP, CLOCK_EVENT_PATTERN
 
 Name = Annotated[
     str,
@@ -245,7 +245,9 @@ class Refusal(_Model):
     """A reason a complaint is not considered; the customer is told why."""
 
     id: Name
-    reason: Literal["incomplete", "unidentifiable", "abusive", "out_of_scope", "duplicate", "other"]
+    reason: Literal[
+        "incomplete", "unidentifiable", "abusive", "out_of_scope", "out_of_time", "duplicate", "other"
+    ]
     when: Cel
     template: Name = Field(description="Message telling the customer why.")
 
@@ -309,6 +311,12 @@ ClockEvent = Annotated[
     StringConstraints(pattern=CLOCK_EVENT_PATTERN),
     Field(description=CLOCK_EVENT_HELP, examples=["acknowledged", "stage:investigation"]),
 ]
+#: What a clock starts on or a date counts from: a case event, or a date the complaint supplies.
+Anchor = Annotated[
+    str,
+    StringConstraints(pattern=ANCHOR_PATTERN),
+    Field(description=ANCHOR_HELP, examples=["acknowledged", "complaint.incident_date"]),
+]
 
 
 class Counting(_Model):
@@ -322,8 +330,12 @@ class Counting(_Model):
         description="Business days end at close of business on the Nth day, "
         "or count N x the working-day length in business hours.",
     )
-    out_of_hours: Literal["next_opening", "as_received"] = Field(
-        "next_opening", description="A complaint received out of hours counts from the next opening."
+    out_of_hours: Literal["next_opening", "as_received", "receipt_date"] | None = Field(
+        None,
+        description="Received out of working hours: count from the next opening (the default for "
+        "business units), from the instant of receipt (`as_received`, the default for days to "
+        "years), or keep the date of receipt as the day of receipt for business days even when "
+        "it was not a working day (`receipt_date`: a Saturday receipt makes Monday day one).",
     )
     end_of_day: bool = Field(
         True, description="Day, week, month and year deadlines end at the end of that local day."
@@ -371,7 +383,7 @@ class Clock(_Model):
     )
     applies_when: Cel | None = None
     counting: Counting = Field(default_factory=Counting)
-    starts: ClockEvent = "submitted"
+    starts: Anchor = "submitted"
     stops: list[ClockEvent] = Field(default_factory=lambda: ["resolved"])
     on_reopen: Literal["restart", "resume", "none"] = "restart"
     pause_while_waiting_on_customer: bool = False
@@ -389,7 +401,7 @@ class DerivedDate(_Model):
 
     id: Name
     title: LocalText
-    from_event: ClockEvent = Field("submitted", alias="from")
+    from_event: Anchor = Field("submitted", alias="from")
     offset: DurationText
     calendar: Name | None = None
     counting: Counting = Field(default_factory=Counting)

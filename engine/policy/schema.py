@@ -168,7 +168,14 @@ def _pattern_message(error: ValidationError) -> tuple[str, str | None]:
     if pattern == "^[A-Z]{2}$":
         return f"{shown} is not a country code", 'use an ISO 3166 code such as "GB"'
     if "stage:" in str(pattern):
-        return f"{shown} is not a known event", "see the list of clock events in docs/policy-language.md"
+        return f"{shown} is not a known event", (
+            "see the list of clock events in docs/policy-language.md"
+            + (
+                "; a date of the complaint is complaint.incident_date or complaint.custom.<field>"
+                if "complaint" in str(pattern)
+                else ""
+            )
+        )
     if "a-z]{2,3}" in str(pattern):
         return f"{shown} is not a language code", 'write e.g. "en", "de" or "en-GB"'
     return f"{shown} does not have the expected form", None

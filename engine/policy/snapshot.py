@@ -163,7 +163,7 @@ def calendar_to_data(cal: CaseCalendar) -> dict[str, Any]:
     for a, b in cal.intervals:
         flat += [a - previous, b - a]
         previous = b
-    return {
+    data: dict[str, Any] = {
         "name": cal.name,
         "timezone": cal.timezone,
         "start": cal.start,
@@ -173,6 +173,9 @@ def calendar_to_data(cal: CaseCalendar) -> dict[str, Any]:
         "day": cal.business_day_seconds,
         "closed": [list(c) for c in cal.closed_days],
     }
+    if cal.far_end:
+        data["far_end"] = cal.far_end
+    return data
 
 
 def calendar_from_data(data: dict[str, Any]) -> CaseCalendar:
@@ -193,4 +196,5 @@ def calendar_from_data(data: dict[str, Any]) -> CaseCalendar:
         offsets=tuple((a, b) for a, b in data["offsets"]),
         business_day_seconds=data["day"],
         closed_days=tuple((a, b) for a, b in data.get("closed", [])),
+        far_end=data.get("far_end", 0),
     )

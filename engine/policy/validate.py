@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from . import expressions, hygiene, money, tone
+from .anchors import is_complaint_date
 from .calendar import CalendarError, closed_dates, parse_range, supported_subdivisions, zone
 from .durations import DURATION_PATTERN, Duration, DurationError, parse_duration, parse_percent
 from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
@@ -36,6 +37,8 @@ from .vocabulary import EVERY_MESSAGE, SENT_WITH
 MAX_SURVEY_QUESTIONS_WARN = 7
 MAX_SURVEY_QUESTIONS = 15
 _CUSTOM_FIELD = re.compile(r"complaint\.custom\.[A-Za-z_][A-Za-z0-9_]*")
+#: ``dates["<id>"]`` (and ``.field``) in a condition.
+_DATE_REF = re.compile(r"""\bdates\s*\[\s*["']([^"']*)["']\s*\](?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?""")
 
 
 @dataclass
@@ -631,11 +634,40 @@ class _Checker:
                             "cel",
                         )
                     )
+            self._date_refs(loc, source)
             for problem in expressions.check(source):
                 line, col = self.doc.line_col_of_offset(loc, problem.offset)
                 self.problems.append(
                     PolicyError(
                         self.doc.file, line, col, _fmt(loc), problem.message, problem.hint, "error", "cel"
+                    )
+                )
+
+    def _date_refs(self, loc: Loc, source: str) -> None:
+        """``dates["<id>"]`` in a condition names a date of the policy, and one of its fields."""
+        known = self.known("dates")
+        for match in _DATE_REF.finditer(source):
+            name, field = match.group(1), match.group(2)
+            line, col = self.doc.line_col_of_offset(loc, match.start())
+            if self.checkable("dates") and name not in known:
+                hint = known_names_hint(name, known, "dates")
+                self.problems.append(
+                    PolicyError(
+                        self.doc.file, line, col, _fmt(loc), f'unknown date "{name}"', hint, "error", "cel"
+                    )
+                )
+            elif field is not None and field not in expressions.DATE_FIELDS:
+                hint = f"a date has {', '.join(expressions.DATE_FIELDS)}"
+                self.problems.append(
+                    PolicyError(
+                        self.doc.file,
+                        line,
+                        col,
+                        _fmt(loc),
+                        f'unknown field "{field}" of a date',
+                        hint,
+                        "error",
+                        "cel",
                     )
                 )
 
@@ -877,6 +909,7 @@ class _Checker:
                         key=True,
                     )
             self._event_ref((*loc, "starts"), clock.starts)
+            self._from_complaint_date((*loc, "target"), clock.starts, target)
             for j, event in enumerate(clock.stops):
                 self._event_ref((*loc, "stops", j), event)
                 if event == clock.starts:
@@ -949,9 +982,22 @@ class _Checker:
     def check_dates(self) -> None:
         self.unique("dates")
         for i, date in self.parts.items("dates"):
-            self.duration(("dates", i, "offset"), date.offset)
+            offset = self.duration(("dates", i, "offset"), date.offset)
             self.calendar_ref(("dates", i, "calendar"), date.calendar)
             self._event_ref(("dates", i, "from"), date.from_event)
+            self._from_complaint_date(("dates", i, "offset"), date.from_event, offset)
+
+    def _from_complaint_date(self, loc: Loc, anchor: str, duration: Duration | None) -> None:
+        """A period from a date the complaint gives (often before the case) counts in calendar
+        or elapsed time: working time before the receipt is not in a case calendar."""
+        if duration is not None and is_complaint_date(anchor) and duration.is_business:
+            self.error(
+                loc,
+                f'"{duration}" from {anchor}: a period from a date the complaint gives counts in '
+                "days, weeks, months or years (or hours)",
+                "e.g. 60 days",
+                code="duration",
+            )
 
     def check_authority(self) -> None:
         self.unique("authority")

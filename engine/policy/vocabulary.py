@@ -54,6 +54,16 @@ CLOCK_EVENT_HELP = (
 )
 
 
+#: A date the complaint supplies, which a derived date or a clock may count from: the
+#: ``incident_date`` field or a ``custom`` field holding an ISO date (``2026-10-01``) or time.
+COMPLAINT_DATE = "complaint."
+COMPLAINT_DATE_PATTERN = r"complaint\.(incident_date|custom\.[A-Za-z0-9_]+)"
+ANCHOR_PATTERN = CLOCK_EVENT_PATTERN[:-2] + "|" + COMPLAINT_DATE_PATTERN + ")$"
+ANCHOR_HELP = (
+    CLOCK_EVENT_HELP + " Or a date of the complaint: complaint.incident_date, complaint.custom.<field>."
+)
+
+
 def stage_event(stage: str) -> str:
     return f"{STAGE_EVENT}{stage}"
 
@@ -69,6 +79,8 @@ def event_words(event: str) -> str:
     if event.startswith(CLOCK_EVENT):
         _, name, what = event.split(":")
         return f'clock "{name}" {what}'
+    if event.startswith(COMPLAINT_DATE):
+        return f"the date the complaint gives as {event[len(COMPLAINT_DATE) :]}"
     return CASE_EVENTS.get(event, event)
 
 

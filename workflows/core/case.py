@@ -81,6 +81,8 @@ class Case(ABC):
         self.cap_checks: list[CapCheck] = []
         #: How deep case events are nested (clocks anchored on each other).
         self.depth = 0
+        #: ``dates`` as conditions last saw them, with the number of case events they counted.
+        self._dates: tuple[int, dict[str, Any]] | None = None
         self.state = CaseState(
             complaint_id=complaint_id,
             policy_sha=compiled.sha256,
@@ -95,6 +97,7 @@ class Case(ABC):
         """What conditions see: the complaint and the case."""
         s = self.state
         return {
+            "dates": self.date_values(),
             "complaint": self.complaint_vars,
             "case": case_variables(
                 {
@@ -118,6 +121,15 @@ class Case(ABC):
                 }
             ),
         }
+
+    def date_values(self) -> dict[str, Any]:
+        """``dates`` for conditions, counted again only when a case event happened."""
+        key = len(self.state.events)
+        if self._dates is None or self._dates[0] != key:
+            from .dates import condition_values
+
+            self._dates = (key, condition_values(self))
+        return self._dates[1]
 
     def when(self, condition: str | None) -> bool:
         """Whether a condition holds now (no condition always holds; a failing one is false)."""
@@ -195,6 +207,19 @@ class Case(ABC):
             elif len(known) < MAX_CONDITION_ERRORS:
                 rules = sorted(path for path, text in self.compiled.conditions.items() if text == condition)
                 known.append(ConditionError(rules=rules, condition=condition, error=error, first_at=iso(now)))
+
+
+def event_first(case: Case, event: Callable[[], object], message: Callable[[], object]) -> None:
+    """A case event and the message sent on it: the event first, so the message tells the clocks
+    and dates it starts (``deadlines-as-regimes-count``); before, the message went first."""
+    from .patches import DEADLINES_AS_REGIMES_COUNT
+
+    if case.patched(DEADLINES_AS_REGIMES_COUNT):
+        event()
+        message()
+    else:
+        message()
+        event()
 
 
 def answer(status: str, entry: LogEntry | None, reason: str | None = "", **detail: Any) -> Answer:

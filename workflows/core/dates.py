@@ -1,23 +1,76 @@
-"""``dates``: the dates a customer must be told, counted from a case event."""
+"""``dates``: the dates a customer must be told, counted from a case event or from a date the
+complaint supplies (``complaint.incident_date``, ``complaint.custom.<field>``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ombuds.engine.policy.anchors import complaint_date, is_complaint_date
 from ombuds.engine.policy.business_time import HorizonExceeded
+from ombuds.engine.policy.model import DerivedDate
+from ombuds.engine.policy.plan import DatePlan
 
 from .case import Case
+from .patches import DEADLINES_AS_REGIMES_COUNT
 
 
-def derived(case: Case) -> dict[str, str]:
-    """Each date whose event has happened, as a local date (``2027-02-23``)."""
+def anchor(case: Case, name: str, calendar: str | None) -> int | None:
+    """When a case event happened, or the instant a complaint's date names; None: not (yet)."""
+    if is_complaint_date(name):
+        return complaint_date(case.complaint, name, case.calendar(calendar))
+    return case.state.events.get(name)
+
+
+def due(case: Case, date: DerivedDate, plan: DatePlan) -> int | None:
+    """The date's instant, once its anchor is known; raises :class:`HorizonExceeded`."""
+    at = anchor(case, date.from_event, date.calendar)
+    return None if at is None else case.calendar(date.calendar).due(at, plan.offset, plan.counting)
+
+
+def derived(case: Case, *, strict: bool = True) -> dict[str, str]:
+    """Each date whose anchor is known, as a local date (``2027-02-23``).
+
+    With ``deadlines-as-regimes-count`` a date at the end of a working day (a close at 24:00) is
+    that day, and a date past the case calendar raises :class:`HorizonExceeded` (the host then
+    builds a longer calendar) unless ``strict`` is off (a view: the date is left out); before,
+    such a date was the next day, or left out."""
     out = {}
+    regimes = case.patched(DEADLINES_AS_REGIMES_COUNT)
     for date, plan in zip(case.policy.dates, case.plan.dates, strict=True):
-        anchor = case.state.events.get(date.from_event)
-        if anchor is None:
-            continue
         cal = case.calendar(date.calendar)
         try:
-            due = cal.due(anchor, plan.offset, plan.counting)
+            at = due(case, date, plan)
+        except HorizonExceeded:
+            if regimes and strict:
+                raise
+            continue
+        if at is None:
+            continue
+        if regimes:
+            out[date.id] = cal.told_day(at)[0].isoformat()
+        else:
+            out[date.id] = cal.local_datetime(at).strftime("%Y-%m-%d")
+    return out
+
+
+def condition_values(case: Case) -> dict[str, dict[str, Any]]:
+    """What conditions see as ``dates["<id>"]``: the day, whether it had passed when the
+    complaint was received, and the calendar days from the day of receipt to it (negative
+    when it was before)."""
+    out: dict[str, dict[str, Any]] = {}
+    received = case.state.received
+    for date, plan in zip(case.policy.dates, case.plan.dates, strict=True):
+        cal = case.calendar(date.calendar)
+        try:
+            at = due(case, date, plan)
         except HorizonExceeded:
             continue
-        out[date.id] = cal.local_datetime(due).strftime("%Y-%m-%d")
+        if at is None:
+            continue
+        day = cal.told_day(at)[0]
+        out[date.id] = {
+            "day": day.isoformat(),
+            "passed_at_receipt": at < received,
+            "days_from_receipt": day.toordinal() - cal.local_ordinal(received),
+        }
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ombuds.engine.policy.rules import intake_refusal
 
 from . import callbacks, classification, escalation, notifications, stages
-from .case import Case, answer
+from .case import Case, answer, event_first
 from .clocks import deadlines, running
 from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
 from .patches import CASES_KEEP_MOVING
@@ -29,6 +29,7 @@ def start(case: Case, now: int) -> None:
     classification.apply(case, now)
     running.arm(case)
     running.process(case, received, "submitted", SYSTEM)
+    running.start_from_complaint_dates(case, received)
     if received < now:  # entered late: what fell due since receipt comes first, in order
         deadlines.fire(case, now)
     entered = stages.enter(case, now, policy.stages[0].id, "intake", SYSTEM)
@@ -39,8 +40,11 @@ def start(case: Case, now: int) -> None:
         notifications.send(case, entry, primary)
     if "acknowledged" in policy.notifications.events and policy.intake.acknowledge == "at_intake":
         entry = case.log(now, "intake", "notifications.events.acknowledged", "acknowledgement sent")
-        notifications.announce(case, entry, "acknowledged")
-        mark_acknowledged(case, now, SYSTEM)
+        event_first(
+            case,
+            lambda: mark_acknowledged(case, now, SYSTEM),
+            lambda: notifications.announce(case, entry, "acknowledged"),
+        )
     callbacks.offer(case, now)
     escalation.trigger(case, now, "classification", "intake", SYSTEM)
 
@@ -75,8 +79,11 @@ def on_acknowledge(case: Case, event: Acknowledge, now: int) -> Answer:
     entry = case.log(
         now, "event:acknowledge", "notifications.events.acknowledged", "acknowledgement sent", event.actor
     )
-    notifications.announce(case, entry, "acknowledged")
-    mark_acknowledged(case, now, event.actor)
+    event_first(
+        case,
+        lambda: mark_acknowledged(case, now, event.actor),
+        lambda: notifications.announce(case, entry, "acknowledged"),
+    )
     return answer("acknowledged", entry)
 
 

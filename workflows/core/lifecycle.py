@@ -9,7 +9,7 @@ it as ``case.reopen``).
 from __future__ import annotations
 
 from . import callbacks, follow_up, notifications, promises, stages, values
-from .case import Case, Rejected, answer
+from .case import Case, Rejected, answer, event_first
 from .clocks import running
 from .events import SYSTEM, Actor, Answer, Close, Reopen, Resolve, Withdraw
 from .patches import MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
@@ -98,8 +98,11 @@ def on_withdraw(case: Case, event: Withdraw, now: int) -> Answer:
         event.actor,
         reason=event.reason,
     )
-    notifications.announce(case, entry, "withdrawn")
-    running.process(case, now, "withdrawn", event.actor)
+    event_first(
+        case,
+        lambda: running.process(case, now, "withdrawn", event.actor),
+        lambda: notifications.announce(case, entry, "withdrawn"),
+    )
     follow_up.cancel(case)
     return answer("withdrawn", entry)
 
@@ -127,9 +130,12 @@ def close(case: Case, now: int, actor: Actor, trigger: str) -> None:
         final_response=False if unanswered else None,
     )
     told = outcome(case) if case.patched(MESSAGES_WORTH_READING) else {}
-    notifications.announce(case, closed, "closed", **told)
-    running.process(case, now, "closed", actor)
-    running.stop_all(case, now, actor, "closed", unmet=unanswered)
+
+    def happened() -> None:
+        running.process(case, now, "closed", actor)
+        running.stop_all(case, now, actor, "closed", unmet=unanswered)
+
+    event_first(case, happened, lambda: notifications.announce(case, closed, "closed", **told))
     for promise in s.promises:
         if promise.kept is None:
             promise.kept = True

@@ -37,6 +37,11 @@ MESSAGES_REACH_PEOPLE = "messages-reach-people"
 #: a reply and a resolution's cancelled callbacks reach the customer; promised times are told
 #: inside working hours; messages within ``notifications.combine_within`` go out as one.
 MESSAGES_WORTH_READING = "messages-worth-reading"
+#: Deadlines as regimes count them (issue 20): a message sent on an event tells the clocks and
+#: dates the event starts; a date at the end of a working day is told as that day; a date past
+#: the case calendar asks for a longer one instead of disappearing; a repeating clock, and a clock
+#: started by another's breach, count on from the deadline.
+DEADLINES_AS_REGIMES_COUNT = "deadlines-as-regimes-count"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -46,4 +51,5 @@ PATCHES = (
     CASES_KEEP_MOVING,
     MESSAGES_REACH_PEOPLE,
     MESSAGES_WORTH_READING,
+    DEADLINES_AS_REGIMES_COUNT,
 )

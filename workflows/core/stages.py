@@ -6,7 +6,7 @@ from __future__ import annotations
 from ombuds.engine.policy.vocabulary import stage_event
 
 from . import notifications
-from .case import Case, Rejected, answer
+from .case import Case, Rejected, answer, event_first
 from .clocks import running
 from .events import Actor, AgentReply, Answer, EnterStage, Finding
 from .patches import MESSAGES_WORTH_READING
@@ -20,8 +20,11 @@ def enter(case: Case, now: int, stage_id: str, trigger: str, actor: Actor) -> Lo
     stage = case.policy.stages[index]
     case.state.stage = stage.id
     entry = case.log(now, trigger, f"stages[{index}]", "stage entered", actor, stage=stage.id)
-    notifications.send(case, entry, stage.notify)
-    running.process(case, now, stage_event(stage.id), actor)
+    event_first(
+        case,
+        lambda: running.process(case, now, stage_event(stage.id), actor),
+        lambda: notifications.send(case, entry, stage.notify),
+    )
     return entry
 
 
@@ -44,12 +47,18 @@ def on_agent_reply(case: Case, event: AgentReply, now: int) -> Answer:
         entry = case.log(now, "event:agent_reply", "stages", "internal note", event.actor, text=event.text)
         return answer("noted", entry)
     entry = case.log(now, "event:agent_reply", "stages", "agent replied", event.actor, text=event.text)
-    if case.patched(MESSAGES_WORTH_READING):
-        notifications.announce(case, entry, "agent_reply", reply=event.text)
     first = "first_response" not in case.state.events
-    running.process(case, now, "agent_reply", event.actor)
-    if first:
-        running.process(case, now, "first_response", event.actor)
+
+    def happened() -> None:
+        running.process(case, now, "agent_reply", event.actor)
+        if first:
+            running.process(case, now, "first_response", event.actor)
+
+    def told() -> None:
+        if case.patched(MESSAGES_WORTH_READING):
+            notifications.announce(case, entry, "agent_reply", reply=event.text)
+
+    event_first(case, happened, told)
     return answer("recorded", entry)
 
 

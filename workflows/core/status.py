@@ -70,6 +70,16 @@ class StatusView(Payload):
     condition_errors: list[ConditionError] = Field(default_factory=list)
 
 
+def told(core: Interpreter, t: int, calendar: str | None) -> str:
+    """A deadline as people read it in its calendar's timezone; one at the end of a day (a close
+    at 24:00, or 23:59:59) is that day's end, not the next day's midnight."""
+    cal = core.calendar(calendar)
+    day, end_of_day = cal.told_day(t)
+    if end_of_day:
+        return f"{day.isoformat()} end of day ({cal.timezone})"
+    return core.local(t, calendar)
+
+
 def remaining_text(seconds: int) -> str:
     hours, rest = divmod(max(seconds, 0), 3600)
     return f"{hours}h{rest // 60:02d}m"
@@ -121,7 +131,7 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
         )
         if cs.due is not None:
             view.due = iso(cs.due)
-            view.due_local = core.local(cs.due, clock.calendar)
+            view.due_local = told(core, cs.due, clock.calendar)
             if cs.status == "running":
                 view.remaining = remaining(
                     core.policy, core.instance, clock, cs.target or clock.target, cs.due, now
@@ -157,7 +167,7 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
         offered=s.offered,
         chosen=s.chosen,
         callbacks=s.callbacks,
-        dates=dates.derived(core),
+        dates=dates.derived(core, strict=False),
         log_entries=len(s.log),
         condition_errors=s.condition_errors,
     )

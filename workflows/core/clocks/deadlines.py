@@ -144,7 +144,7 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
     )
     for template in clock.notify_on_breach:
         notifications.send(case, entry, template, to="staff", clock=values.clock(case, clock.id))
-    running.process(case, now, clock_event(clock.id, "breached"), SYSTEM)
+    running.process(case, now, clock_event(clock.id, "breached"), SYSTEM, since=cs.due)
     escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
 
 
@@ -198,11 +198,13 @@ def check_explain_delay(case: Case, event: ExplainDelay) -> None:
 
 
 def restart_notice(case: Case, now: int, clock: Clock, cs: ClockState) -> None:
-    """A notice clock is met when it falls due; one that repeats starts again."""
+    """A notice clock is met when it falls due; one that repeats starts again, counting on from
+    that deadline."""
+    due = cs.due
     cs.status = "stopped"
     if clock.repeat:
         cs.status = "waiting"
-        running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM)
+        running.start(case, now, clock, cs, clock_event(clock.id, "stopped"), SYSTEM, since=due)
 
 
 def expected_resolution_value(case: Case) -> dict[str, object] | None:

@@ -11,7 +11,7 @@ from ombuds.engine.policy.rules import clock_calendar
 from .. import notifications, values
 from ..case import Case, Rejected, answer, iso
 from ..events import Answer, Extend
-from ..patches import EXTENSION_KEEPS_PAUSED_TIME, MESSAGES_WORTH_READING
+from ..patches import DEADLINES_AS_REGIMES_COUNT, EXTENSION_KEEPS_PAUSED_TIME, MESSAGES_WORTH_READING
 from ..state import Promise
 from . import running
 
@@ -101,8 +101,15 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
         due=iso(new_due),
         **base,
     )
-    notifications.send(case, entry, ext.notice, reason=event.reason, new_date=told)
-    notifications.announce(case, entry, "extension", reason=event.reason, new_date=told)
+
+    def notice() -> None:
+        notifications.send(case, entry, ext.notice, reason=event.reason, new_date=told)
+        notifications.announce(case, entry, "extension", reason=event.reason, new_date=told)
+
+    # the notice tells what the extension starts (``deadlines-as-regimes-count``); before, it went first
+    event_first = case.patched(DEADLINES_AS_REGIMES_COUNT)
+    if not event_first:
+        notice()
     if cs.status == "breached" and new_due > now:
         cs.status = "running"  # a late extension the policy allows (no notice-before rule)
     s.promises.append(
@@ -116,4 +123,6 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
         )
     )
     running.process(case, now, "extension_granted", event.actor)
+    if event_first:
+        notice()
     return answer("extended", entry, due=iso(new_due), **base)

@@ -8,6 +8,7 @@ Starting, stopping or breaching a clock is itself a case event
 
 from __future__ import annotations
 
+from ombuds.engine.policy.anchors import complaint_date, is_complaint_date
 from ombuds.engine.policy.business_time import CaseCalendar, HorizonExceeded
 from ombuds.engine.policy.durations import Duration, parse_duration
 from ombuds.engine.policy.model import Clock
@@ -16,8 +17,8 @@ from ombuds.engine.policy.vocabulary import ENDING, ONCE_ONLY, clock_event
 
 from .. import notifications
 from ..case import Case, answer, iso
-from ..events import Actor, Answer, RequestInformation
-from ..patches import MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
+from ..events import SYSTEM, Actor, Answer, RequestInformation
+from ..patches import DEADLINES_AS_REGIMES_COUNT, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from ..state import ClockState
 
 #: Case events nested deeper than this (clocks anchored on each other in a ring) stop here.
@@ -33,8 +34,9 @@ def arm(case: Case) -> None:
         case.state.clocks[clock.id] = state
 
 
-def process(case: Case, now: int, event: str, actor: Actor) -> None:
-    """A case event: record it, then start and stop the clocks anchored on it."""
+def process(case: Case, now: int, event: str, actor: Actor, since: int | None = None) -> None:
+    """A case event: record it, then start and stop the clocks anchored on it.  ``since``: the
+    deadline the event is (a breach), which a clock it starts counts on from."""
     case.record_event(now, event)
     case.depth += 1
     if case.depth > MAX_DEPTH:
@@ -50,18 +52,33 @@ def process(case: Case, now: int, event: str, actor: Actor) -> None:
                 if clock.repeat and event not in ENDING:
                     start(case, now, clock, cs, event, actor)
             elif event == clock.starts and cs.status == "waiting":
-                start(case, now, clock, cs, event, actor)
+                start(case, now, clock, cs, event, actor, since=since)
     finally:
         case.depth -= 1
 
 
-def start(case: Case, now: int, clock: Clock, cs: ClockState, trigger: str, actor: Actor) -> None:
+def start(
+    case: Case,
+    now: int,
+    clock: Clock,
+    cs: ClockState,
+    trigger: str,
+    actor: Actor,
+    since: int | None = None,
+    origin: int | None = None,
+) -> None:
+    """Start a clock at ``now``; ``since``: a deadline it counts on from (a repeating notice's last
+    one, a breach), not a new receipt out of hours (``deadlines-as-regimes-count``); ``origin``:
+    the instant it counts from when that is not ``now`` (a date the complaint gives)."""
     i = case.clock_index(clock.id)
     plan = case.plan.clocks[i]
     duration, rule = plan.target_for(i, case.state.priority or None)
     cal = case.calendar(clock_calendar(case.policy, clock))
-    due = cal.due(now, duration, plan.counting)
-    cs.status, cs.started_at, cs.due = "running", now, due
+    if since is not None and case.patched(DEADLINES_AS_REGIMES_COUNT):
+        due = cal.due(since, duration, plan.counting, continuing=True)
+    else:
+        due = cal.due(now if origin is None else origin, duration, plan.counting)
+    cs.status, cs.started_at, cs.due = "running", now if origin is None else origin, due
     cs.target, cs.target_rule = str(duration), rule
     cs.remaining = None
     cs.warnings_at = warning_instants(case, clock, cal, duration, now, due)
@@ -84,6 +101,20 @@ def start(case: Case, now: int, clock: Clock, cs: ClockState, trigger: str, acto
     if waiting and not pause_first:
         pause(case, now, clock, cs, actor)
     process(case, now, clock_event(clock.id, "started"), actor)
+
+
+def start_from_complaint_dates(case: Case, now: int) -> None:
+    """At intake: each clock that counts from a date the complaint gives starts from it (a
+    complaint without that date leaves the clock waiting; one past its deadline breaches at once)."""
+    for clock in case.policy.clocks:
+        cs = case.state.clocks.get(clock.id)
+        if cs is None or cs.status != "waiting" or not is_complaint_date(clock.starts):
+            continue
+        origin = complaint_date(
+            case.complaint, clock.starts, case.calendar(clock_calendar(case.policy, clock))
+        )
+        if origin is not None:
+            start(case, now, clock, cs, clock.starts, SYSTEM, origin=min(origin, now))
 
 
 def warning_instants(
