@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .explain import convention
+from .explain import convention, date_rule
+from .policy.anchors import complaint_date, date_due, is_complaint_date
 from .policy.business_time import CaseCalendar, HorizonExceeded
 from .policy.compile import horizon_days, instantiate
 from .policy.expressions import Evaluator, case_variables, complaint_variables
-from .policy.model import Complaint, text_in
+from .policy.model import Clock, Complaint, text_in
 from .policy.rules import classify, clock_applies, clock_calendar, default_calendar
 from .policy.snapshot import CompiledPolicy
 from .policy.vocabulary import event_words
@@ -59,6 +60,36 @@ def told(cal: CaseCalendar, t: int) -> str:
 #: The longest calendar ``ombuds deadline`` builds (a sparse calendar needs more days than a
 #: duration's size suggests): beyond it, the deadline is reported as past the calendar.
 LONGEST_CALENDAR_DAYS = 150 * 366
+
+
+def _date_at(compiled: CompiledPolicy, instance: Any, name: str, complaint: Complaint, t0: int) -> int | None:
+    """A derived date as ``ombuds deadline`` shows it: events as if at receipt."""
+    policy = compiled.policy
+    index = next(i for i, d in enumerate(policy.dates) if d.id == name)
+    date, plan = policy.dates[index], compiled.plan.dates[index]
+    cal = instance.calendar(date.calendar or default_calendar(policy))
+
+    def anchor(event: str) -> int | None:
+        return complaint_date(complaint, event, cal) if is_complaint_date(event) else t0
+
+    return date_due(plan, cal, anchor)
+
+
+def _bounded(
+    compiled: CompiledPolicy, instance: Any, clock: Clock, due: int, complaint: Complaint, t0: int
+) -> tuple[int, str | None]:
+    """A deadline within its clock's ``at_latest`` and ``at_earliest`` dates, and why it moved."""
+    why = None
+    for name, pick, words in (
+        (clock.at_latest, min, "at the latest"),
+        (clock.at_earliest, max, "not before"),
+    ):
+        if name is None:
+            continue
+        limit = _date_at(compiled, instance, name, complaint, t0)
+        if limit is not None and pick(due, limit) != due:
+            due, why = limit, f'{words} the date "{name}"'
+    return due, why
 
 
 def deadlines(
@@ -112,18 +143,33 @@ def _deadlines(
             convention=convention(duration, clock.counting),
             starts=event_words(clock.starts),
         )
-        if clock.starts != "submitted":
+        start = t0
+        if is_complaint_date(clock.starts):
+            found = complaint_date(complaint, clock.starts, cal)
+            if found is None:
+                row.applies = False
+                row.note = f"starts from {clock.starts}, which this complaint does not give"
+            else:
+                start = min(found, t0)
+                row.note = f"starts from {clock.starts} ({_iso(cal.local_datetime(start))})"
+        elif clock.starts != "submitted":
             row.note = f"starts when {event_words(clock.starts)}; shown as if that happened at receipt"
         if row.applies:
-            due = cal.due(t0, duration, plan.counting)
+            due = cal.due(start, duration, plan.counting)
+            due, bounded = _bounded(compiled, instance, clock, due, complaint, t0)
+            if bounded:
+                row.note = "; ".join(filter(None, [row.note, bounded]))
             row.due_local = _iso(cal.local_datetime(due))
             day, row.end_of_day = cal.told_day(due)
             row.due_day = day.isoformat()
             row.due_utc = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
-            row.business_time = _span(cal.business_seconds_between(t0, due))
+            # working time from receipt at the earliest: none is known before the case
+            row.business_time = _span(max(cal.business_seconds_between(max(start, cal.start), due), 0))
             if plan.extension_cap is not None:
-                cap = cal.due(t0, plan.extension_cap, plan.counting)
+                cap = cal.due(start, plan.extension_cap, plan.counting)
                 row.extended_max_local = told(cal, cap)
+            elif clock.extension is not None:
+                row.extended_max_local = "no cap"
         rows.append(row)
     dates: list[dict[str, Any]] = []
     for date, date_plan in zip(policy.dates, compiled.plan.dates, strict=True):
@@ -131,19 +177,40 @@ def _deadlines(
             break
         cal_name = date.calendar or default_calendar(policy)
         cal = instance.calendar(cal_name)
-        due = cal.due(t0, date_plan.offset, date_plan.counting)
-        dates.append(
-            {
-                "date": date.id,
-                "title": text_in(date.title, None, policy.policy.locale) or date.id,
-                "from": event_words(date.from_event),
-                "local": _iso(cal.local_datetime(due)),
-                "day": cal.told_day(due)[0].isoformat(),
-                "end_of_day": cal.told_day(due)[1],
-                "told": told(cal, due),
-                "note": ""
-                if date.from_event == "submitted"
-                else "shown as if that event happened at receipt",
-            }
-        )
+        anchors = [t.anchor for t in date_plan.terms if t.on is None]
+
+        def anchor(name: str, cal: CaseCalendar = cal) -> int | None:
+            return complaint_date(complaint, name, cal) if is_complaint_date(name) else t0
+
+        on = date_due(date_plan, cal, anchor)
+        missing = [a for a in anchors if is_complaint_date(a) and anchor(a) is None]
+        later = [a for a in anchors if not is_complaint_date(a) and a != "submitted"]
+        notes = []
+        if missing and date_plan.pick == "one":
+            notes.append(f"needs {', '.join(missing)}, which this complaint does not give")
+        elif missing:
+            notes.append(f"{', '.join(missing)} not given: left out")
+        if later:
+            notes.append(
+                f"shown as if {'that event' if len(later) == 1 else 'those events'} happened at receipt"
+            )
+        entry: dict[str, Any] = {
+            "date": date.id,
+            "title": text_in(date.title, None, policy.policy.locale) or date.id,
+            "from": ", ".join(event_words(a) for a in anchors) or "a fixed date",
+            "rule": date_rule(date_plan),
+            "local": None,
+            "day": None,
+            "end_of_day": False,
+            "told": "not known",
+            "note": "; ".join(notes),
+        }
+        if on is not None:
+            entry.update(
+                local=_iso(cal.local_datetime(on)),
+                day=cal.told_day(on)[0].isoformat(),
+                end_of_day=cal.told_day(on)[1],
+                told=told(cal, on),
+            )
+        dates.append(entry)
     return rows, dates, classes

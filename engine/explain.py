@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from .policy.business_time import CountingRules
 from .policy.durations import Duration, parse_duration
 from .policy.model import Clock, Counting, Policy, text_in
+from .policy.plan import DatePlan
 from .policy.rules import clock_calendar
 from .policy.snapshot import CompiledPolicy
 from .policy.vocabulary import event_words
@@ -18,7 +20,18 @@ def cel(condition: str | None) -> str:
     return " ".join((condition or "").split())
 
 
-def convention(target: str | Duration, counting: Counting) -> str:
+def date_rule(plan: DatePlan) -> str:
+    """How a derived date is made, in words: ``6 months after the final response is sent``."""
+    words = [
+        f"{t.on.isoformat()}" if t.on is not None else f"{t.offset} after {event_words(t.anchor)}"
+        for t in plan.terms
+    ]
+    if plan.pick == "one":
+        return words[0]
+    return f"the {'later' if plan.pick == 'later' else 'earlier'} of " + "; ".join(words)
+
+
+def convention(target: str | Duration, counting: Counting | CountingRules) -> str:
     """The counting convention of a clock, in plain words."""
     d = target if isinstance(target, Duration) else parse_duration(target)
     parts: list[str] = []
@@ -84,6 +97,17 @@ def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
         differs = re.sub(r"\d+", "N", own) != re.sub(r"\d+", "N", default)
         lines.append(f"    priority {prio}: within {target}" + (f" ({own})" if differs else ""))
     lines.append(f"    counting: {default}")
+    if clock.when_due:
+        then = clock.when_due.action.replace("_", " ")
+        stage = f" {clock.when_due.stage}" if clock.when_due.stage else ""
+        told = f', after sending "{clock.when_due.notify}"' if clock.when_due.notify else ""
+        lines.append(
+            f"    when due it does not breach: the case is {'closed' if then == 'close' else 'resolved' if then == 'resolve' else 'moved to' + stage}{told}"
+        )
+    if clock.at_latest:
+        lines.append(f'    due by the date "{clock.at_latest}" at the latest, when that comes first')
+    if clock.at_earliest:
+        lines.append(f'    not due before the date "{clock.at_earliest}", when that comes later')
     stops = ", ".join(event_words(e) for e in clock.stops) or "never"
     lines.append(f"    starts when {event_words(clock.starts)}; stops when {stops}")
     if clock.pause_while_waiting_on_customer:
@@ -104,8 +128,11 @@ def _clock_lines(policy: Policy, clock: Clock) -> list[str]:
         ext = clock.extension
         cond = f" when {cel(ext.when)}" if ext.when else ""
         before = " sent before the original deadline" if ext.notice_before_deadline else ""
+        how_far = (
+            f"to at most {ext.max_total}" if ext.max_total else "with no cap, by a target or to a stated date"
+        )
         lines.append(
-            f'    may be extended{cond} to at most {ext.max_total}, with a notice ("{ext.notice}"){before} giving the reason and new date'
+            f'    may be extended{cond} {how_far}, with a notice ("{ext.notice}"){before} giving the reason and new date'
         )
     return lines
 
@@ -170,10 +197,12 @@ def explain(compiled: CompiledPolicy) -> str:
             out += ["  " + line for line in _clock_lines(p, clock)]
     if p.dates:
         out += ["", "Dates the customer is told:"]
-        for date in p.dates:
-            out.append(
-                f"  {text_in(date.title, None, m.locale)}: {date.offset} after {event_words(date.from_event)} ({convention(date.offset, date.counting)})"
+        for date, plan in zip(p.dates, compiled.plan.dates, strict=True):
+            conventions = sorted(
+                {convention(t.offset, t.counting) for t in plan.terms if t.offset is not None}
             )
+            how = f" ({'; '.join(conventions)})" if conventions else ""
+            out.append(f"  {text_in(date.title, None, m.locale)}: {date_rule(plan)}{how}")
     out += ["", f"Authority levels (lowest first; amounts in {m.currency}):"]
     for level in p.authority:
         lim = level.limits
@@ -203,6 +232,17 @@ def explain(compiled: CompiledPolicy) -> str:
             "  remedies: "
             + ", ".join(f"{k} ({text_in(r.title, None, m.locale)})" for k, r in comp.remedies.items())
         )
+        for name, remedy in comp.remedies.items():
+            for row in remedy.amounts:
+                cond = f"when {cel(row.when)}" if row.when else "otherwise"
+                out.append(f"  {name} amount {cond}: {row.amount}")
+        for name, bundle in comp.bundles.items():
+            out.append(
+                f"  {name} ({text_in(bundle.title, None, m.locale)}): {' + '.join(bundle.remedies)} together"
+            )
+        if comp.other_currency == "convert":
+            rates = ", ".join(f"{c} at {r}" for c, r in comp.exchange_rates.items())
+            out.append(f"  amounts computed in another currency are converted: {rates}")
         for option_set in comp.option_sets:
             cond = f"when {cel(option_set.when)}" if option_set.when else "otherwise"
             out.append(f"  {cond}: the customer chooses one of {', '.join(option_set.options)}")

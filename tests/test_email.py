@@ -304,7 +304,7 @@ def test_validate_warns_at_a_channel_no_installed_plugin_serves(tmp_path: Path) 
     )
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
-    assert ":270:22: warning: notifications.fallback[1]: no channel plugin installed in" in result.output
+    assert ":278:22: warning: notifications.fallback[1]: no channel plugin installed in" in result.output
     assert 'serves "webhook"' in result.output
 
 

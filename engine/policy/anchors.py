@@ -10,9 +10,11 @@ date is not computed, and a condition reading it sees no entry.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from .business_time import DAY, CaseCalendar
 from .model import Complaint
+from .plan import DatePlan
 from .vocabulary import COMPLAINT_DATE
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -46,3 +48,25 @@ def _parsed(text: str) -> dt.date | dt.datetime | None:
         return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def date_due(plan: DatePlan, cal: CaseCalendar, anchor: Callable[[str], int | None]) -> int | None:
+    """A derived date's instant: each term's period counted from its anchor (``anchor`` gives
+    when an event happened or a complaint's date, None when not known), or its fixed date at the
+    end of that day; the later or earlier of several.  None while an event a term counts from
+    has not happened; a term from a date the complaint does not give is left out of a later-of
+    or earlier-of (it never comes).  Raises :class:`HorizonExceeded` past the calendar."""
+    found: list[int] = []
+    for term in plan.terms:
+        if term.on is not None:
+            found.append(cal.end_of_local_day(term.on.toordinal()))
+            continue
+        at = anchor(term.anchor)
+        if at is None and plan.pick != "one" and is_complaint_date(term.anchor):
+            continue
+        if at is None or term.offset is None:
+            return None
+        found.append(cal.due(at, term.offset, term.counting))
+    if not found:
+        return None
+    return min(found) if plan.pick == "earlier" else max(found)

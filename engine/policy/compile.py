@@ -85,7 +85,8 @@ def horizon_days(plan: Plan, *, whole: bool = False) -> int:
         durations += [clock.target, *clock.by_priority.values()]
         if clock.extension_cap is not None:
             durations.append(clock.extension_cap)
-    durations += [d.offset for d in plan.dates]
+    # a date in days to years needs the UTC offsets only, which reach further (far_end)
+    durations += [p for d in plan.dates for p in d.periods if p.unit not in CALENDAR_UNITS]
     durations += [d for d in plan.decision_within if d is not None]
     durations += [d for d in (plan.survey_after, plan.survey_expiry, plan.thank_you_after) if d is not None]
     longest = max((d.approx_calendar_days() for d in durations), default=30)
@@ -97,16 +98,20 @@ def horizon_days(plan: Plan, *, whole: bool = False) -> int:
     return max(min(max(2 * longest + 30, 60), 3 * 366), longest + 60)
 
 
+#: Units a date counts without working time: only the calendar's UTC offsets.
+CALENDAR_UNITS = frozenset({"days", "weeks", "months", "years"})
+
+
 def longest_calendar_period(plan: Plan) -> int:
     """Days of the longest period in calendar units (days to years) a clock or date counts: an
     event inside the horizon may start one, which needs the UTC offsets that far, not the
     working time."""
-    durations: list[Duration] = [d.offset for d in plan.dates]
+    durations: list[Duration] = [p for d in plan.dates for p in d.periods]
     for clock in plan.clocks:
         durations += [clock.target, *clock.by_priority.values()]
         if clock.extension_cap is not None:
             durations.append(clock.extension_cap)
-    calendar = [d.approx_calendar_days() for d in durations if d.unit in ("days", "weeks", "months", "years")]
+    calendar = [d.approx_calendar_days() for d in durations if d.unit in CALENDAR_UNITS]
     return max(calendar, default=0)
 
 

@@ -25,7 +25,7 @@ from .errors import did_you_mean
 from .model import Complaint
 from .vocabulary import CASE_FIELDS
 
-ROOTS = ("complaint", "case", "dates")
+ROOTS = ("complaint", "case", "dates", "clocks")
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 _TOKEN = re.compile(
     r"""
@@ -68,7 +68,14 @@ COMPLAINT_TREE = _tree_for(Complaint)
 CASE_TREE = FieldTree(dict.fromkeys(CASE_FIELDS))
 #: ``dates["<id>"]``: a derived date of the policy, once it can be counted (``DATE_FIELDS``).
 DATE_FIELDS = ("day", "passed_at_receipt", "days_from_receipt")
-_TREES: dict[str, FieldTree | None] = {"complaint": COMPLAINT_TREE, "case": CASE_TREE, "dates": None}
+#: ``clocks["<id>"]``: a clock of the policy as it stands (``due`` in UTC, ISO 8601; "" before).
+CLOCK_FIELDS = ("status", "running", "breached", "met", "due")
+_TREES: dict[str, FieldTree | None] = {
+    "complaint": COMPLAINT_TREE,
+    "case": CASE_TREE,
+    "dates": None,
+    "clocks": None,
+}
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,19 @@ def _syntax_message(raw: str) -> tuple[str, str | None]:
     return f"CEL syntax error: {text[:200]}", hint
 
 
+def check_number(source: str) -> list[ExpressionProblem]:
+    """Problems in an expression that must give a number (a remedy's amount)."""
+    return list(_check(source, number=True))
+
+
 def check(source: str) -> list[ExpressionProblem]:
     """Problems in a condition: syntax, unknown variables, field paths, regexes, types."""
     return list(_check(source))
 
 
 @lru_cache(maxsize=8192)
-def _check(source: str) -> tuple[ExpressionProblem, ...]:
-    return tuple(_check_uncached(source))
+def _check(source: str, number: bool = False) -> tuple[ExpressionProblem, ...]:
+    return tuple(_check_uncached(source, number))
 
 
 @lru_cache(maxsize=4096)
@@ -140,7 +152,7 @@ def program(source: str) -> cel.Program:
     return cel.compile(source)
 
 
-def _check_uncached(source: str) -> list[ExpressionProblem]:
+def _check_uncached(source: str, number: bool = False) -> list[ExpressionProblem]:
     if len(source) > MAX_CONDITION_LENGTH:
         return [
             ExpressionProblem(
@@ -181,7 +193,7 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
             ExpressionProblem(
                 f'unknown variable "{name}" in condition',
                 offset,
-                did_you_mean(name, ROOTS) or "conditions can use `complaint`, `case` and `dates`",
+                did_you_mean(name, ROOTS) or "conditions can use `complaint`, `case`, `dates` and `clocks`",
             )
         )
     problems.extend(_check_paths(tokens, bound))
@@ -189,7 +201,7 @@ def _check_uncached(source: str) -> list[ExpressionProblem]:
     if not problems:
         problems.extend(_check_equality_types(tokens, bound))
     if not problems:
-        problems.extend(_dry_run(program(source)))
+        problems.extend(_dry_run(program(source), number))
     return problems
 
 
@@ -247,7 +259,7 @@ def sample_variables() -> dict[str, Any]:
             "incident_date": "2026-01-01",
         }
     )
-    return {"complaint": complaint_variables(sample), "case": case_variables(), "dates": {}}
+    return {"complaint": complaint_variables(sample), "case": case_variables(), "dates": {}, "clocks": {}}
 
 
 @lru_cache(maxsize=1)
@@ -256,8 +268,9 @@ def _sample_context() -> cel.Context:
     return cel.Context(sample_variables())
 
 
-def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
-    """Evaluate once on a full sample: catches comparisons between different types."""
+def _dry_run(compiled: cel.Program, number: bool = False) -> list[ExpressionProblem]:
+    """Evaluate once on a full sample: catches comparisons between different types, and a
+    condition that is no bool (``number``: an amount that is no number)."""
     try:
         result = compiled.execute(_sample_context())
     except TypeError as exc:
@@ -274,6 +287,11 @@ def _dry_run(compiled: cel.Program) -> list[ExpressionProblem]:
         if "regex" in message:
             return [ExpressionProblem("invalid regular expression: " + message.splitlines()[0][:200], 0)]
         return []
+    if number:
+        if isinstance(result, int | float) and not isinstance(result, bool):
+            return []
+        kind = "null" if result is None else _CEL_TYPES.get(type(result), type(result).__name__)
+        return [ExpressionProblem(f"amount gives {_a(kind)}, not a number", 0, "e.g. complaint.amount * 0.1")]
     if not isinstance(result, bool):
         kind = "null" if result is None else _CEL_TYPES.get(type(result), type(result).__name__)
         return [
@@ -477,6 +495,20 @@ class Evaluator:
                 self._context.add_variable(name, value)
                 self._values[name] = value
         return self._context
+
+    def number(self, source: str, variables: dict[str, Any]) -> tuple[float | None, str | None]:
+        """``(result, error)`` of an expression that gives a number (an amount); a failure or
+        another type is None with the reason, recorded like a failing condition."""
+        try:
+            result = program(source).execute(self._context_for(variables))
+        except Exception as exc:
+            error = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
+        else:
+            if isinstance(result, int | float) and not isinstance(result, bool):
+                return float(result), None
+            error = f"the amount gave {type(result).__name__}, not a number"
+        self.failures.append((source, error))
+        return None, error
 
     def truth(self, source: str, variables: dict[str, Any]) -> tuple[bool, str | None]:
         """``(result, error)``; a condition that fails to evaluate is false, with the reason."""

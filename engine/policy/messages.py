@@ -104,8 +104,12 @@ class Remedy:
     id: str
     title: str
     amount: Money | None
+    #: The remedies of a bundle (care and compensation), each with its amount.
+    parts: tuple[Remedy, ...] = ()
 
     def __str__(self) -> str:
+        if self.parts:
+            return f"{self.title}: " + " + ".join(str(part) for part in self.parts)
         return f"{self.title} ({self.amount})" if self.amount is not None else self.title
 
 
@@ -114,7 +118,7 @@ def _level(policy: Policy, id: str) -> LocalText | None:
 
 
 def _remedy(policy: Policy, id: str) -> LocalText | None:
-    remedy = policy.compensation.remedies.get(id)
+    remedy = policy.compensation.remedies.get(id) or policy.compensation.bundles.get(id)
     return remedy.title if remedy is not None else None
 
 
@@ -303,7 +307,15 @@ class _Reader:
     def remedy(self, value: dict[str, Any]) -> Remedy:
         id = str(value.get("id", ""))
         amount = value.get("amount")
-        return Remedy(id, self.title("remedy", id), self.money(amount) if isinstance(amount, dict) else None)
+        parts = value.get("parts")
+        return Remedy(
+            id,
+            self.title("remedy", id),
+            self.money(amount) if isinstance(amount, dict) else None,
+            tuple(self.remedy(p) for p in parts[:20] if isinstance(p, dict))
+            if isinstance(parts, list)
+            else (),
+        )
 
 
 _KINDS: dict[str, Callable[[_Reader, dict[str, Any]], Any]] = {

@@ -302,6 +302,12 @@ class Stage(_Model):
     title: LocalText | None = None
     notify: Name | None = Field(None, description="Template sent to the customer on entering.")
     final: bool = False
+    decided_apart_from: list[Name] = Field(
+        default_factory=list,
+        description="Stages whose deciders may not decide in this one (a review decided by "
+        "someone other than who decided the first stage): findings, resolutions, compensations "
+        "and approvals.",
+    )
 
 
 # --------------------------------------------------------------------------- clocks
@@ -355,9 +361,21 @@ class Extension(_Model):
     """When and how far a clock may be extended."""
 
     when: Cel | None = Field(None, description="Condition for allowing an extension.")
-    max_total: DurationText = Field(description="The extended target may not exceed this.")
+    max_total: DurationText | None = Field(
+        None,
+        description="The extended target may not exceed this; without it, no cap (where the rule has none).",
+    )
     notice: Name = Field(description="Template of the notice: reason and new date.")
     notice_before_deadline: bool = Field(True, description="Notice must go out before the deadline.")
+
+
+class WhenDue(_Model):
+    """What a clock does when it falls due instead of breaching: close the case, resolve it or
+    move it to a stage (e.g. no answer from the customer within 8 weeks closes the case)."""
+
+    action: Literal["close", "resolve", "enter_stage"]
+    stage: Name | None = Field(None, description="The stage, for `action: enter_stage`.")
+    notify: Name | None = Field(None, description="Template sent to the customer first.")
 
 
 class Clock(_Model):
@@ -394,15 +412,45 @@ class Clock(_Model):
         None, description="Template sent to the customer when this clock falls due (delay notices)."
     )
     extension: Extension | None = None
+    when_due: WhenDue | None = Field(
+        None,
+        description="Act when the clock falls due (close, resolve, enter a stage) instead of breaching.",
+    )
+    at_latest: Name | None = Field(
+        None,
+        description="A date of `dates`: the clock is due by then at the latest (the earlier of its "
+        "target and that date), once the date is known when the clock starts.",
+    )
+    at_earliest: Name | None = Field(
+        None, description="A date of `dates`: the clock is not due before it (the later of the two)."
+    )
+
+
+class DateTerm(_Model):
+    """One of the dates a later-of or earlier-of date compares: a period from an event or a
+    date the complaint gives, or a fixed date."""
+
+    from_event: Anchor = Field("submitted", alias="from")
+    offset: DurationText | None = Field(None, description="The period from `from`.")
+    on: dt.date | None = Field(None, description="A fixed date (the end of that day).")
+    counting: Counting | None = Field(None, description="How the period counts; default: the date's.")
 
 
 class DerivedDate(_Model):
-    """A date the customer must be told, e.g. the ombudsman referral deadline."""
+    """A date the customer must be told, e.g. the ombudsman referral deadline: a period from an
+    event (`from`, `offset`), a fixed date (`on`), or the later or earlier of several."""
 
     id: Name
     title: LocalText
     from_event: Anchor = Field("submitted", alias="from")
-    offset: DurationText
+    offset: DurationText | None = Field(None, description="The period from `from`.")
+    on: dt.date | None = Field(None, description="A fixed date: the end of that day.")
+    later_of: list[DateTerm] = Field(
+        default_factory=list, description="The latest of these dates (known once all of them are)."
+    )
+    earlier_of: list[DateTerm] = Field(
+        default_factory=list, description="The earliest of these dates (known once all of them are)."
+    )
     calendar: Name | None = None
     counting: Counting = Field(default_factory=Counting)
 
@@ -482,10 +530,31 @@ class EscalationRule(_Model):
 # --------------------------------------------------------------------------- compensation
 
 
+class RemedyAmount(_Model):
+    """One row of a remedy's amount table: the first whose `when` holds gives the amount."""
+
+    when: Cel | None = None
+    amount: Money | Cel = Field(
+        description="An amount, or a CEL expression giving a number (e.g. complaint.amount * 0.1)."
+    )
+
+
 class Remedy(_Model):
     kind: RemedyKind
     title: LocalText
     value: Money | None = Field(None, description="Face value of one coupon, bonus or service.")
+    amounts: list[RemedyAmount] = Field(
+        default_factory=list,
+        description="The amount computed from the complaint: the first row whose `when` holds "
+        "(a table by distance and delay, a share of the order, a fee).",
+    )
+
+
+class Bundle(_Model):
+    """Remedies given together (care and compensation), offered as one option."""
+
+    title: LocalText
+    remedies: list[Name] = Field(min_length=2)
 
 
 class OptionSet(_Model):
@@ -493,7 +562,7 @@ class OptionSet(_Model):
 
     id: Name
     when: Cel | None = None
-    options: list[Name] = Field(min_length=1)
+    options: list[Name] = Field(min_length=1, description="Remedies or bundles; the customer chooses one.")
     template: Name | None = None
     answer_within: DurationText = Field(
         "14 days", description="How long the customer has to choose; the offer tells them by when."
@@ -513,6 +582,18 @@ class Caps(_Model):
 
 class Compensation(_Model):
     remedies: dict[Name, Remedy] = Field(default_factory=dict)
+    bundles: dict[Name, Bundle] = Field(
+        default_factory=dict, description="Remedies given together, offered as one option of an option set."
+    )
+    other_currency: Literal["refuse", "convert"] = Field(
+        "refuse",
+        description="A computed amount from a complaint in another currency than the policy's: "
+        "refused (staff give the amount), or converted at `exchange_rates`.",
+    )
+    exchange_rates: dict[CurrencyCode, Decimal] = Field(
+        default_factory=dict,
+        description="Units of the policy's currency per unit of another, e.g. USD: 0.92.",
+    )
     option_sets: list[OptionSet] = Field(default_factory=list)
     caps: Caps = Field(default_factory=Caps)
     approval_from: Literal["next", "any_higher"] = Field(

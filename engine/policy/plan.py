@@ -9,13 +9,14 @@ compiled at the same moment into the shared program cache
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .business_time import CountingRules
 from .durations import Duration, parse_duration, parse_percent
 from .expressions import program
-from .model import Clock, Counting, Policy
+from .model import Clock, Counting, DerivedDate, Policy
 
 #: How follow-ups and other "after" times count: elapsed calendar time from the instant, in hours.
 ELAPSED = CountingRules(end_of_day=False, out_of_hours="as_received")
@@ -55,9 +56,41 @@ class ClockPlan:
 
 
 @dataclass(frozen=True)
-class DatePlan:
-    offset: Duration
+class TermPlan:
+    """A period from an anchor (a case event or a complaint's date), or a fixed date (``on``)."""
+
+    anchor: str
+    offset: Duration | None
+    on: dt.date | None
     counting: CountingRules
+
+
+@dataclass(frozen=True)
+class DatePlan:
+    """A derived date: its one term, or the later (``pick``: max) or earlier (min) of several."""
+
+    terms: tuple[TermPlan, ...]
+    pick: str = "one"
+
+    @property
+    def periods(self) -> list[Duration]:
+        return [t.offset for t in self.terms if t.offset is not None]
+
+
+def _date(date: DerivedDate) -> DatePlan:
+    counting = counting_rules(date.counting)
+
+    def term(from_event: str, offset: str | None, on: dt.date | None, own: Counting | None) -> TermPlan:
+        rules = counting_rules(own) if own is not None else counting
+        return TermPlan(from_event, _optional(offset) if on is None else None, on, rules)
+
+    if date.later_of or date.earlier_of:
+        many = date.later_of or date.earlier_of
+        return DatePlan(
+            tuple(term(t.from_event, t.offset, t.on, t.counting) for t in many),
+            "later" if date.later_of else "earlier",
+        )
+    return DatePlan((term(date.from_event, date.offset, date.on, None),))
 
 
 def _optional(text: str | None) -> Duration | None:
@@ -111,7 +144,7 @@ class Plan:
         return cls(
             clocks=tuple(_clock(c) for c in policy.clocks),
             clock_index={c.id: i for i, c in enumerate(policy.clocks)},
-            dates=tuple(DatePlan(parse_duration(d.offset), counting_rules(d.counting)) for d in policy.dates),
+            dates=tuple(_date(d) for d in policy.dates),
             decision_within=tuple(_optional(level.decision_within) for level in policy.authority),
             callback_within=_optional(callbacks.within) if callbacks else None,
             callback_spacing=_optional(callbacks.spacing) if callbacks else None,
@@ -136,4 +169,7 @@ def _conditions(policy: Policy) -> list[str]:
     found += [r.trigger.when for r in policy.escalation]
     found += [o.when for o in policy.compensation.option_sets]
     found.append(policy.callbacks.offer_when if policy.callbacks else None)
+    for remedy in policy.compensation.remedies.values():
+        found += [row.when for row in remedy.amounts]
+        found += [row.amount for row in remedy.amounts if isinstance(row.amount, str)]
     return [c for c in found if c is not None]

@@ -29,7 +29,7 @@ from .durations import DURATION_PATTERN, Duration, DurationError, parse_duration
 from .errors import ErrorCode, PolicyError, Report, did_you_mean, known_names_hint
 from .loader import Document, LoadFailed, Loc, load_file, load_text
 from .messages import localise
-from .model import Complaint, Policy
+from .model import Clock, Compensation, Complaint, Policy
 from .schema import generated, schema_problems
 from .templates import TemplateSet, field_uses, load_templates, printed_without_default, render
 from .vocabulary import EVERY_MESSAGE, SENT_WITH
@@ -38,7 +38,9 @@ MAX_SURVEY_QUESTIONS_WARN = 7
 MAX_SURVEY_QUESTIONS = 15
 _CUSTOM_FIELD = re.compile(r"complaint\.custom\.[A-Za-z_][A-Za-z0-9_]*")
 #: ``dates["<id>"]`` (and ``.field``) in a condition.
-_DATE_REF = re.compile(r"""\bdates\s*\[\s*["']([^"']*)["']\s*\](?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?""")
+_DATE_REF = re.compile(
+    r"""\b(dates|clocks)\s*\[\s*["']([^"']*)["']\s*\](?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?"""
+)
 
 
 @dataclass
@@ -644,32 +646,23 @@ class _Checker:
                 )
 
     def _date_refs(self, loc: Loc, source: str) -> None:
-        """``dates["<id>"]`` in a condition names a date of the policy, and one of its fields."""
-        known = self.known("dates")
+        """``dates["<id>"]`` and ``clocks["<id>"]`` in a condition name a date or clock of the
+        policy, and one of its fields."""
         for match in _DATE_REF.finditer(source):
-            name, field = match.group(1), match.group(2)
+            root, name, field = match.group(1), match.group(2), match.group(3)
+            section, one = ("dates", "date") if root == "dates" else ("clocks", "clock")
+            fields = expressions.DATE_FIELDS if root == "dates" else expressions.CLOCK_FIELDS
+            known = self.known(section)
             line, col = self.doc.line_col_of_offset(loc, match.start())
-            if self.checkable("dates") and name not in known:
-                hint = known_names_hint(name, known, "dates")
-                self.problems.append(
-                    PolicyError(
-                        self.doc.file, line, col, _fmt(loc), f'unknown date "{name}"', hint, "error", "cel"
-                    )
-                )
-            elif field is not None and field not in expressions.DATE_FIELDS:
-                hint = f"a date has {', '.join(expressions.DATE_FIELDS)}"
-                self.problems.append(
-                    PolicyError(
-                        self.doc.file,
-                        line,
-                        col,
-                        _fmt(loc),
-                        f'unknown field "{field}" of a date',
-                        hint,
-                        "error",
-                        "cel",
-                    )
-                )
+            if self.checkable(section) and name not in known:
+                message, hint = f'unknown {one} "{name}"', known_names_hint(name, known, section)
+            elif field is not None and field not in fields:
+                message, hint = f'unknown field "{field}" of a {one}', f"a {one} has {', '.join(fields)}"
+            else:
+                continue
+            self.problems.append(
+                PolicyError(self.doc.file, line, col, _fmt(loc), message, hint, "error", "cel")
+            )
 
     def check_calendars(self) -> None:
         for name, cal in self.parts.mapping("calendars").items():
@@ -852,6 +845,12 @@ class _Checker:
         for i, stage in self.parts.items("stages"):
             self.template_ref(("stages", i, "notify"), stage.notify)
             finals += stage.final
+            for k, other in enumerate(stage.decided_apart_from):
+                self._event_ref(("stages", i, "decided_apart_from", k), f"stage:{other}")
+                if other == stage.id:
+                    self.error(
+                        ("stages", i, "decided_apart_from", k), "a stage cannot be decided apart from itself"
+                    )
         complete = self.checkable("stages") and not self.parts.broken("stages")
         if complete and not finals and list(self.parts.items("stages")):
             self.warn(("stages",), "no stage is marked final", "mark the closing stage with `final: true`")
@@ -909,6 +908,16 @@ class _Checker:
                         key=True,
                     )
             self._event_ref((*loc, "starts"), clock.starts)
+            for key in ("at_latest", "at_earliest"):
+                name = getattr(clock, key)
+                known = self.known("dates")
+                if name is not None and self.checkable("dates") and name not in known:
+                    self.error(
+                        (*loc, key),
+                        f'unknown date "{name}"',
+                        known_names_hint(name, known, "dates"),
+                        code="reference",
+                    )
             self._from_complaint_date((*loc, "target"), clock.starts, target)
             for j, event in enumerate(clock.stops):
                 self._event_ref((*loc, "stops", j), event)
@@ -948,6 +957,7 @@ class _Checker:
             for k, name in enumerate(clock.notify_on_breach):
                 self.template_ref((*loc, "notify_on_breach", k), name)
             self.template_ref((*loc, "notify_customer"), clock.notify_customer)
+            self._when_due(loc, clock)
             if clock.extension is not None:
                 cap = self.duration((*loc, "extension", "max_total"), clock.extension.max_total)
                 self.template_ref((*loc, "extension", "notice"), clock.extension.notice)
@@ -982,10 +992,66 @@ class _Checker:
     def check_dates(self) -> None:
         self.unique("dates")
         for i, date in self.parts.items("dates"):
-            offset = self.duration(("dates", i, "offset"), date.offset)
-            self.calendar_ref(("dates", i, "calendar"), date.calendar)
-            self._event_ref(("dates", i, "from"), date.from_event)
-            self._from_complaint_date(("dates", i, "offset"), date.from_event, offset)
+            loc: Loc = ("dates", i)
+            self.calendar_ref((*loc, "calendar"), date.calendar)
+            if date.later_of and date.earlier_of:
+                self.error(loc, "a date is the later of some dates or the earlier of them, not both")
+            many = date.later_of or date.earlier_of
+            if many:
+                key = "later_of" if date.later_of else "earlier_of"
+                if date.offset is not None or date.on is not None:
+                    self.error(
+                        loc, f"a date with {key} takes its `offset` or `on` from each entry, not its own"
+                    )
+                if len(many) < 2:
+                    self.error(
+                        (*loc, key),
+                        f"{key} compares two or more dates",
+                        "write one date with `offset` or `on`",
+                    )
+                for k, term in enumerate(many):
+                    self._date_term((*loc, key, k), term.from_event, term.offset, term.on)
+            else:
+                self._date_term(loc, date.from_event, date.offset, date.on)
+
+    def _date_term(self, loc: Loc, anchor: str, offset_text: str | None, on: object) -> None:
+        """A period from an anchor (``from``, ``offset``) or a fixed date (``on``): exactly one."""
+        if (offset_text is None) == (on is None):
+            self.error(
+                loc,
+                "a date needs exactly one of `offset` (a period from `from`) or `on` (a fixed date)",
+                "e.g. offset: 6 months, or on: 2027-01-14",
+            )
+            return
+        offset = self.duration((*loc, "offset"), offset_text)
+        self._event_ref((*loc, "from"), anchor)
+        self._from_complaint_date((*loc, "offset"), anchor, offset)
+
+    def _when_due(self, loc: Loc, clock: Clock) -> None:
+        """A clock that acts when it falls due: a notice clock cannot, and a stage is named
+        exactly for ``enter_stage``."""
+        due = clock.when_due
+        if due is None:
+            return
+        where: Loc = (*loc, "when_due")
+        self.template_ref((*where, "notify"), due.notify)
+        if clock.notify_customer is not None:
+            self.error(
+                where, "a clock either sends a notice when due (notify_customer) or acts (when_due), not both"
+            )
+        if clock.notify_on_breach:
+            self.warn(
+                (*loc, "notify_on_breach"), "a clock that acts when due never breaches: this is never sent"
+            )
+        if due.action == "enter_stage":
+            stages = self.known("stages")
+            if due.stage is None:
+                self.error(where, "`action: enter_stage` needs the `stage`")
+            elif self.checkable("stages") and due.stage not in stages:
+                hint = known_names_hint(due.stage, stages, "stages")
+                self.error((*where, "stage"), f'unknown stage "{due.stage}"', hint, code="reference")
+        elif due.stage is not None:
+            self.error((*where, "stage"), f"`stage` is only for `action: enter_stage`, not {due.action}")
 
     def _from_complaint_date(self, loc: Loc, anchor: str, duration: Duration | None) -> None:
         """A period from a date the complaint gives (often before the case) counts in calendar
@@ -1165,11 +1231,58 @@ class _Checker:
                 "customers have the right to escalate: add a customer_request rule",
             )
 
+    def _amounts_and_bundles(self, comp: Compensation) -> None:
+        """Amount tables give numbers; bundles name remedies; a rate for a currency to convert."""
+        remedies = list(comp.remedies)
+        for name, remedy in comp.remedies.items():
+            for k, row in enumerate(remedy.amounts):
+                loc: Loc = ("compensation", "remedies", name, "amounts", k, "amount")
+                if isinstance(row.amount, str):
+                    for problem in expressions.check_number(row.amount):
+                        line, col = self.doc.line_col_of_offset(loc, problem.offset)
+                        self.problems.append(
+                            PolicyError(
+                                self.doc.file,
+                                line,
+                                col,
+                                _fmt(loc),
+                                problem.message,
+                                problem.hint,
+                                "error",
+                                "cel",
+                            )
+                        )
+            if remedy.amounts and remedy.amounts[-1].when is not None:
+                self.warn(
+                    ("compensation", "remedies", name, "amounts"),
+                    "no row applies when none of the conditions holds: staff must then give the amount",
+                    "end the table with a row without `when`",
+                )
+        for name, bundle in comp.bundles.items():
+            if name in comp.remedies:
+                self.error(
+                    ("compensation", "bundles", name), f'"{name}" is a remedy already', code="duplicate"
+                )
+            for k, part in enumerate(bundle.remedies):
+                if part not in remedies:
+                    hint = known_names_hint(part, remedies, "remedies")
+                    self.error(
+                        ("compensation", "bundles", name, "remedies", k), f'unknown remedy "{part}"', hint
+                    )
+        if comp.other_currency == "convert" and not comp.exchange_rates:
+            self.error(
+                ("compensation", "other_currency"),
+                "`convert` needs `exchange_rates`",
+                "e.g. exchange_rates: {USD: 0.92}",
+            )
+
     def check_compensation(self) -> None:
         comp = self.parts.get("compensation")
         if comp is None:
             return
         remedies = list(comp.remedies)
+        self._amounts_and_bundles(comp)
+        offerable = remedies + list(comp.bundles)
         unconditional: int | None = None
         seen: dict[str, int] = {}
         for i, option_set in enumerate(comp.option_sets):
@@ -1191,11 +1304,11 @@ class _Checker:
             if option_set.when is None and unconditional is None:
                 unconditional = i
             for j, option in enumerate(option_set.options):
-                if option not in remedies:
+                if option not in offerable:
                     self.error(
                         (*loc, "options", j),
                         f'unknown remedy "{option}"',
-                        known_names_hint(option, remedies, "remedies"),
+                        known_names_hint(option, offerable, "remedies or bundles"),
                         code="reference",
                     )
             self.template_ref((*loc, "template"), option_set.template)

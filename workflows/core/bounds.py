@@ -101,7 +101,17 @@ def instant(text: str) -> int:
 
 
 def check_in_case(case: Case, event: Event, now: int) -> None:
-    """What needs the case: an instant lies within the case's life and its calendar."""
+    """What needs the case: an instant lies within the case's life and its calendar, and an
+    extension's date within as many days of receipt as an extension's target may be long."""
+    until = getattr(event.root, "until", None)
+    if isinstance(until, dt.date):
+        received = dt.datetime.fromtimestamp(case.state.received, dt.UTC).date()
+        if until > received + dt.timedelta(days=EXTENSION_DAYS):
+            raise Rejected(
+                f"until: {until} is more than {EXTENSION_DAYS:,} days after the complaint was received"
+            )
+        if until < received:
+            raise Rejected(f"until: {until} is before the complaint was received")
     at = getattr(event.root, "at", None)
     if not at:
         return

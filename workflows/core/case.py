@@ -82,7 +82,7 @@ class Case(ABC):
         #: How deep case events are nested (clocks anchored on each other).
         self.depth = 0
         #: ``dates`` as conditions last saw them, with the number of case events they counted.
-        self._dates: tuple[int, dict[str, Any]] | None = None
+        self.dates_seen: tuple[int, dict[str, Any]] | None = None
         self.state = CaseState(
             complaint_id=complaint_id,
             policy_sha=compiled.sha256,
@@ -97,6 +97,16 @@ class Case(ABC):
         """What conditions see: the complaint and the case."""
         s = self.state
         return {
+            "clocks": {
+                cid: {
+                    "status": cs.status,
+                    "running": cs.status == "running",
+                    "breached": cs.status == "breached",
+                    "met": cs.met is True,
+                    "due": iso(cs.due) if cs.due is not None else "",
+                }
+                for cid, cs in s.clocks.items()
+            },
             "dates": self.date_values(),
             "complaint": self.complaint_vars,
             "case": case_variables(
@@ -122,14 +132,9 @@ class Case(ABC):
             ),
         }
 
+    @abstractmethod
     def date_values(self) -> dict[str, Any]:
-        """``dates`` for conditions, counted again only when a case event happened."""
-        key = len(self.state.events)
-        if self._dates is None or self._dates[0] != key:
-            from .dates import condition_values
-
-            self._dates = (key, condition_values(self))
-        return self._dates[1]
+        """``dates`` for conditions (``dates.condition_values``, which reads the case)."""
 
     def when(self, condition: str | None) -> bool:
         """Whether a condition holds now (no condition always holds; a failing one is false)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ombuds.engine.policy.anchors import complaint_date, is_complaint_date
+from ombuds.engine.policy.anchors import complaint_date, date_due, is_complaint_date
 from ombuds.engine.policy.business_time import HorizonExceeded
 from ombuds.engine.policy.model import DerivedDate
 from ombuds.engine.policy.plan import DatePlan
@@ -22,9 +22,8 @@ def anchor(case: Case, name: str, calendar: str | None) -> int | None:
 
 
 def due(case: Case, date: DerivedDate, plan: DatePlan) -> int | None:
-    """The date's instant, once its anchor is known; raises :class:`HorizonExceeded`."""
-    at = anchor(case, date.from_event, date.calendar)
-    return None if at is None else case.calendar(date.calendar).due(at, plan.offset, plan.counting)
+    """The date's instant, once its anchors are known; raises :class:`HorizonExceeded`."""
+    return date_due(plan, case.calendar(date.calendar), lambda name: anchor(case, name, date.calendar))
 
 
 def derived(case: Case, *, strict: bool = True) -> dict[str, str]:

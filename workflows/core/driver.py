@@ -26,6 +26,7 @@ from ombuds.engine.policy.snapshot import Instance
 from . import (
     bounds,
     callbacks,
+    dates,
     escalation,
     follow_up,
     intake,
@@ -122,6 +123,13 @@ class Interpreter(Case):
     def reopen(self, now: int, actor: Actor, trigger: str) -> None:
         lifecycle.reopen(self, now, actor, trigger)
 
+    def date_values(self) -> dict[str, Any]:
+        """``dates`` for conditions, counted again only when a case event happened."""
+        key = len(self.state.events)
+        if self.dates_seen is None or self.dates_seen[0] != key:
+            self.dates_seen = (key, dates.condition_values(self))
+        return self.dates_seen[1]
+
     def validate(self, event: Event) -> None:
         """Refuse malformed input or an impossible state; raises :class:`Rejected`."""
         s = self.state
@@ -139,6 +147,7 @@ class Interpreter(Case):
         check = HANDLERS[kind].check
         if check is not None:
             check(self, model)
+        stages.check_apart(self, kind, actor)
 
     def apply(self, event: Event, now: int) -> Answer:
         """Validate and apply one event; returns the decision taken.
@@ -155,8 +164,10 @@ class Interpreter(Case):
                 self.note_condition_errors(now)
             return decided
         saved = self.saved()
+        stage = self.state.stage
         try:
             decided = HANDLERS[event.kind].apply(self, event.root, now)
+            stages.record_decider(self, event.kind, event.actor, stage)
             lifecycle.close_when_done(self, now)
         except Rejected:
             self.restore(saved)

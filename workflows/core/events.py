@@ -10,6 +10,7 @@ its kind reads.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -214,6 +215,9 @@ class Extend(EventModel):
     kind: Literal["extend"] = "extend"
     clock: str | None = None
     target: str | None = Field(None, description="Extended target, e.g. '35 business days'.")
+    until: dt.date | None = Field(
+        None, description="Or the date the holding reply names: due at the end of that (working) day."
+    )
     reason: str | None = None
 
 

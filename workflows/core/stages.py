@@ -28,6 +28,34 @@ def enter(case: Case, now: int, stage_id: str, trigger: str, actor: Actor) -> Lo
     return entry
 
 
+#: The events by which staff decide in a stage (``decided_apart_from``).
+DECISIONS = frozenset({"finding", "resolve", "propose_compensation", "decide_approval"})
+
+
+def check_apart(case: Case, kind: str, actor: Actor) -> None:
+    """Separation of duties: in a stage ``decided_apart_from`` others, whoever decided in those
+    may not decide here."""
+    if kind not in DECISIONS or actor.kind != "staff" or not actor.id:
+        return
+    index = next((i for i, st in enumerate(case.policy.stages) if st.id == case.state.stage), None)
+    if index is None:
+        return
+    for other in case.policy.stages[index].decided_apart_from:
+        if actor.id in case.state.deciders.get(other, []):
+            raise Rejected(
+                f'{actor.id} decided in stage "{other}"; stage "{case.state.stage}" is decided by '
+                f"someone else (stages[{index}].decided_apart_from)"
+            )
+
+
+def record_decider(case: Case, kind: str, actor: Actor, stage: str) -> None:
+    """Who decided in a stage, for ``decided_apart_from``."""
+    if kind in DECISIONS and actor.kind == "staff" and actor.id:
+        deciders = case.state.deciders.setdefault(stage, [])
+        if actor.id not in deciders:
+            deciders.append(actor.id)
+
+
 def check_enter_stage(case: Case, event: EnterStage) -> None:
     if event.stage not in [st.id for st in case.policy.stages]:
         raise Rejected(f'unknown stage "{event.stage}"')

@@ -31,6 +31,8 @@ class ClockState(Payload):
     warnings_at: list[int] = Field(default_factory=list)
     warnings_fired: list[int] = Field(default_factory=list)
     extended: bool = False
+    #: Whether the clock's last run was met (stopped by its deadline); None while it runs.
+    met: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -122,6 +124,8 @@ class CaseState(Payload):
     received: int
     status: Literal["open", "refused", "resolved", "closed", "withdrawn"] = "open"
     stage: str = ""
+    #: Stage → the staff ids who decided in it (a finding, resolution, compensation, approval).
+    deciders: dict[str, list[str]] = Field(default_factory=dict)
     level: int = 0
     severity: str = ""
     priority: str = ""

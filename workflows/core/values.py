@@ -23,6 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ombuds.engine.policy import amounts
 from ombuds.engine.policy import money as money_rules
 from ombuds.engine.policy.business_time import HorizonExceeded
 
@@ -85,9 +86,20 @@ def clock(case: Case, clock_id: str) -> str | dict[str, Any]:
 
 
 def remedy(case: Case, remedy_id: str, amount: Decimal | None = None) -> dict[str, Any]:
-    """A remedy with its amount: the amount granted, else the remedy's face value, else, for a
-    refund, the amount the complaint disputes."""
+    """A remedy with its amount: the amount granted, else the one the policy computes for the
+    complaint, else the remedy's face value, else, for a refund, the amount the complaint
+    disputes.  A bundle carries its remedies as ``parts``, each with its amount."""
+    bundle = case.policy.compensation.bundles.get(remedy_id)
+    if bundle is not None:
+        return {
+            "type": "remedy",
+            "id": remedy_id,
+            "amount": None,
+            "parts": [remedy(case, part) for part in bundle.remedies],
+        }
     spec = case.policy.compensation.remedies.get(remedy_id)
+    if (amount is None or amount == 0) and spec is not None and spec.amounts:
+        amount = amounts.computed(case.policy, remedy_id, case.complaint, case.variables(), case.evaluator)[0]
     if amount is None or amount == 0:
         amount = spec.value if spec is not None and spec.value else None
         if amount is None and spec is not None and spec.kind == "refund":
@@ -103,8 +115,13 @@ def granted(case: Case) -> list[dict[str, Any]]:
     """What the case granted: each compensation granted, then the option the customer chose."""
     out = [remedy(case, p.remedy, p.amount) for p in case.state.proposals if p.status == "accepted"]
     chosen = case.state.chosen
-    if chosen and not any(r["id"] == chosen for r in out):
-        out.append(remedy(case, chosen))
+    for part in (
+        case.policy.compensation.bundles[chosen].remedies
+        if chosen in case.policy.compensation.bundles
+        else [chosen]
+    ):
+        if part and not any(r["id"] == part for r in out):
+            out.append(remedy(case, part))
     return out
 
 

@@ -13,7 +13,7 @@ from ombuds.engine.policy.vocabulary import clock_event
 
 from .. import escalation, notifications, values
 from ..case import Case, Rejected, answer, iso
-from ..events import SYSTEM, Answer, ExplainDelay
+from ..events import SYSTEM, Answer, ExplainDelay, Resolve
 from ..patches import CASES_KEEP_MOVING, MESSAGES_WORTH_READING
 from ..state import ClockState
 from . import running
@@ -113,7 +113,11 @@ def fire_by_clock(case: Case, now: int) -> None:
 
 
 def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None:
-    """A notice clock sends its notice (and starts again if it repeats); any other clock breaches."""
+    """A notice clock sends its notice (and starts again if it repeats); a clock with
+    ``when_due`` acts; any other clock breaches."""
+    if clock.when_due is not None:
+        act_when_due(case, now, clock, cs, i)
+        return
     if clock.notify_customer is not None:
         late = cs.due is not None and now - cs.due > LATE and case.patched(CASES_KEEP_MOVING)
         entry = case.log(
@@ -146,6 +150,33 @@ def fall_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None
         notifications.send(case, entry, template, to="staff", clock=values.clock(case, clock.id))
     running.process(case, now, clock_event(clock.id, "breached"), SYSTEM, since=cs.due)
     escalation.trigger(case, now, "sla_breach", f"deadline:{clock.id}", SYSTEM, clock=clock.id)
+
+
+def act_when_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> None:
+    """The clock's ``when_due``: the customer is sent its notice, then the case closes, is
+    resolved or enters a stage (each only from where it can: an open case, or a resolved one
+    for closing).  The clock is neither met nor breached: it fell due."""
+    from .. import lifecycle, stages
+
+    action = clock.when_due
+    assert action is not None
+    due = cs.due
+    cs.status, cs.met = "stopped", False
+    rule = f"clocks[{i}].when_due"
+    trigger = f"deadline:{clock.id}"
+    entry = case.log(now, trigger, rule, "clock fell due", clock=clock.id, then=action.action)
+    running.process(case, now, clock_event(clock.id, "stopped"), SYSTEM, since=due)
+    status = case.state.status
+    if status not in ("open", "resolved") or (status == "resolved" and action.action != "close"):
+        case.log(now, trigger, rule, "nothing to do", clock=clock.id, reason=f"the case is {status}")
+        return
+    notifications.send(case, entry, action.notify, clock=values.clock(case, clock.id))
+    if action.action == "close":
+        lifecycle.close(case, now, SYSTEM, trigger)
+    elif action.action == "enter_stage":
+        stages.enter(case, now, action.stage or "", trigger, SYSTEM)
+    else:
+        lifecycle.on_resolve(case, Resolve(actor=SYSTEM, final_response=False), now)
 
 
 def latest_resolution(case: Case, first: bool = False) -> tuple[int, str] | None:

@@ -5,7 +5,10 @@ The new date is a promise: missing it is a breach.
 
 from __future__ import annotations
 
-from ombuds.engine.policy.durations import parse_duration
+import datetime as dt
+
+from ombuds.engine.policy.business_time import CaseCalendar, HorizonExceeded
+from ombuds.engine.policy.durations import Duration, parse_duration
 from ombuds.engine.policy.rules import clock_calendar
 
 from .. import notifications, values
@@ -21,12 +24,30 @@ def check(case: Case, event: Extend) -> None:
         raise Rejected(f'unknown clock "{event.clock}"')
     if not event.reason:
         raise Rejected("an extension needs a reason for the customer")
+    if event.target and event.until:
+        raise Rejected("give the extended target or the date (until), not both")
+    if event.until:
+        return
     if not event.target:
-        raise Rejected("give the extended target, e.g. '35 business days'")
+        raise Rejected("give the extended target, e.g. '35 business days', or the date (until: 2027-03-31)")
     try:
         parse_duration(event.target)
     except ValueError as exc:
         raise Rejected(str(exc)) from None
+
+
+def until_due(cal: CaseCalendar, day: dt.date, target: Duration) -> int | None:
+    """The deadline a stated date means: the close of business that day for a clock counting
+    business days (None: not a working day), else the end of that local day."""
+    ordinal = day.toordinal()
+    end = cal.end_of_local_day(ordinal)
+    if end > cal.end:  # past the case calendar: the case is given a longer one first
+        raise HorizonExceeded(cal.name, end)
+    if target.unit == "business_days":
+        if not cal.is_business_day(ordinal):
+            return None
+        return cal.close_of_business_day(cal.business_day_index(ordinal, after=False))[1]
+    return end
 
 
 def on_extend(case: Case, event: Extend, now: int) -> Answer:
@@ -35,7 +56,13 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
     cs = s.clocks[clock.id]
     i = case.clock_index(clock.id)
     ext = clock.extension
-    base = {"clock": clock.id, "target": event.target, "notice_reason": event.reason}
+    base = {
+        "clock": clock.id,
+        "target": event.target,
+        "until": event.until.isoformat() if event.until else None,
+        "notice_reason": event.reason,
+    }
+    base = {k: v for k, v in base.items() if v is not None}
     if ext is None:
         entry = case.log(
             now,
@@ -64,18 +91,25 @@ def on_extend(case: Case, event: Extend, now: int) -> Answer:
     assert cs.due is not None and cs.started_at is not None
     cal = case.calendar(clock_calendar(case.policy, clock))
     plan = case.plan.clocks[i]
-    assert plan.extension_cap is not None
-    new_target = parse_duration(event.target or "")
-    new_due = cal.due(cs.started_at, new_target, plan.counting)
-    cap_due = cal.due(cs.started_at, plan.extension_cap, plan.counting)
-    if case.patched(EXTENSION_KEEPS_PAUSED_TIME):
-        new_due = running.paused_shift(case, cal, cs, new_due, new_target)
-        cap_due = running.paused_shift(case, cal, cs, cap_due, plan.extension_cap)
-    if new_due > cap_due:
+    cap_due = None
+    if plan.extension_cap is not None:
+        cap_due = cal.due(cs.started_at, plan.extension_cap, plan.counting)
+        if case.patched(EXTENSION_KEEPS_PAUSED_TIME):
+            cap_due = running.paused_shift(case, cal, cs, cap_due, plan.extension_cap)
+    if event.until is not None:  # the date the holding reply names: the end of that working day
+        new_due = until_due(cal, event.until, parse_duration(cs.target or clock.target))
+    else:
+        new_target = parse_duration(event.target or "")
+        new_due = cal.due(cs.started_at, new_target, plan.counting)
+        if case.patched(EXTENSION_KEEPS_PAUSED_TIME):
+            new_due = running.paused_shift(case, cal, cs, new_due, new_target)
+    if new_due is None:
+        why = f"{event.until} is not a working day of the clock's calendar"
+    elif cap_due is not None and new_due > cap_due:
         why = f"the new date is past the cap of {ext.max_total} ({case.local(cap_due, clock.calendar)})"
     elif new_due <= cs.due:
         why = "the new date is not later than the current deadline"
-    if why:
+    if why or new_due is None:
         entry = case.log(now, "event:extend", rule, "extension rejected", event.actor, why=why, **base)
         return answer("rejected", entry, why, **base)
     if cs.status == "paused" and cs.remaining is not None:

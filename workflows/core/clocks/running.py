@@ -15,7 +15,7 @@ from ombuds.engine.policy.model import Clock
 from ombuds.engine.policy.rules import clock_applies, clock_calendar
 from ombuds.engine.policy.vocabulary import ENDING, ONCE_ONLY, clock_event
 
-from .. import notifications
+from .. import dates, notifications
 from ..case import Case, answer, iso
 from ..events import SYSTEM, Actor, Answer, RequestInformation
 from ..patches import DEADLINES_AS_REGIMES_COUNT, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
@@ -51,10 +51,17 @@ def process(case: Case, now: int, event: str, actor: Actor, since: int | None = 
                 stop(case, now, clock, cs, event, actor)
                 if clock.repeat and event not in ENDING:
                     start(case, now, clock, cs, event, actor)
-            elif event == clock.starts and cs.status == "waiting":
+            elif event == clock.starts and (cs.status == "waiting" or again(clock, cs, event)):
+                cs.status = "waiting"
                 start(case, now, clock, cs, event, actor, since=since)
     finally:
         case.depth -= 1
+
+
+def again(clock: Clock, cs: ClockState, event: str) -> bool:
+    """A clock that waits for the customer's answer (``starts: information_requested``) starts
+    again on each request once it stopped."""
+    return event == "information_requested" and cs.status == "stopped"
 
 
 def start(
@@ -78,7 +85,8 @@ def start(
         due = cal.due(since, duration, plan.counting, continuing=True)
     else:
         due = cal.due(now if origin is None else origin, duration, plan.counting)
-    cs.status, cs.started_at, cs.due = "running", now if origin is None else origin, due
+    due, by_date = bounded_by_dates(case, clock, due)
+    cs.status, cs.started_at, cs.due, cs.met = "running", now if origin is None else origin, due, None
     cs.target, cs.target_rule = str(duration), rule
     cs.remaining = None
     cs.warnings_at = warning_instants(case, clock, cal, duration, now, due)
@@ -97,10 +105,25 @@ def start(
         clock=clock.id,
         due=iso(due),
         target=str(duration),
+        by_date=by_date,
     )
     if waiting and not pause_first:
         pause(case, now, clock, cs, actor)
     process(case, now, clock_event(clock.id, "started"), actor)
+
+
+def bounded_by_dates(case: Case, clock: Clock, due: int) -> tuple[int, str | None]:
+    """The deadline within the clock's ``at_latest`` and ``at_earliest`` dates, those known now;
+    and the date that moved it, if one did."""
+    by: str | None = None
+    for name, pick in ((clock.at_latest, min), (clock.at_earliest, max)):
+        if name is None:
+            continue
+        index = next(i for i, d in enumerate(case.policy.dates) if d.id == name)
+        limit = dates.due(case, case.policy.dates[index], case.plan.dates[index])
+        if limit is not None and pick(due, limit) != due:
+            due, by = limit, name
+    return due, by
 
 
 def start_from_complaint_dates(case: Case, now: int) -> None:
@@ -150,7 +173,7 @@ def stop(
     if cs.status == "running" and cs.due is not None:
         cs.remaining = span(cal, duration, now, cs.due)
     met = not unmet and cs.status != "breached" and (cs.due is None or now <= cs.due)
-    cs.status = "stopped"
+    cs.status, cs.met = "stopped", met
     case.log(
         now,
         f"event:{event}",
@@ -204,7 +227,7 @@ def on_request_information(case: Case, event: RequestInformation, now: int) -> A
     """Staff wait on the customer: clocks that pause while waiting pause."""
     s = case.state
     s.waiting_on_customer = True
-    entry = case.log(
+    asked = case.log(
         now,
         "event:request_information",
         "clocks",
@@ -215,12 +238,13 @@ def on_request_information(case: Case, event: RequestInformation, now: int) -> A
         question=event.question if case.patched(MESSAGES_WORTH_READING) else None,
     )
     if case.patched(MESSAGES_WORTH_READING):  # the customer is told what is asked
-        notifications.announce(case, entry, "information_requested", question=event.question or event.reason)
+        notifications.announce(case, asked, "information_requested", question=event.question or event.reason)
     for clock in case.policy.clocks:
         cs = s.clocks.get(clock.id)
         if cs is not None and clock.pause_while_waiting_on_customer:
             pause(case, now, clock, cs, event.actor)
-    return answer("waiting_on_customer", entry)
+    process(case, now, "information_requested", event.actor)  # a clock may wait for the answer
+    return answer("waiting_on_customer", asked)
 
 
 def stop_waiting(case: Case, now: int, actor: Actor, trigger: str) -> None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from ombuds.engine.policy.durations import parse_duration
+from ombuds.engine.policy.model import Compensation, LocalText
 
 from .. import notifications, values
+from ..clocks import running
 from ..case import Case, Rejected, answer
 from ..events import Answer, ChooseOption, OfferOptions
 from ..patches import MESSAGES_WORTH_READING
+
+
+def _title(compensation: Compensation, option: str) -> LocalText | None:
+    bundle = compensation.bundles.get(option)
+    return bundle.title if bundle is not None else compensation.remedies[option].title
 
 
 def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
@@ -16,7 +23,7 @@ def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
     for i, option_set in enumerate(compensation.option_sets):
         if case.when(option_set.when):
             case.state.offered = list(option_set.options)
-            titles = [case.text(compensation.remedies[o].title) for o in option_set.options]
+            titles = [case.text(_title(compensation, o)) for o in option_set.options]
             entry = case.log(
                 now,
                 "event:offer_options",
@@ -42,6 +49,12 @@ def on_offer_options(case: Case, event: OfferOptions, now: int) -> Answer:
     return answer("no_options", entry, "no option set applies to this complaint")
 
 
+def remedies_of(case: Case, option: str) -> list[str]:
+    """The remedies an option gives: a bundle's, or the one remedy."""
+    bundle = case.policy.compensation.bundles.get(option)
+    return list(bundle.remedies) if bundle is not None else [option]
+
+
 def check_choice(case: Case, event: ChooseOption) -> None:
     if event.option not in case.state.offered:
         offered = case.state.offered
@@ -61,6 +74,7 @@ def on_choose_option(case: Case, event: ChooseOption, now: int) -> Answer:
     )
     if case.patched(MESSAGES_WORTH_READING):
         decline_others(case, now, event)
+    running.process(case, now, "option_chosen", event.actor)  # "or when the customer accepts"
     return answer("chosen", entry, option=event.option)
 
 
@@ -68,8 +82,10 @@ def decline_others(case: Case, now: int, event: ChooseOption) -> None:
     """A grant of another option of the offer is declined by the customer's choice: the status,
     the total and the letters say what the customer chose, not what they turned down."""
     s = case.state
+    chosen = set(remedies_of(case, event.option or ""))
+    offered = {r for option in s.offered for r in remedies_of(case, option)}
     for p in s.proposals:
-        if p.status == "accepted" and p.remedy in s.offered and p.remedy != event.option:
+        if p.status == "accepted" and p.remedy in offered and p.remedy not in chosen:
             p.status = "declined"
             p.reason = f"the customer chose {event.option}"
             s.compensation_total -= p.amount

@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ombuds.engine.policy import amounts
+
 from .. import escalation, notifications, promises, values
 from ..case import Case, Rejected, answer
 from ..events import SYSTEM, Actor, Answer, DecideApproval, ProposeCompensation
@@ -54,6 +56,12 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
     remedy = event.remedy or ""
     amount = event.amount or Decimal(0)
     remedy_def = case.policy.compensation.remedies[remedy]
+    computed_problem = None
+    if event.amount is None and remedy_def.amounts:  # the amount the policy computes
+        found, computed_problem = amounts.computed(
+            case.policy, remedy, case.complaint, case.variables(), case.evaluator
+        )
+        amount = found if found is not None else amount
     if remedy_def.value is not None and event.coupons:
         amount = max(amount, remedy_def.value * event.coupons)
     discount = event.discount_percent or 0.0
@@ -85,6 +93,8 @@ def on_propose(case: Case, event: ProposeCompensation, now: int) -> Answer:
         )
         return answer(status, entry, reason, **detail, **base)
 
+    if computed_problem is not None:
+        return decide("rejected", f"compensation.remedies.{remedy}.amounts", computed_problem)
     cap = case.policy.compensation.caps.per_complaint
     committed = s.compensation_total + _pending(case)
     if cap is not None and committed + amount > cap:
