@@ -6,8 +6,8 @@ from ombuds.engine.policy.durations import parse_duration
 from ombuds.engine.policy.model import Compensation, LocalText
 
 from .. import notifications, values
-from ..clocks import running
 from ..case import Case, Rejected, answer
+from ..clocks import running
 from ..events import Answer, ChooseOption, OfferOptions
 from ..patches import MESSAGES_WORTH_READING
 
