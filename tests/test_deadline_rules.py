@@ -42,6 +42,25 @@ def _utc(text: str) -> int:
     return int(dt.datetime.fromisoformat(text).timestamp())
 
 
+def _errors(folder: Path, policy: str, edits: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
+    """The errors ``ombuds validate`` reports for a shipped policy with ``edits``: (path, message,
+    hint), each at its line."""
+    from ombuds.engine.intake import load_policies
+
+    from .workflow_support import ROOT
+
+    text = (ROOT / "policies" / policy).read_text("utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / policy).write_text(
+        text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/"), "utf-8"
+    )
+    _, report = load_policies(folder)
+    return {(p.path, p.message, p.hint or "") for p in report.problems if p.severity == "error"}
+
+
 # ---------------------------------------------------------------------- 1. event, then message
 
 
@@ -301,33 +320,27 @@ def test_without_the_date_nothing_is_counted_and_nothing_refused(tmp_path: Path)
 
 
 def test_a_period_from_a_complaint_date_in_business_days_is_refused_at_its_line(tmp_path: Path) -> None:
-    from ombuds.engine.intake import load_policies
-
-    from .workflow_support import ROOT
-
-    text = (ROOT / "policies" / "financial-services.yaml").read_text("utf-8")
-    text = text.replace(
-        "dates:\n",
-        "dates:\n  - id: window\n    title: W\n    from: complaint.incident_date\n    offset: 10 business days\n"
-        "  - id: other\n    title: O\n    offset: 1 day\n",
-        1,
-    ).replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
-    text = text.replace(
-        "      template: refusal-abusive\n",
-        '      template: refusal-abusive\n    - id: late\n      reason: late\n      when: dates["windw"].passed_at_receipt\n'
-        '    - id: later\n      reason: later\n      when: dates["other"].passed\n',
+    found = _errors(
+        tmp_path,
+        "financial-services.yaml",
+        [
+            (
+                "dates:\n",
+                "dates:\n  - id: window\n    title: W\n    from: complaint.incident_date\n    offset: 10 business days\n"
+                "  - id: other\n    title: O\n    offset: 1 day\n",
+            ),
+            (
+                "      template: refusal-abusive\n",
+                '      template: refusal-abusive\n    - id: late\n      reason: other\n      when: dates["windw"].passed_at_receipt\n'
+                '    - id: later\n      reason: other\n      when: dates["other"].passed\n',
+            ),
+        ],
     )
-    (tmp_path / "fs.yaml").write_text(text, "utf-8")
-    _, report = load_policies(tmp_path)
-    messages = [(p.path, p.message, p.hint) for p in report.problems if p.severity == "error"]
-    assert any(
-        path == "dates[0].offset" and "from complaint.incident_date" in message
-        for path, message, _ in messages
-    ), messages
-    assert any(
-        'unknown date "windw"' in message and "window" in (hint or "") for _, message, hint in messages
+    assert any(path == "dates[0].offset" and "from complaint.incident_date" in m for path, m, _ in found), (
+        found
     )
-    assert any('unknown field "passed" of a date' in message for _, message, _ in messages)
+    assert any('unknown date "windw"' in m and "window" in hint for _, m, hint in found), found
+    assert any('unknown field "passed" of a date' in m for _, m, _ in found), found
 
 
 # ---------------------------------------------------------------------- 6. later-of, earlier-of, fixed
@@ -407,27 +420,26 @@ def test_a_fixed_date_or_fifteen_days_after_purchase_whichever_is_later(tmp_path
 
 
 def test_a_date_needs_one_form_and_a_clock_a_known_date(tmp_path: Path) -> None:
-    from ombuds.engine.intake import load_policies
-
-    from .workflow_support import ROOT
-
-    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8")
-    text = text.replace(
-        "dates:\n",
-        "dates:\n  - id: both\n    title: B\n    offset: 1 day\n    on: 2027-01-01\n"
-        "  - id: lonely\n    title: L\n    later_of:\n      - {on: 2027-01-01}\n",
-        1,
-    ).replace(
-        "    target: 10 days\n    starts: submitted",
-        "    target: 10 days\n    at_latest: seasonend\n    starts: submitted",
+    found = _errors(
+        tmp_path,
+        "retail.yaml",
+        [
+            (
+                "dates:\n",
+                "dates:\n  - id: both\n    title: B\n    offset: 1 day\n    on: 2027-01-01\n"
+                "  - id: lonely\n    title: L\n    later_of:\n      - {on: 2027-01-01}\n",
+            ),
+            (
+                "    target: 10 days\n    starts: submitted",
+                "    target: 10 days\n    at_latest: seasonend\n    starts: submitted",
+            ),
+        ],
     )
-    text = text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
-    (tmp_path / "retail.yaml").write_text(text, "utf-8")
-    _, report = load_policies(tmp_path)
-    found = {(p.path, p.message) for p in report.problems if p.severity == "error"}
-    assert any(path == "dates[0]" and "exactly one of `offset`" in m for path, m in found), found
-    assert any(path == "dates[1].later_of" and "two or more" in m for path, m in found), found
-    assert any(path == "clocks[2].at_latest" and 'unknown date "seasonend"' in m for path, m in found), found
+    assert any(path == "dates[0]" and "exactly one of `offset`" in m for path, m, _ in found), found
+    assert any(path == "dates[1].later_of" and "two or more" in m for path, m, _ in found), found
+    assert any(path == "clocks[2].at_latest" and 'unknown date "seasonend"' in m for path, m, _ in found), (
+        found
+    )
 
 
 def test_an_extension_to_the_date_the_holding_reply_names(tmp_path: Path) -> None:
@@ -572,28 +584,26 @@ def test_a_clock_moves_the_case_to_a_stage_when_due(tmp_path: Path) -> None:
 
 
 def test_when_due_and_clock_references_are_checked_at_their_lines(tmp_path: Path) -> None:
-    from ombuds.engine.intake import load_policies
-
-    from .workflow_support import ROOT
-
-    text = (ROOT / "policies" / "financial-services.yaml").read_text("utf-8")
-    text = text.replace(
-        "  - id: delay-notice\n",
-        "  - id: silence\n    kind: custom\n    target: 8 weeks\n    starts: information_requested\n"
-        "    when_due: {action: enter_stage, stage: clsoed}\n  - id: delay-notice\n",
-    ).replace(
-        "      template: refusal-abusive\n",
-        '      template: refusal-abusive\n    - id: late\n      reason: other\n      when: clocks["final-respons"].breached\n'
-        '    - id: later\n      reason: other\n      when: clocks["final-response"].late\n',
+    found = _errors(
+        tmp_path,
+        "financial-services.yaml",
+        [
+            (
+                "  - id: delay-notice\n",
+                "  - id: silence\n    kind: custom\n    target: 8 weeks\n    starts: information_requested\n"
+                "    when_due: {action: enter_stage, stage: clsoed}\n  - id: delay-notice\n",
+            ),
+            (
+                "      template: refusal-abusive\n",
+                '      template: refusal-abusive\n    - id: late\n      reason: other\n      when: clocks["final-respons"].breached\n'
+                '    - id: later\n      reason: other\n      when: clocks["final-response"].late\n',
+            ),
+        ],
     )
-    text = text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
-    (tmp_path / "fs.yaml").write_text(text, "utf-8")
-    _, report = load_policies(tmp_path)
-    found = {(p.path, p.message, p.hint) for p in report.problems if p.severity == "error"}
     assert any(path.endswith("when_due.stage") and 'unknown stage "clsoed"' in m for path, m, _ in found), (
         found
     )
-    assert any('unknown clock "final-respons"' in m and "final-response" in (h or "") for _, m, h in found), (
+    assert any('unknown clock "final-respons"' in m and "final-response" in hint for _, m, hint in found), (
         found
     )
     assert any('unknown field "late" of a clock' in m for _, m, _ in found), found
@@ -750,26 +760,23 @@ def test_an_offer_of_a_bundle_lists_its_remedies_with_amounts_and_the_choice_giv
 
 
 def test_amount_tables_and_bundles_are_checked_at_their_lines(tmp_path: Path) -> None:
-    from ombuds.engine.intake import load_policies
-
-    from .workflow_support import ROOT
-
-    text = (ROOT / "policies" / "retail.yaml").read_text("utf-8")
-    text = text.replace(
-        "  option_sets:\n",
-        "    by-name:\n      kind: goodwill\n      title: X\n      amounts:\n        - {amount: complaint.subject}\n"
-        "  bundles:\n    both:\n      title: B\n      remedies: [coupon, refnd]\n  other_currency: convert\n"
-        "  option_sets:\n",
+    found = _errors(
+        tmp_path,
+        "retail.yaml",
+        [
+            (
+                "  option_sets:\n",
+                "    by-name:\n      kind: goodwill\n      title: X\n      amounts:\n        - {amount: complaint.subject}\n"
+                "  bundles:\n    both:\n      title: B\n      remedies: [coupon, refnd]\n  other_currency: convert\n"
+                "  option_sets:\n",
+            )
+        ],
     )
-    text = text.replace("  dir: templates/", f"  dir: {ROOT / 'policies' / 'templates'}/")
-    (tmp_path / "retail.yaml").write_text(text, "utf-8")
-    _, report = load_policies(tmp_path)
-    found = {(p.path, p.message) for p in report.problems if p.severity == "error"}
-    assert any(path.endswith("amounts[0].amount") and "not a number" in m for path, m in found), found
+    assert any(path.endswith("amounts[0].amount") and "not a number" in m for path, m, _ in found), found
     assert any(
-        path.endswith("bundles.both.remedies[1]") and 'unknown remedy "refnd"' in m for path, m in found
+        path.endswith("bundles.both.remedies[1]") and 'unknown remedy "refnd"' in m for path, m, _ in found
     ), found
-    assert any(path == "compensation.other_currency" and "exchange_rates" in m for path, m in found), found
+    assert any(path == "compensation.other_currency" and "exchange_rates" in m for path, m, _ in found), found
 
 
 # ---------------------------------------------------------------------- ombuds deadline

@@ -232,9 +232,15 @@ _REFUSED_NODES: dict[type[nodes.Node], str] = {
 
 def refused_statements(text: str) -> list[tuple[str, int]]:
     """Statements the sandbox cannot render (another template file), with their lines."""
+    return list(_refused(text))
+
+
+@lru_cache(maxsize=4096)
+def _refused(text: str) -> tuple[tuple[str, int], ...]:
+    """:func:`refused_statements`, once per template text."""
     tree = _PARSE_ENV.parse(text)
     found = [(label, node.lineno) for kind, label in _REFUSED_NODES.items() for node in tree.find_all(kind)]
-    return sorted(found, key=lambda item: item[1])
+    return tuple(sorted(found, key=lambda item: item[1]))
 
 
 #: Fields of ``complaint`` and ``customer`` a template can read (free text stays out of messages).

@@ -405,6 +405,17 @@ def phrases_for(
 ) -> dict[str, Phrase | str]:
     """The phrases looked for in templates in ``locale``: each with its built-in entry, or with
     the locale of ``avoid`` that lists it (``de`` for a template in ``de-AT``)."""
+    return _phrases_for(
+        locale, builtin, tuple(allow), tuple((code, tuple(texts)) for code, texts in avoid.items())
+    )
+
+
+@lru_cache(maxsize=256)
+def _phrases_for(
+    locale: str, builtin: bool, allow: tuple[str, ...], avoid_items: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Phrase | str]:
+    """:func:`phrases_for`, once per locale and tone settings (the result is only read)."""
+    avoid = dict(avoid_items)
     language = locale.split("-")[0]
     allowed = {key(a) for a in allow}
     out: dict[str, Phrase | str] = {}
@@ -413,6 +424,13 @@ def phrases_for(
     for code in dict.fromkeys((language, locale)):
         out.update((text, code) for text in avoid.get(code, ()) if unusable(text) is None)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _found(text: str, phrases: tuple[str, ...]) -> tuple[tuple[int, int, str, str], ...]:
+    """:func:`find`, once per template text and phrase list (a template shared by many policies,
+    or validated again unchanged, is read once)."""
+    return tuple(find(text, phrases))
 
 
 def problems(
@@ -425,7 +443,7 @@ def problems(
 ) -> list[PolicyError]:
     """A warning at each phrase found in ``text``, which starts at ``line`` and ``col`` of ``file``."""
     out = []
-    for at_line, at_col, found, phrase in find(text, phrases):
+    for at_line, at_col, found, phrase in _found(text, tuple(phrases)):
         entry = phrases[phrase]
         if isinstance(entry, Phrase):
             message = f'"{found}" reads as {entry.reads_as}: {entry.why}'

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -623,27 +623,24 @@ class _Checker:
                 continue  # the schema says it must not be empty
             for match in _CUSTOM_FIELD.finditer(source):
                 if f"has({match.group(0)})" not in source.replace(" ", ""):
-                    line, col = self.doc.line_col_of_offset(loc, match.start())
-                    self.problems.append(
-                        PolicyError(
-                            self.doc.file,
-                            line,
-                            col,
-                            _fmt(loc),
-                            f"{match.group(0)} is an error for complaints without that field",
-                            f"guard it: has({match.group(0)}) && ...",
-                            "warning",
-                            "cel",
-                        )
-                    )
+                    message = f"{match.group(0)} is an error for complaints without that field"
+                    hint = f"guard it: has({match.group(0)}) && ..."
+                    self.cel_problem(loc, match.start(), message, hint, "warning")
             self._date_refs(loc, source)
             for problem in expressions.check(source):
-                line, col = self.doc.line_col_of_offset(loc, problem.offset)
-                self.problems.append(
-                    PolicyError(
-                        self.doc.file, line, col, _fmt(loc), problem.message, problem.hint, "error", "cel"
-                    )
-                )
+                self.cel_problem(loc, problem.offset, problem.message, problem.hint)
+
+    def cel_problem(
+        self,
+        loc: Loc,
+        offset: int,
+        message: str,
+        hint: str | None,
+        severity: Literal["error", "warning"] = "error",
+    ) -> None:
+        """A problem of the CEL text at ``loc``, at its ``offset`` in that text."""
+        line, col = self.doc.line_col_of_offset(loc, offset)
+        self.problems.append(PolicyError(self.doc.file, line, col, _fmt(loc), message, hint, severity, "cel"))
 
     def _date_refs(self, loc: Loc, source: str) -> None:
         """``dates["<id>"]`` and ``clocks["<id>"]`` in a condition name a date or clock of the
@@ -653,16 +650,13 @@ class _Checker:
             section, one = ("dates", "date") if root == "dates" else ("clocks", "clock")
             fields = expressions.DATE_FIELDS if root == "dates" else expressions.CLOCK_FIELDS
             known = self.known(section)
-            line, col = self.doc.line_col_of_offset(loc, match.start())
             if self.checkable(section) and name not in known:
                 message, hint = f'unknown {one} "{name}"', known_names_hint(name, known, section)
             elif field is not None and field not in fields:
                 message, hint = f'unknown field "{field}" of a {one}', f"a {one} has {', '.join(fields)}"
             else:
                 continue
-            self.problems.append(
-                PolicyError(self.doc.file, line, col, _fmt(loc), message, hint, "error", "cel")
-            )
+            self.cel_problem(loc, match.start(), message, hint)
 
     def check_calendars(self) -> None:
         for name, cal in self.parts.mapping("calendars").items():
@@ -1239,19 +1233,7 @@ class _Checker:
                 loc: Loc = ("compensation", "remedies", name, "amounts", k, "amount")
                 if isinstance(row.amount, str):
                     for problem in expressions.check_number(row.amount):
-                        line, col = self.doc.line_col_of_offset(loc, problem.offset)
-                        self.problems.append(
-                            PolicyError(
-                                self.doc.file,
-                                line,
-                                col,
-                                _fmt(loc),
-                                problem.message,
-                                problem.hint,
-                                "error",
-                                "cel",
-                            )
-                        )
+                        self.cel_problem(loc, problem.offset, problem.message, problem.hint)
             if remedy.amounts and remedy.amounts[-1].when is not None:
                 self.warn(
                     ("compensation", "remedies", name, "amounts"),
