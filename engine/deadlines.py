@@ -164,7 +164,9 @@ def _deadlines(
             row.due_day = day.isoformat()
             row.due_utc = dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
             # working time from receipt at the earliest: none is known before the case
-            row.business_time = _span(max(cal.business_seconds_between(max(start, cal.start), due), 0))
+            row.business_time = _span(
+                cal.business_seconds_between(max(start, cal.start), max(due, cal.start))
+            )
             if plan.extension_cap is not None:
                 cap = cal.due(start, plan.extension_cap, plan.counting)
                 row.extended_max_local = told(cal, cap)

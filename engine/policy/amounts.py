@@ -9,6 +9,7 @@ from a complaint in another currency is converted at the policy's ``exchange_rat
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +33,8 @@ def computed(
         value, error = evaluator.number(row.amount, variables)
         if value is None:
             return None, f"the amount of {remedy_id} could not be computed: {error}"
+        if not math.isfinite(value) or abs(value) >= 1e12:
+            return None, f"the amount of {remedy_id} came out as {value}, not an amount"
         return converted(policy, complaint, Decimal(repr(value)), remedy_id)
     return None, f"no row of {remedy_id}'s amounts applies to this complaint"
 

@@ -3,8 +3,9 @@ instants a derived date or a clock counts from.
 
 A date without a time is the start of that day in the counting calendar's timezone (so
 "60 days after the statement date" ends 60 days after that date, at the end of the day); a time
-with a UTC offset is that instant.  A field that is missing or holds no ISO date gives None: the
-date is not computed, and a condition reading it sees no entry.
+with a UTC offset is that instant.  A field that is missing, holds no ISO date, or a date before
+1900 gives None: the date is not computed, and a condition reading it sees no entry.  A date
+after the complaint was received is the receipt (an event the complaint reports has happened).
 """
 
 from __future__ import annotations
@@ -35,18 +36,28 @@ def complaint_date(complaint: Complaint, anchor: str, cal: CaseCalendar) -> int 
     else:
         return None
     if isinstance(value, str):
-        value = _parsed(value.strip())
+        value = _parsed(value.strip()[:40])
     if isinstance(value, dt.datetime):
-        return int(value.timestamp()) if value.tzinfo is not None else None
-    if isinstance(value, dt.date):
-        return cal.utc_of_local((value.toordinal() - _EPOCH) * DAY)
-    return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            return None
+        at = int(value.timestamp())
+    elif isinstance(value, dt.date):
+        at = cal.utc_of_local((value.toordinal() - _EPOCH) * DAY)
+    else:
+        return None
+    if at < EARLIEST:
+        return None
+    return min(at, int(complaint.received_at.timestamp()))
+
+
+#: 1900-01-01T00:00Z: a date the complaint gives before it is no date (a typo, a placeholder).
+EARLIEST = -2_208_988_800
 
 
 def _parsed(text: str) -> dt.date | dt.datetime | None:
     try:
         return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -182,9 +182,10 @@ class CaseCalendar:
 
     def told_day(self, t: int) -> tuple[dt.date, bool]:
         """The local day a deadline at ``t`` is told as, and whether it ends that day: a
-        deadline at midnight (a close at 24:00) or at 23:59:59 is the end of that day."""
+        deadline at a close at 24:00, or at 23:59:59, is the end of that day (another midnight
+        is the start of the next)."""
         local = self.local_seconds(t)
-        if local % DAY == 0:
+        if local % DAY == 0 and self.last_close(t) == t:
             return dt.date.fromordinal(local // DAY + _EPOCH_ORDINAL - 1), True
         return dt.date.fromordinal(local // DAY + _EPOCH_ORDINAL), local % DAY == DAY - 1
 
@@ -275,8 +276,10 @@ class CaseCalendar:
         """When counting begins: out-of-hours receipt moves to the next opening."""
         if duration.unit in ("minutes", "hours"):
             return t
-        if rules.out_of_hours == "next_opening" or duration.is_business:
+        if duration.is_business:
             return self.next_opening(t)
+        if rules.out_of_hours == "next_opening" and t >= self.start:  # before the case (an
+            return self.next_opening(t)  # incident): no working time is known, it counts as given
         return t
 
     def due(

@@ -39,7 +39,8 @@ MAX_SURVEY_QUESTIONS = 15
 _CUSTOM_FIELD = re.compile(r"complaint\.custom\.[A-Za-z_][A-Za-z0-9_]*")
 #: ``dates["<id>"]`` (and ``.field``) in a condition.
 _DATE_REF = re.compile(
-    r"""\b(dates|clocks)\s*\[\s*["']([^"']*)["']\s*\](?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?"""
+    r"""(?<![.\w])(dates|clocks)\s*(?:\[\s*["']([^"']*)["']\s*\]|\.\s*([A-Za-z_][A-Za-z0-9_]*))"""
+    r"""(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?"""
 )
 
 
@@ -646,7 +647,7 @@ class _Checker:
         """``dates["<id>"]`` and ``clocks["<id>"]`` in a condition name a date or clock of the
         policy, and one of its fields."""
         for match in _DATE_REF.finditer(source):
-            root, name, field = match.group(1), match.group(2), match.group(3)
+            root, name, field = match.group(1), match.group(2) or match.group(3), match.group(4)
             section, one = ("dates", "date") if root == "dates" else ("clocks", "clock")
             fields = expressions.DATE_FIELDS if root == "dates" else expressions.CLOCK_FIELDS
             known = self.known(section)
@@ -913,6 +914,10 @@ class _Checker:
                         code="reference",
                     )
             self._from_complaint_date((*loc, "target"), clock.starts, target)
+            for prio, text in clock.by_priority.items():
+                self._from_complaint_date(
+                    (*loc, "by_priority", prio), clock.starts, self._quiet_duration(text)
+                )
             for j, event in enumerate(clock.stops):
                 self._event_ref((*loc, "stops", j), event)
                 if event == clock.starts:

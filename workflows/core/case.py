@@ -81,6 +81,8 @@ class Case(ABC):
         self.cap_checks: list[CapCheck] = []
         #: How deep case events are nested (clocks anchored on each other).
         self.depth = 0
+        #: While true, no customer message is decided: a clock's ``when_due`` said it all already.
+        self.hushed = False
         #: ``dates`` as conditions last saw them, with the number of case events they counted.
         self.dates_seen: tuple[int, dict[str, Any]] | None = None
         self.state = CaseState(

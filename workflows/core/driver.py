@@ -124,7 +124,8 @@ class Interpreter(Case):
         lifecycle.reopen(self, now, actor, trigger)
 
     def date_values(self) -> dict[str, Any]:
-        """``dates`` for conditions, counted again only when a case event happened."""
+        """``dates`` for conditions, counted again when a case event happened, the case calendar
+        grew or the state was put back (an input the core could not apply)."""
         key = len(self.state.events)
         if self.dates_seen is None or self.dates_seen[0] != key:
             self.dates_seen = (key, dates.condition_values(self))
@@ -189,6 +190,7 @@ class Interpreter(Case):
 
     def restore(self, saved: tuple[CaseState, list[Send], list[CapCheck], int]) -> None:
         self.state, sends, checks, self.depth = saved
+        self.dates_seen = None
         self.sends[:], self.cap_checks[:] = sends, checks
 
     def screen(self, event: Event) -> None:
@@ -349,6 +351,7 @@ class Interpreter(Case):
     def calendar_extended(self, now: int, sha: str, instance: Instance) -> None:
         self.calendar_sha = sha
         self.instance = instance
+        self.dates_seen = None
         self.log(now, "deadline:calendar-horizon", "calendars", "case calendar extended", calendar_sha=sha)
 
     def ledger_registration(self, now: int) -> RegisterComplaint | None:

@@ -42,7 +42,7 @@ def send(
     A staff message is for the case's level unless ``recipient`` names someone else.  A customer
     message on a ``topic`` (``escalated``) replaces one on the same topic not yet sent, so the
     customer is never told two different things seconds apart (``messages-worth-reading``)."""
-    if template is None:
+    if template is None or (case.hushed and to != "staff"):
         return
     worded = case.patched(MESSAGES_WORTH_READING)
     now = entry_time(entry)

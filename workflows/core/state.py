@@ -33,6 +33,10 @@ class ClockState(Payload):
     extended: bool = False
     #: Whether the clock's last run was met (stopped by its deadline); None while it runs.
     met: bool | None = None
+    #: When the clock's first period started, and how many periods it has counted since (a
+    #: repeating clock counts on from its deadlines; months from the first start).
+    first_start: int | None = None
+    periods: int = 0
 
     @model_validator(mode="before")
     @classmethod

@@ -171,12 +171,17 @@ def act_when_due(case: Case, now: int, clock: Clock, cs: ClockState, i: int) -> 
         case.log(now, trigger, rule, "nothing to do", clock=clock.id, reason=f"the case is {status}")
         return
     notifications.send(case, entry, action.notify, clock=values.clock(case, clock.id))
-    if action.action == "close":
-        lifecycle.close(case, now, SYSTEM, trigger)
-    elif action.action == "enter_stage":
-        stages.enter(case, now, action.stage or "", trigger, SYSTEM)
-    else:
-        lifecycle.on_resolve(case, Resolve(actor=SYSTEM, final_response=False), now)
+    # the clock's own message is the one the customer gets: not a closing or stage letter too
+    case.hushed = action.notify is not None
+    try:
+        if action.action == "close":
+            lifecycle.close(case, now, SYSTEM, trigger)
+        elif action.action == "enter_stage":
+            stages.enter(case, now, action.stage or "", trigger, SYSTEM)
+        else:
+            lifecycle.on_resolve(case, Resolve(actor=SYSTEM, final_response=False), now)
+    finally:
+        case.hushed = False
 
 
 def latest_resolution(case: Case, first: bool = False) -> tuple[int, str] | None:

@@ -16,7 +16,7 @@ from ombuds.engine.policy.rules import clock_applies, clock_calendar
 from ombuds.engine.policy.vocabulary import ENDING, ONCE_ONLY, clock_event
 
 from .. import dates, notifications
-from ..case import Case, answer, iso
+from ..case import Case, answer, event_first, iso
 from ..events import SYSTEM, Actor, Answer, RequestInformation
 from ..patches import DEADLINES_AS_REGIMES_COUNT, MESSAGES_WORTH_READING, SETTINGS_ACT_AS_WRITTEN
 from ..state import ClockState
@@ -81,10 +81,17 @@ def start(
     plan = case.plan.clocks[i]
     duration, rule = plan.target_for(i, case.state.priority or None)
     cal = case.calendar(clock_calendar(case.policy, clock))
-    if since is not None and case.patched(DEADLINES_AS_REGIMES_COUNT):
+    continuing = since is not None and case.patched(DEADLINES_AS_REGIMES_COUNT)
+    if continuing and cs.first_start is not None and duration.unit in ("months", "years"):
+        # the nth month from the first start, not a month from a deadline a short month clamped
+        cs.periods += 1
+        due = cal.due(cs.first_start, Duration(duration.amount * cs.periods, duration.unit), plan.counting)
+    elif continuing and since is not None:
+        cs.periods += 1
         due = cal.due(since, duration, plan.counting, continuing=True)
     else:
-        due = cal.due(now if origin is None else origin, duration, plan.counting)
+        cs.first_start, cs.periods = now if origin is None else origin, 1
+        due = cal.due(cs.first_start, duration, plan.counting)
     due, by_date = bounded_by_dates(case, clock, due)
     cs.status, cs.started_at, cs.due, cs.met = "running", now if origin is None else origin, due, None
     cs.target, cs.target_rule = str(duration), rule
@@ -133,11 +140,20 @@ def start_from_complaint_dates(case: Case, now: int) -> None:
         cs = case.state.clocks.get(clock.id)
         if cs is None or cs.status != "waiting" or not is_complaint_date(clock.starts):
             continue
-        origin = complaint_date(
-            case.complaint, clock.starts, case.calendar(clock_calendar(case.policy, clock))
-        )
-        if origin is not None:
+        cal = case.calendar(clock_calendar(case.policy, clock))
+        origin = complaint_date(case.complaint, clock.starts, cal)
+        if origin is None:
+            continue
+        try:
             start(case, now, clock, cs, clock.starts, SYSTEM, origin=min(origin, now))
+        except HorizonExceeded as exc:
+            if exc.needed >= cal.start:
+                raise  # past the calendar: the case is given a longer one
+            # working time before the case is in no calendar (validation refuses such targets)
+            cs.status = "waiting"
+            rule = f"clocks[{case.clock_index(clock.id)}].starts"
+            reason = "it would count working time before the case calendar"
+            case.log(now, "intake", rule, "clock not started", clock=clock.id, reason=reason)
 
 
 def warning_instants(
@@ -237,13 +253,21 @@ def on_request_information(case: Case, event: RequestInformation, now: int) -> A
         reason=event.reason if case.patched(MESSAGES_WORTH_READING) else event.reason or event.question,
         question=event.question if case.patched(MESSAGES_WORTH_READING) else None,
     )
-    if case.patched(MESSAGES_WORTH_READING):  # the customer is told what is asked
-        notifications.announce(case, asked, "information_requested", question=event.question or event.reason)
-    for clock in case.policy.clocks:
-        cs = s.clocks.get(clock.id)
-        if cs is not None and clock.pause_while_waiting_on_customer:
-            pause(case, now, clock, cs, event.actor)
-    process(case, now, "information_requested", event.actor)  # a clock may wait for the answer
+
+    def happened() -> None:
+        for clock in case.policy.clocks:
+            cs = s.clocks.get(clock.id)
+            if cs is not None and clock.pause_while_waiting_on_customer:
+                pause(case, now, clock, cs, event.actor)
+        process(case, now, "information_requested", event.actor)  # a clock may wait for the answer
+
+    def told() -> None:
+        if case.patched(MESSAGES_WORTH_READING):  # the customer is told what is asked, and by when
+            notifications.announce(
+                case, asked, "information_requested", question=event.question or event.reason
+            )
+
+    event_first(case, happened, told)
     return answer("waiting_on_customer", asked)
 
 
