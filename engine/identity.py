@@ -36,7 +36,8 @@ def normalised(kind: str, value: str, region: str | None = None) -> str | None:
         if number is not None:
             return number
         digits = "".join(c for c in text if c.isdigit() or c == "+")
-        return digits or None
+        # the digits alone may read as a number ("0:1" is "01"): normalising twice changes nothing
+        return (e164(digits, region) or digits) if digits else None
     if kind == "account":
         return "".join(text.split()).upper()
     return text.casefold()
@@ -65,16 +66,22 @@ def keys(secret: bytes, customer: dict[str, Any]) -> list[str]:
 
 def ledger_key(configured: str | None, home: Path) -> bytes:
     """The secret of the keyed hashes: configured, else kept in ``<home>/ledger.key`` (made once)."""
+    return kept_secret(configured, home, "ledger.key")
+
+
+def kept_secret(configured: str | None, home: Path, name: str) -> bytes:
+    """A secret: configured, else kept in ``<home>/<name>`` (made once, readable by the owner only;
+    processes racing to make it end with the same one)."""
     if configured:
         return configured.encode()
-    path = home / "ledger.key"
+    path = home / name
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
     home.mkdir(parents=True, exist_ok=True)
     fresh = secrets.token_hex(32).encode()
-    draft = home / f"ledger.key.{os.getpid()}.{secrets.token_hex(4)}"
+    draft = home / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(fresh)
