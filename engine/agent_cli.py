@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +16,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from .intake import status_now
 from .logs import configure as configure_logs
 from .settings import Settings
 
@@ -216,9 +219,31 @@ async def _run_dev(s: Settings) -> None:
         typer.echo(f"Temporal UI at http://127.0.0.1:{s.ui_port}")
         for line in delivery_lines(s):
             typer.echo(line)
-        typer.echo("Ctrl-C stops; starting again continues every complaint")
-        worker = build_worker(client, s)
-        await run_until_stopped(worker)
+        with dev_api(s):
+            typer.echo("Ctrl-C stops; starting again continues every complaint")
+            worker = build_worker(client, s)
+            await run_until_stopped(worker)
+
+
+@contextlib.contextmanager
+def dev_api(s: Settings) -> Iterator[None]:
+    """The HTTP API beside the dev server, with an admin token made at the first start; a busy
+    port leaves it out, said so."""
+    import socket
+
+    from .api_cli import BackgroundApi, admin_token
+
+    with socket.socket() as probe:
+        busy = probe.connect_ex(("127.0.0.1", s.api_port)) == 0
+    if busy:
+        typer.echo(f"HTTP API not started: 127.0.0.1:{s.api_port} is in use (set OMBUDS_API_PORT)")
+        yield
+        return
+    levels = [p.policy.authority[-1].id for p in load_intake(s).policies if p.policy.authority]
+    token = admin_token(s, levels[0] if levels else "admin")
+    with BackgroundApi(s):
+        typer.echo(f"HTTP API at http://127.0.0.1:{s.api_port} (admin token in {token})")
+        yield
 
 
 async def _worker(s: Settings) -> None:
@@ -308,24 +333,6 @@ async def _reopen(s: Settings, complaint_id: str) -> None:
     typer.echo(
         f"reopened {complaint_id} as {submitted.complaint_id} under {submitted.policy.id} {submitted.policy.version}"
     )
-
-
-def status_now(s: Settings, view: Any) -> Any:
-    """A real-time case's status as of this moment: the time left on each clock counted from
-    now, with the snapshots in the store (without them, as of the case's last task)."""
-    import datetime as dt
-
-    from ombuds.engine.policy.store import Store, StoreError
-    from ombuds.workflows.core.status import as_of
-
-    if not view.real_time:
-        return view
-    store = Store(s.store_dir)
-    try:
-        policy, instance = store.policy(view.policy_sha), store.instance(view.calendar_sha)
-    except (StoreError, OSError):
-        return view
-    return as_of(view, policy.policy, instance, int(dt.datetime.now(dt.UTC).timestamp()))
 
 
 async def delayed_messages(handle: Any) -> list[dict[str, Any]]:

@@ -92,12 +92,17 @@ def schema(
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when the checked-in schemas drift.")] = False,
     kind: Annotated[str, typer.Option(help="policy or complaint")] = "policy",
 ) -> None:
-    """Print the JSON Schema generated from the models (or write/check the checked-in files)."""
+    """Print the JSON Schema generated from the models (or write/check the checked-in ones and the API's OpenAPI)."""
     if write or check:
+        from .api import openapi_text
+
         drift = []
-        for name in schema_mod.SCHEMAS:
-            target = SCHEMA_DIR / f"{name}.schema.json"
-            text = schema_mod.render(schema_mod.generated(name))
+        documents = [
+            (f"{name}.schema.json", schema_mod.render(schema_mod.generated(name)))
+            for name in schema_mod.SCHEMAS
+        ]
+        for file, text in [*documents, ("openapi.json", openapi_text())]:
+            target = SCHEMA_DIR / file
             if check:
                 if not target.exists() or target.read_text("utf-8") != text:
                     drift.append(str(target))
@@ -108,7 +113,9 @@ def schema(
             typer.echo("schema drift: " + ", ".join(drift) + " (run: ombuds schema --write)")
             raise typer.Exit(1)
         if check:
-            typer.echo(f"up to date: {', '.join(f'{name}.schema.json' for name in schema_mod.SCHEMAS)}")
+            typer.echo(
+                f"up to date: {', '.join(f'{name}.schema.json' for name in schema_mod.SCHEMAS)}, openapi.json"
+            )
         return
     if kind not in schema_mod.SCHEMAS:
         typer.echo(f'unknown schema "{kind}": policy or complaint', err=True)
@@ -314,6 +321,10 @@ def plugins_command(format: Annotated[Format, typer.Option("--format", "-f")] = 
 from .agent_cli import register as _register_agent_commands  # noqa: E402
 
 _register_agent_commands(app)
+
+from .api_cli import register as _register_api_commands  # noqa: E402
+
+_register_api_commands(app)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from ombuds.engine.policy.snapshot import CompiledPolicy
 from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import Validated, across_policies, validate_file
 from ombuds.workflows import names, search
-from ombuds.workflows.core import Interpreter, NeedsLongerCalendar
+from ombuds.workflows.core import Interpreter, NeedsLongerCalendar, StatusView
 from ombuds.workflows.model import ComplaintInput
 
 from .replay import started_input
@@ -339,3 +339,19 @@ async def original_input(client: Client, complaint_id: str) -> ComplaintInput:
 
 def handle(client: Client, complaint_id: str) -> WorkflowHandle[object, object]:
     return client.get_workflow_handle(complaint_id)
+
+
+def status_now(s: Settings, view: StatusView) -> StatusView:
+    """A real-time case's status as of this moment: the time left on each clock counted from
+    now, with the snapshots in the store (without them, as of the case's last task)."""
+    from ombuds.engine.policy.store import StoreError
+    from ombuds.workflows.core.status import as_of
+
+    if not view.real_time:
+        return view
+    store = Store(s.store_dir)
+    try:
+        policy, instance = store.policy(view.policy_sha), store.instance(view.calendar_sha)
+    except (StoreError, OSError):
+        return view
+    return as_of(view, policy.policy, instance, int(dt.datetime.now(dt.UTC).timestamp()))

@@ -95,9 +95,13 @@ class Settings(BaseSettings):
     tls_key: Path | None = Field(None, description="Client private key (mTLS).")
     tls_ca: Path | None = Field(None, description="Server CA certificate.")
     api_key: str | None = Field(None, description="Temporal Cloud API key.")
+    api_secret: str | None = Field(
+        None, description="Secret that signs the HTTP API's tokens; else kept in <home>/api.key."
+    )
     home: Path = Field(Path(".ombuds"), description="Local state: store, outbox, dev-server database.")
     policies: Path = Field(Path("policies"), description="Folder of policy files.")
     ui_port: int = 8233
+    api_port: int = Field(8300, description="Port of the HTTP API that `ombuds dev` serves on 127.0.0.1.")
     log_format: Literal["console", "json"] = "console"
     ledger_key: str | None = Field(
         None, description="Secret of the keyed hashes that name customers' ledgers; else <home>/ledger.key."

@@ -40,6 +40,7 @@ class Env:
             "OMBUDS_HOME": str(home),
             "OMBUDS_POLICIES": str(ROOT / "policies"),
             "OMBUDS_UI_PORT": str(free_port()),
+            "OMBUDS_API_PORT": str(free_port()),
             "OMBUDS_TASK_QUEUE": "integration",
         }
         self.settings = Settings(
@@ -275,3 +276,39 @@ def test_a_pid_file_naming_another_process_is_left_alone(env: Env) -> None:
     finally:
         other.kill()
         other.wait()
+
+
+def test_ombuds_dev_serves_the_api_with_an_admin_token(env: Env) -> None:
+    """Nothing to configure: `ombuds dev` serves the HTTP API, makes an admin token at its first
+    start and says where; a complaint goes in and its status comes out with it."""
+    import httpx
+
+    dev = _dev(env)
+    try:
+        log = env.until(lambda: _has((env.home / "dev.log").read_text("utf-8"), "HTTP API at"), timeout=90)
+        assert f"admin token in {env.home / 'admin.token'}" in log
+        assert oct((env.home / "admin.token").stat().st_mode & 0o777) == "0o600"
+        base = f"http://127.0.0.1:{env.vars['OMBUDS_API_PORT']}"
+        headers = {"Authorization": f"Bearer {(env.home / 'admin.token').read_text('utf-8').strip()}"}
+        assert env.until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, timeout=60)
+        complaint = json.loads((ROOT / "examples" / "complaints" / "fs-fraud-card.json").read_text("utf-8"))
+        complaint.pop("id", None)
+        complaint["received_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        made = httpx.post(f"{base}/complaints", json=complaint, headers=headers, timeout=30)
+        assert made.status_code == 201, made.text
+        cid = made.json()["id"]
+        view = env.until(
+            lambda: _ok(httpx.get(f"{base}/complaints/{cid}", headers=headers, timeout=10)), timeout=60
+        )
+        assert view["policy_id"] == "financial-services" and view["log"]
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(timeout=30)
+    assert "HTTP API not started" not in (env.home / "dev.log").read_text("utf-8")
+
+
+def _ok(answer: object) -> object:
+    import httpx
+
+    assert isinstance(answer, httpx.Response)
+    return answer.json() if answer.status_code == 200 and answer.json().get("stage") else None

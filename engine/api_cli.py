@@ -1,0 +1,102 @@
+"""``ombuds serve`` (the HTTP API) and ``ombuds token create`` (a signed token for a staff member
+or an integration)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import tokens
+from .settings import Settings
+
+token_app = typer.Typer(help="Tokens for the HTTP API.", no_args_is_help=True)
+
+
+@token_app.command("create")
+def create(
+    user: Annotated[str, typer.Option(help="The staff member's id (or the integration's name).")],
+    level: Annotated[str, typer.Option(help="The authority level they act at, e.g. agent.")],
+    days: Annotated[int, typer.Option(help="How long the token lives.")] = 30,
+    service: Annotated[
+        bool, typer.Option("--service", help="A token for an integration (a helpdesk), limited to --scope.")
+    ] = False,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="For --service: an event kind it may send (repeat), or submit.")
+    ] = None,
+) -> None:
+    """Print a signed token for the HTTP API (the secret is OMBUDS_API_SECRET or <home>/api.key)."""
+    settings = Settings()
+    if service and not scope:
+        typer.echo("error: a service token needs at least one --scope (an event kind, or submit)", err=True)
+        raise typer.Exit(2)
+    try:
+        key = tokens.secret(settings.api_secret, settings.home)
+        made = tokens.create(
+            key,
+            user,
+            level,
+            days=days,
+            kind="service" if service else "staff",
+            scopes=tuple(scope or ("*",)),
+        )
+    except tokens.TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(made)
+
+
+def admin_token(settings: Settings, level: str) -> Path:
+    """``<home>/admin.token``: a token ``ombuds dev`` makes at its first start (for a year), at
+    the highest level of the policies, readable by the owner only."""
+    path = settings.home / "admin.token"
+    if not path.exists():
+        key = tokens.secret(settings.api_secret, settings.home)
+        made = tokens.create(key, "admin", level, days=tokens.MAX_DAYS)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(made + "\n")
+    return path
+
+
+class BackgroundApi:
+    """The HTTP API in a thread of its own (``ombuds dev``): its own event loop, and no signal
+    handlers of its own (the dev command stops it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from .api import create_app
+
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.api_port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="ombuds-api", daemon=True)
+
+    def __enter__(self) -> BackgroundApi:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="The port.")] = 8300,
+    ) -> None:
+        """Run the HTTP API (complaints, status, events with the actor from the caller's token)."""
+        import uvicorn
+
+        from .api import create_app
+
+        uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
