@@ -23,7 +23,7 @@ from ombuds.engine.settings import Settings
 from ombuds.workflows.core import Actor, Send
 
 from .driver_support import DriverCase
-from .workflow_support import ROOT, make_complaint, retail_complaint, shipped_policies
+from .workflow_support import ROOT, b2b_complaint, make_complaint, retail_complaint, shipped_policies
 
 DAY = dt.timedelta(days=1)
 CUSTOMER = Actor(kind="customer")
@@ -157,22 +157,7 @@ async def full_path(case: DriverCase, policy: str, locale: str) -> None:
             Actor(kind="staff", id="heidi", level="duty-manager"),
         )
         lead = Actor(kind="staff", id="ivan", level="engineering")
-        await case.submit(
-            make_complaint(
-                id=f"BD-{locale}",
-                received_at="2027-03-02T10:00:00-05:00",
-                product="platform",
-                customer={
-                    "id": "ACME-7",
-                    "name": "Ana Novak",
-                    "segment": "business",
-                    "region": "US-NY",
-                    "locale": locale,
-                },
-                custom={"impact": "degraded"},
-                description="Report exports have been timing out for our team since Monday morning.",
-            )
-        )
+        await case.submit(b2b_complaint(locale, id=f"BD-{locale}"))
         await case.act(
             "agent_reply",
             engineer,

@@ -243,6 +243,25 @@ def retail_complaint(**fields: Any) -> Complaint:
     return make_complaint(**base)
 
 
+def b2b_complaint(locale: str = "en", **fields: Any) -> Complaint:
+    """The b2b example: an enterprise customer's report exports time out, from New York."""
+    base: dict[str, Any] = {
+        "received_at": "2027-03-02T10:00:00-05:00",
+        "product": "platform",
+        "customer": {
+            "id": "ACME-7",
+            "name": "Ana Novak",
+            "segment": "business",
+            "region": "US-NY",
+            "locale": locale,
+        },
+        "custom": {"impact": "degraded"},
+        "description": "Report exports have been timing out for our team since Monday morning.",
+    }
+    base.update(fields)
+    return make_complaint(**base)
+
+
 STAFF_AGENT = Actor(kind="staff", id="alice", level="agent")
 SUPERVISOR = Actor(kind="staff", id="bob", level="supervisor")
 DEPARTMENT = Actor(kind="staff", id="carol", level="complaints-department")

@@ -36,6 +36,7 @@ from ..workflow_support import (
     STAFF_AGENT,
     SUPERVISOR,
     Case,
+    b2b_complaint,
     make_complaint,
     retail_complaint,
     running_case,
@@ -114,22 +115,7 @@ async def retail_full_path(case: Case) -> None:
 
 async def b2b_full_path(case: Case) -> None:
     """Pause and resume, approval, choice, extension, escalation, low score, reopen, close, check-in."""
-    await case.submit(
-        make_complaint(
-            id="G-B2B-1",
-            received_at="2027-03-02T10:00:00-05:00",
-            product="platform",
-            customer={
-                "id": "ACME-7",
-                "name": "Ana Novak",
-                "segment": "business",
-                "region": "US-NY",
-                "locale": "en",
-            },
-            custom={"impact": "degraded"},
-            description="Report exports have been timing out for our team since Monday morning.",
-        )
-    )
+    await case.submit(b2b_complaint(id="G-B2B-1"))
     await case.act("agent_reply", ENGINEER, text="We are looking at the export service.")
     await case.act("request_information", ENGINEER, reason="the export ids that failed")
     await case.skip(DAY)
