@@ -373,7 +373,9 @@ async def _status(s: Settings, complaint_id: str, fmt: str, with_log: bool) -> N
         )
     except RPCError as exc:
         raise fail(f"complaint {complaint_id}: {exc.message}") from None
-    view = status_now(s, view)
+    from ombuds.engine.policy.store import Store
+
+    view = status_now(Store(s.store_dir), view)
     delayed = await delayed_messages(handle)
     if fmt == "json":
         payload = view.model_dump(mode="json")

@@ -223,7 +223,7 @@ def create_app(
 
         _valid_id(complaint_id)
         view = StatusView.model_validate(await view_of(complaint_id))
-        shown: dict[str, Any] = status_now(settings, view).model_dump(mode="json")
+        shown: dict[str, Any] = status_now(store, view).model_dump(mode="json")
         handle = (await client()).get_workflow_handle(complaint_id)
         shown["log"] = await handle.query(names.LOG_QUERY)
         return shown

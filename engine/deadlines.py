@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,11 +69,17 @@ def _date_at(compiled: CompiledPolicy, instance: Any, name: str, complaint: Comp
     index = next(i for i, d in enumerate(policy.dates) if d.id == name)
     date, plan = policy.dates[index], compiled.plan.dates[index]
     cal = instance.calendar(date.calendar or default_calendar(policy))
+    return date_due(plan, cal, _as_if_at_receipt(complaint, cal, t0))
+
+
+def _as_if_at_receipt(complaint: Complaint, cal: CaseCalendar, t0: int) -> Callable[[str], int | None]:
+    """When an anchor happened, as ``ombuds deadline`` shows it: a date the complaint gives
+    (None when it gives none), any case event at receipt."""
 
     def anchor(event: str) -> int | None:
         return complaint_date(complaint, event, cal) if is_complaint_date(event) else t0
 
-    return date_due(plan, cal, anchor)
+    return anchor
 
 
 def _bounded(
@@ -180,10 +187,7 @@ def _deadlines(
         cal_name = date.calendar or default_calendar(policy)
         cal = instance.calendar(cal_name)
         anchors = [t.anchor for t in date_plan.terms if t.on is None]
-
-        def anchor(name: str, cal: CaseCalendar = cal) -> int | None:
-            return complaint_date(complaint, name, cal) if is_complaint_date(name) else t0
-
+        anchor = _as_if_at_receipt(complaint, cal, t0)
         on = date_due(date_plan, cal, anchor)
         missing = [a for a in anchors if is_complaint_date(a) and anchor(a) is None]
         later = [a for a in anchors if not is_complaint_date(a) and a != "submitted"]

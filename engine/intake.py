@@ -341,7 +341,7 @@ def handle(client: Client, complaint_id: str) -> WorkflowHandle[object, object]:
     return client.get_workflow_handle(complaint_id)
 
 
-def status_now(s: Settings, view: StatusView) -> StatusView:
+def status_now(store: Store, view: StatusView) -> StatusView:
     """A real-time case's status as of this moment: the time left on each clock counted from
     now, with the snapshots in the store (without them, as of the case's last task)."""
     from ombuds.engine.policy.store import StoreError
@@ -349,7 +349,6 @@ def status_now(s: Settings, view: StatusView) -> StatusView:
 
     if not view.real_time:
         return view
-    store = Store(s.store_dir)
     try:
         policy, instance = store.policy(view.policy_sha), store.instance(view.calendar_sha)
     except (StoreError, OSError):

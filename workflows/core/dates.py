@@ -3,10 +3,11 @@ complaint supplies (``complaint.incident_date``, ``complaint.custom.<field>``)."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ombuds.engine.policy.anchors import complaint_date, date_due, is_complaint_date
-from ombuds.engine.policy.business_time import HorizonExceeded
+from ombuds.engine.policy.business_time import CaseCalendar, HorizonExceeded
 from ombuds.engine.policy.model import DerivedDate
 from ombuds.engine.policy.plan import DatePlan
 
@@ -26,6 +27,20 @@ def due(case: Case, date: DerivedDate, plan: DatePlan) -> int | None:
     return date_due(plan, case.calendar(date.calendar), lambda name: anchor(case, name, date.calendar))
 
 
+def known(case: Case, *, strict: bool) -> Iterator[tuple[DerivedDate, CaseCalendar, int]]:
+    """Each date whose anchors are known, with its calendar and instant; one past the case
+    calendar raises :class:`HorizonExceeded` when ``strict``, else is left out."""
+    for date, plan in zip(case.policy.dates, case.plan.dates, strict=True):
+        try:
+            at = due(case, date, plan)
+        except HorizonExceeded:
+            if strict:
+                raise
+            continue
+        if at is not None:
+            yield date, case.calendar(date.calendar), at
+
+
 def derived(case: Case, *, strict: bool = True) -> dict[str, str]:
     """Each date whose anchor is known, as a local date (``2027-02-23``).
 
@@ -33,39 +48,21 @@ def derived(case: Case, *, strict: bool = True) -> dict[str, str]:
     that day, and a date past the case calendar raises :class:`HorizonExceeded` (the host then
     builds a longer calendar) unless ``strict`` is off (a view: the date is left out); before,
     such a date was the next day, or left out."""
-    out = {}
-    regimes = case.patched(DEADLINES_AS_REGIMES_COUNT)
-    for date, plan in zip(case.policy.dates, case.plan.dates, strict=True):
-        cal = case.calendar(date.calendar)
-        try:
-            at = due(case, date, plan)
-        except HorizonExceeded:
-            if regimes and strict:
-                raise
-            continue
-        if at is None:
-            continue
-        if regimes:
-            out[date.id] = cal.told_day(at)[0].isoformat()
-        else:
-            out[date.id] = cal.local_datetime(at).strftime("%Y-%m-%d")
-    return out
+    if not case.patched(DEADLINES_AS_REGIMES_COUNT):
+        return {
+            date.id: cal.local_datetime(at).strftime("%Y-%m-%d")
+            for date, cal, at in known(case, strict=False)
+        }
+    return {date.id: cal.told_day(at)[0].isoformat() for date, cal, at in known(case, strict=strict)}
 
 
 def condition_values(case: Case) -> dict[str, dict[str, Any]]:
     """What conditions see as ``dates["<id>"]``: the day, whether it had passed when the
     complaint was received, and the calendar days from the day of receipt to it (negative
     when it was before)."""
-    out: dict[str, dict[str, Any]] = {}
     received = case.state.received
-    for date, plan in zip(case.policy.dates, case.plan.dates, strict=True):
-        cal = case.calendar(date.calendar)
-        try:
-            at = due(case, date, plan)
-        except HorizonExceeded:
-            continue
-        if at is None:
-            continue
+    out: dict[str, dict[str, Any]] = {}
+    for date, cal, at in known(case, strict=False):
         day = cal.told_day(at)[0]
         out[date.id] = {
             "day": day.isoformat(),
