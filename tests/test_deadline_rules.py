@@ -547,8 +547,20 @@ def test_an_answer_stops_the_wait_and_a_new_question_starts_it_again(tmp_path: P
 
 
 def test_conditions_read_a_clocks_state(tmp_path: Path) -> None:
-    """The final response of a complaint of Mon 1 Mar 2027 breaches after Mon 22 Mar 17:30 GMT."""
-    core = _started(make_complaint(), [])  # type: ignore[arg-type]
+    """The final response of a complaint of Mon 1 Mar 2027 breaches after Mon 22 Mar 17:30 GMT.
+    (A policy whose conditions read `clocks`: one escalates on the final response's breach.)"""
+    policies = policy_variant(
+        tmp_path,
+        "financial-services.yaml",
+        [
+            (
+                "trigger: {on: repeat_complaint, when: case.previous_complaints >= 2}",
+                "trigger: {on: repeat_complaint, when: 'case.previous_complaints >= 2 || clocks[\"final-response\"].breached'}",
+            )
+        ],
+    )
+    core = _started(make_complaint(), policies)
+    assert core.plan.roots == {"clocks"}
     breached = 'clocks["final-response"].breached'
     assert core.when(
         'clocks["final-response"].running && clocks["final-response"].due == "2027-03-22T17:30:00Z"'

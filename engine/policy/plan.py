@@ -10,6 +10,7 @@ compiled at the same moment into the shared program cache
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -130,13 +131,17 @@ class Plan:
     thank_you_after: Duration | None
     check_in_after: Duration | None
     cap_period: Duration | None
+    #: Of the variables only some conditions read (``clocks``, ``dates``), those this policy's
+    #: conditions name: a case computes the others for no one.
+    roots: frozenset[str] = frozenset()
 
     def clock(self, clock_id: str) -> ClockPlan:
         return self.clocks[self.clock_index[clock_id]]
 
     @classmethod
     def of(cls, policy: Policy) -> Plan:
-        for condition in _conditions(policy):
+        conditions = _conditions(policy)
+        for condition in conditions:
             program(condition)
         callbacks, follow = policy.callbacks, policy.follow_up
         survey = follow.survey
@@ -155,7 +160,12 @@ class Plan:
             thank_you_after=_optional(follow.thank_you.after) if follow.thank_you else None,
             check_in_after=_optional(follow.check_in_call.after) if follow.check_in_call else None,
             cap_period=_optional(per_customer.period) if per_customer else None,
+            roots=frozenset(m.group(1) for c in conditions for m in _OPTIONAL_ROOT.finditer(c)),
         )
+
+
+#: A variable a condition may read that a case computes only for policies whose conditions read it.
+_OPTIONAL_ROOT = re.compile(r"(?<![.\w])(clocks|dates)\b")
 
 
 def _conditions(policy: Policy) -> list[str]:

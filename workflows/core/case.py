@@ -96,10 +96,12 @@ class Case(ABC):
         return self.instance.calendar(name or default_calendar(self.policy))
 
     def variables(self) -> dict[str, Any]:
-        """What conditions see: the complaint and the case."""
+        """What conditions see: the complaint and the case, and the clocks and dates when the
+        policy's conditions read them."""
         s = self.state
-        return {
-            "clocks": {
+        optional: dict[str, Any] = {}
+        if "clocks" in self.plan.roots:
+            optional["clocks"] = {
                 cid: {
                     "status": cs.status,
                     "running": cs.status == "running",
@@ -108,8 +110,11 @@ class Case(ABC):
                     "due": iso(cs.due) if cs.due is not None else "",
                 }
                 for cid, cs in s.clocks.items()
-            },
-            "dates": self.date_values(),
+            }
+        if "dates" in self.plan.roots:
+            optional["dates"] = self.date_values()
+        return {
+            **optional,
             "complaint": self.complaint_vars,
             "case": case_variables(
                 {
