@@ -21,13 +21,15 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+from pydantic.fields import FieldInfo
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,11 +38,13 @@ from ombuds.workflows.core import Actor, Answer, Event, Rejected, bounds
 from ombuds.workflows.core.events import KINDS, EventModel
 
 from . import tokens
-from .intake import Intake, IntakeError, status_now
+from .intake import Intake, IntakeError, check_received, status_now
+from .limits import RateLimit
 from .policy.errors import PolicyInvalid, known_names_hint
 from .policy.model import Complaint, Policy
 from .policy.store import Store, StoreError
 from .settings import Settings
+from .temporal import delayed_messages
 
 log = logging.getLogger("ombuds.api")
 
@@ -52,14 +56,14 @@ _WORD = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 #: Events staff may not send: they are the customer's, through their case's signed links.
 CUSTOMER_ONLY = frozenset(kind for kind, model in KINDS.items() if model.sender == "customer")
+#: The kinds staff send, each on its own path.
+STAFF_KINDS = tuple(kind for kind in KINDS if kind not in CUSTOMER_ONLY)
 
 
 def body_model(model: type[EventModel]) -> type[BaseModel]:
     """An event kind's body: its fields without ``kind`` and ``actor`` (the token is the actor)."""
     fields: dict[str, Any] = {
-        name: (field.annotation, field)
-        for name, field in model.model_fields.items()
-        if name not in ("kind", "actor")
+        name: _as_sent(field) for name, field in model.model_fields.items() if name not in ("kind", "actor")
     }
     return create_model(
         f"{model.__name__}Body",
@@ -69,7 +73,26 @@ def body_model(model: type[EventModel]) -> type[BaseModel]:
     )
 
 
+def _as_sent(field: FieldInfo) -> tuple[Any, Any]:
+    """A field of a body; an amount as the caller writes it: text (``"49.99"``) or a whole
+    number, never a JSON number with a fraction, which the JSON parser would have read through a
+    float (the event reads the text as a decimal and checks it, sign included)."""
+    if field.annotation in (Decimal, Decimal | None):
+        return StrictStr | StrictInt | None, Field(None, description=field.description)
+    return field.annotation, field
+
+
 BODIES: dict[str, type[BaseModel]] = {kind: body_model(model) for kind, model in KINDS.items()}
+
+
+class Me(BaseModel):
+    """Who the token says the caller is."""
+
+    user: str
+    level: str
+    kind: str
+    scopes: list[str]
+    expires: str
 
 
 class Created(BaseModel):
@@ -101,10 +124,13 @@ def create_app(
         version="1",
         summary="Complaints, their status and the events staff send, with the actor from the token.",
     )
-    secret = key or tokens.secret(settings.api_secret, settings.home)
+    verifier = tokens.Verifier(
+        key or tokens.secret(settings.api_secret, settings.home), settings.oidc, settings.directory
+    )
     bearer = HTTPBearer(auto_error=False)
     store = Store(settings.store_dir)
     clients: list[Client] = []
+    intake_limit = RateLimit(settings.intake_per_minute, per_seconds=60)
 
     async def client() -> Client:
         """The Temporal client, connected once; 503 while Temporal cannot be reached."""
@@ -127,13 +153,15 @@ def create_app(
                 raise HTTPException(503, {"message": f"no policy can be used: {exc}"}) from None
         return intake
 
-    async def caller(
+    def caller(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> tokens.Identity:
+        """The verified caller (a plain function: FastAPI runs it on a thread, as an OIDC
+        provider's keys may have to be fetched)."""
         if credentials is None:
             raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
         try:
-            return tokens.verify(secret, credentials.credentials)
+            return verifier.verify(credentials.credentials)
         except tokens.TokenError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
@@ -146,13 +174,17 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
+        problems: list[dict[str, str]] = []
         for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+            loc = error.get("loc", ())
+            where = ".".join(str(p) for p in loc if p != "body" and p not in ("str", "int"))
             message = str(error.get("msg", "invalid"))
             if where == "actor" or where.endswith(".actor"):
                 message = "the actor comes from your token: leave it out"
-            problems.append({"field": where, "message": message})
+            elif where == "amount" and error.get("type") in ("string_type", "int_type"):
+                message = 'an amount is text ("49.99") or a whole number, never a number with a fraction'
+            if {"field": where, "message": message} not in problems:
+                problems.append({"field": where, "message": message})
         return JSONResponse({"detail": problems}, 422)
 
     @app.get("/healthz", summary="The API answers")
@@ -176,20 +208,47 @@ def create_app(
             return JSONResponse({"ok": False, "reason": reason}, 503)
         return JSONResponse({"ok": True})
 
+    @app.get("/me", summary="Who the token says the caller is")
+    async def me(who: Annotated[tokens.Identity, Depends(caller)]) -> Me:
+        return Me(user=who.user, level=who.level, kind=who.kind, scopes=list(who.scopes), expires=who.expires)
+
     @app.post("/complaints", status_code=201, summary="Submit a complaint (intake)")
     async def submit(
         complaint: Complaint,
         who: Annotated[tokens.Identity, Depends(caller)],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        simulated: Annotated[
+            bool,
+            Query(
+                description="Run it on its own clock from received_at (a what-if at its own dates); staff only."
+            ),
+        ] = False,
     ) -> Created:
         if not who.may_send("submit"):
             raise _problem(403, "this token may not submit complaints")
+        if simulated and who.kind != "staff":
+            raise _problem(403, "only staff run simulated complaints")
+        wait = intake_limit.wait(who.user)
+        if wait:
+            log.warning("intake rate limit: %s", who.user)
+            raise HTTPException(
+                429,
+                {
+                    "message": f"too many complaints from this caller: at most {settings.intake_per_minute} a minute"
+                },
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            if not simulated:
+                check_received(complaint)
+        except IntakeError as exc:
+            raise _problem(422, str(exc)) from None
         if complaint.id is None and idempotency_key:
             # a retried submission with the same key is the same complaint
             digest = hashlib.sha256(f"{who.user}\0{idempotency_key}".encode()).hexdigest()
             complaint = complaint.model_copy(update={"id": f"C-{digest[:20]}"})
         try:
-            done = await the_intake().submit(await client(), complaint)
+            done = await the_intake().submit(await client(), complaint, simulated=simulated)
         except IntakeError as exc:
             raise _problem(422, str(exc)) from None
         duplicate = not done.started and "already" in done.reason
@@ -226,6 +285,7 @@ def create_app(
         shown: dict[str, Any] = status_now(store, view).model_dump(mode="json")
         handle = (await client()).get_workflow_handle(complaint_id)
         shown["log"] = await handle.query(names.LOG_QUERY)
+        shown["delayed_messages"] = await delayed_messages(handle)
         return shown
 
     @app.get("/complaints", summary="Complaints, filtered and paginated")
@@ -238,6 +298,15 @@ def create_app(
         category: Annotated[str | None, Query(pattern=_WORD)] = None,
         channel: Annotated[str | None, Query(pattern=_WORD)] = None,
         policy: Annotated[str | None, Query(pattern=_WORD)] = None,
+        queue: Annotated[str | None, Query(pattern=_WORD)] = None,
+        assignee: Annotated[str | None, Query(pattern=_WORD)] = None,
+        awaiting: Annotated[
+            str | None,
+            Query(pattern=_WORD, description="A compensation proposal awaits this level's approval."),
+        ] = None,
+        undelivered: Annotated[
+            bool, Query(description="Only those with a message that could not be delivered.")
+        ] = False,
         breached: bool | None = None,
         received_after: dt.datetime | None = None,
         received_before: dt.datetime | None = None,
@@ -257,9 +326,14 @@ def create_app(
             (search.CATEGORY, category),
             (search.CHANNEL, channel),
             (search.POLICY_ID, policy),
+            (search.ASSIGNEE, assignee),
+            (search.FLAGS, f"queue:{queue}" if queue else None),
+            (search.FLAGS, f"awaiting:{awaiting}" if awaiting else None),
         ):
             if value is not None:
                 clauses.append(f"{key.name} = '{value}'")
+        if undelivered:
+            clauses.append(f"{search.FLAGS.name} = 'undelivered'")
         if breached is not None:
             clauses.append(f"{search.SLA_BREACHED.name} = {str(breached).lower()}")
         for bound, op in ((received_after, ">="), (received_before, "<")):
@@ -291,6 +365,8 @@ def create_app(
                     "stage": attributes.get(search.STAGE),
                     "level": attributes.get(search.LEVEL),
                     "policy": attributes.get(search.POLICY_ID),
+                    "assignee": attributes.get(search.ASSIGNEE),
+                    "flags": attributes.get(search.FLAGS) or [],
                     "breached": attributes.get(search.SLA_BREACHED),
                     "next_deadline": deadline.isoformat() if deadline else None,
                     "received": execution.start_time.isoformat() if execution.start_time else None,
@@ -299,9 +375,18 @@ def create_app(
         more = listed.next_page_token
         return {"complaints": rows, "next_page": base64.urlsafe_b64encode(more).decode() if more else None}
 
-    def policy_of(view: dict[str, Any]) -> Policy | None:
+    #: Each complaint's pinned policy (it never changes for an id), so an event costs one call.
+    pinned: dict[str, str] = {}
+
+    async def policy_of(complaint_id: str) -> Policy | None:
+        sha = pinned.get(complaint_id)
+        if sha is None:
+            sha = str((await view_of(complaint_id)).get("policy_sha", ""))
+            if len(pinned) >= 10_000:
+                pinned.clear()
+            pinned[complaint_id] = sha
         try:
-            return store.policy(str(view.get("policy_sha", ""))).policy
+            return store.policy(sha).policy
         except (StoreError, OSError, ValueError):
             return None
 
@@ -313,8 +398,7 @@ def create_app(
             raise _problem(403, f"{kind} is the customer's: they send it through their case's link")
         if not who.may_send(kind):
             raise _problem(403, f"this token may not send {kind} (its scopes: {', '.join(who.scopes)})")
-        view = await view_of(complaint_id)
-        policy = policy_of(view)
+        policy = await policy_of(complaint_id)
         acting = _level(policy, who, level)
         if policy is not None:
             _known_names(policy, kind, fields)
@@ -362,7 +446,7 @@ def _event_route(
     kind: str,
     body: type[BaseModel],
     send: Callable[..., Awaitable[Answer]],
-    caller: Callable[..., Awaitable[tokens.Identity]],
+    caller: Callable[..., tokens.Identity],
 ) -> None:
     """``POST /complaints/{id}/events/<kind>`` with that kind's typed body."""
 

@@ -326,6 +326,10 @@ from .api_cli import register as _register_api_commands  # noqa: E402
 
 _register_api_commands(app)
 
+from .staff_cli import register as _register_staff_commands  # noqa: E402
+
+_register_staff_commands(app)
+
 
 def main() -> None:
     """Run the CLI; exit without interpreter finalisation once a Temporal client has run.

@@ -82,6 +82,23 @@ class Directory(BaseModel):
         return found
 
 
+class Oidc(BaseModel):
+    """An OIDC provider whose tokens the API accepts: verified against its JWKS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = Field(description="The issuer (`iss`), e.g. https://login.example.com/realms/staff.")
+    audience: str = Field(description="The audience (`aud`) the tokens are issued for.")
+    jwks_url: str | None = Field(
+        None, description="Where the signing keys are; else read from the issuer's openid-configuration."
+    )
+    level_claim: str = Field("ombuds_level", description="The claim carrying the authority level.")
+    user_claim: str = Field(
+        "sub", description="The claim carrying the staff id (e.g. preferred_username, email)."
+    )
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+
+
 class Settings(BaseSettings):
     """How ombuds connects to Temporal and where it keeps its files."""
 
@@ -102,6 +119,18 @@ class Settings(BaseSettings):
     policies: Path = Field(Path("policies"), description="Folder of policy files.")
     ui_port: int = 8233
     api_port: int = Field(8300, description="Port of the HTTP API that `ombuds dev` serves on 127.0.0.1.")
+    api_url: str | None = Field(
+        None, description="The HTTP API staff commands call; else http://127.0.0.1:<api_port> (ombuds dev)."
+    )
+    token: str | None = Field(
+        None, description="The token staff commands send; else the admin token in <home>/admin.token."
+    )
+    intake_per_minute: int = Field(
+        60, ge=1, description="Complaints one caller may submit through the API in a minute (then 429)."
+    )
+    oidc: Oidc | None = Field(
+        None, description="Verify staff tokens from an OIDC provider as well as the locally signed ones."
+    )
     log_format: Literal["console", "json"] = "console"
     ledger_key: str | None = Field(
         None, description="Secret of the keyed hashes that name customers' ledgers; else <home>/ledger.key."

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from ombuds.activities.deliveries import open_ledger
@@ -122,3 +124,28 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+async def delayed_messages(handle: Any) -> list[dict[str, Any]]:
+    """Messages whose delivery is being tried again (a channel down): from the workflow's
+    pending activities, so the complaint's status says so while Temporal retries."""
+    from ombuds.workflows import names
+
+    try:
+        described = await handle.describe()
+    except RPCError:
+        return []
+    delayed = []
+    for pending in described.raw_description.pending_activities:
+        if pending.activity_type.name != names.DELIVER or pending.attempt <= 1:
+            continue
+        error = pending.last_failure.message if pending.HasField("last_failure") else ""
+        scheduled = pending.last_started_time.ToDatetime() if pending.HasField("last_started_time") else None
+        delayed.append(
+            {
+                "attempt": pending.attempt,
+                "scheduled": scheduled.isoformat(timespec="seconds") + "Z" if scheduled else "",
+                "last_error": error[:200],
+            }
+        )
+    return delayed

@@ -15,10 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jwt
 
 from .identity import kept_secret
+from .settings import Directory, Oidc
 
 ISSUER = "ombuds"
 AUDIENCE = "ombuds-api"
@@ -42,6 +44,8 @@ class Identity:
     kind: str = "staff"
     #: For an integration: the event kinds it may send (``*``: every kind its level may).
     scopes: tuple[str, ...] = field(default=("*",))
+    #: When the token expires (ISO 8601, UTC).
+    expires: str = ""
 
     def may_send(self, kind: str) -> bool:
         return "*" in self.scopes or kind in self.scopes
@@ -118,4 +122,98 @@ def verify(key: bytes, token: str) -> Identity:
         or not all(isinstance(s, str) for s in scopes)
     ):
         raise TokenError("the token's kind or scopes are not valid")
-    return Identity(user=user, level=level, kind=kind, scopes=tuple(scopes))
+    return Identity(user=user, level=level, kind=kind, scopes=tuple(scopes), expires=_expiry(claims))
+
+
+def _expiry(claims: dict[str, Any]) -> str:
+    return dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC).isoformat(timespec="seconds")
+
+
+class Verifier:
+    """Verifies the tokens of one deployment: the locally signed ones, and, when the settings
+    name an OIDC provider, that provider's (against its JWKS, with the level from the configured
+    claim and the staff id mapped onto the staff directory)."""
+
+    def __init__(self, key: bytes, oidc: Oidc | None = None, directory: Directory | None = None) -> None:
+        self.key = key
+        self.oidc = oidc
+        self.directory = directory
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def verify(self, token: str) -> Identity:
+        if len(token) > 8192:
+            raise TokenError("the token is too long")
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None  # refused below, with the reason
+        if self.oidc is not None and issuer == self.oidc.issuer:
+            return self._from_provider(token, self.oidc)
+        return verify(self.key, token)
+
+    def _keys(self, oidc: Oidc) -> jwt.PyJWKClient:
+        if self._jwks is None:
+            url = oidc.jwks_url or _discovered_jwks(oidc.issuer)
+            self._jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10)
+        return self._jwks
+
+    def _from_provider(self, token: str, oidc: Oidc) -> Identity:
+        algorithms = [a for a in oidc.algorithms if not a.upper().startswith("HS")]
+        try:
+            signing = self._keys(oidc).get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                signing.key,
+                algorithms=algorithms,
+                audience=oidc.audience,
+                issuer=oidc.issuer,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("the token has expired") from None
+        except jwt.PyJWKClientConnectionError:
+            raise TokenError("the identity provider's keys cannot be fetched") from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"the token is not valid: {exc}") from None
+        user, level = claims.get(oidc.user_claim), claims.get(oidc.level_claim)
+        if isinstance(level, list) and len(level) == 1:
+            level = level[0]
+        if not isinstance(user, str) or not isinstance(level, str) or not USER.match(level):
+            raise TokenError(f"the token names no user ({oidc.user_claim}) and level ({oidc.level_claim})")
+        user = self._staff_id(user, level)
+        return Identity(user=user, level=level, kind="staff", expires=_expiry(claims))
+
+    def _staff_id(self, user: str, level: str) -> str:
+        """The staff directory's id for the provider's user (by id, or by email), when the
+        directory lists staff; a level the directory does not give them is refused."""
+        staff = self.directory.staff if self.directory else []
+        if not staff:
+            if not USER.match(user):
+                raise TokenError("the token's user is not a staff id")
+            return user
+        person = next((p for p in staff if p.id == user), None) or next(
+            (p for p in staff if p.email and p.email.lower() == user.lower()), None
+        )
+        if person is None:
+            raise TokenError(f"{user} is not in the staff directory")
+        if person.levels and level not in person.levels:
+            raise TokenError(f"the staff directory does not give {person.id} the level {level}")
+        return person.id
+
+
+def _discovered_jwks(issuer: str) -> str:
+    """The ``jwks_uri`` of the issuer's OpenID configuration."""
+    import json
+    import urllib.request
+
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            found = json.loads(answer.read(1_000_000)).get("jwks_uri")
+    except (OSError, ValueError) as exc:
+        raise TokenError(
+            f"the identity provider's configuration cannot be read ({type(exc).__name__})"
+        ) from None
+    if not isinstance(found, str) or not found.startswith(("https://", "http://")):
+        raise TokenError("the identity provider's configuration names no jwks_uri")
+    return found

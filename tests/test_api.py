@@ -211,7 +211,8 @@ def test_token_create_and_serve_from_the_command_line(tmp_path: Path) -> None:
     )
     assert made.exit_code == 0, made.output
     key = tokens.secret(None, tmp_path / "home")
-    assert tokens.verify(key, made.output.strip()) == tokens.Identity("alice", "agent")
+    verified = tokens.verify(key, made.output.strip())
+    assert (verified.user, verified.level, verified.kind) == ("alice", "agent", "staff")
     refused = CliRunner().invoke(
         app, ["token", "create", "--user", "x", "--level", "agent", "--service"], env=env
     )
@@ -263,6 +264,25 @@ async def test_complaints_are_listed_by_filter_and_page_never_ledgers(tmp_path: 
 
         investigating = await listed("stage=investigation", lambda rows: rows)
         assert [c["id"] for c in investigating["complaints"]] == [second]
+        # the work queues: assigned to someone, awaiting a level's approval, a queue
+        await http.post(f"/complaints/{first}/events/assign", json={"assignee": "alice"}, headers=ALICE)
+        await http.post(
+            f"/complaints/{first}/events/propose_compensation",
+            json={"remedy": "goodwill", "amount": "100"},
+            headers=ALICE,
+        )
+        mine = await listed("assignee=alice", lambda rows: rows)
+        assert [c["id"] for c in mine["complaints"]] == [first] and mine["complaints"][0][
+            "assignee"
+        ] == "alice"
+        awaiting = await listed("awaiting=supervisor", lambda rows: rows)
+        assert [c["id"] for c in awaiting["complaints"]] == [first]
+        assert "awaiting:supervisor" in awaiting["complaints"][0]["flags"]
+        assert (await http.get("/complaints?awaiting=management", headers=ALICE)).json()["complaints"] == []
+        queue = next(f for f in awaiting["complaints"][0]["flags"] if f.startswith("queue:"))
+        queued = await listed(f"queue={queue.removeprefix('queue:')}", lambda rows: len(rows) == 2)
+        assert {c["id"] for c in queued["complaints"]} == {first, second}
+        assert (await http.get("/complaints?undelivered=true", headers=ALICE)).json()["complaints"] == []
         await listed("limit=100", lambda rows: len(rows) == 2)
         page = await listed("limit=1", lambda rows: rows)
         assert len(page["complaints"]) == 1 and page["next_page"]

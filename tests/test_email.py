@@ -402,9 +402,8 @@ def test_a_staff_message_goes_to_whom_it_names(tmp_path: Path) -> None:
 async def test_status_says_a_message_is_delayed_while_the_mail_server_is_down(tmp_path: Path) -> None:
     import asyncio
 
-    from ombuds.engine.agent_cli import delayed_messages
     from ombuds.engine.intake import Intake
-    from ombuds.engine.temporal import build_worker
+    from ombuds.engine.temporal import build_worker, delayed_messages
 
     with smtp_server(fail_first=1000) as (server, port):
         settings = Settings(

@@ -111,7 +111,7 @@ def test_status_shows_time_left_as_of_the_moment_it_is_asked() -> None:
 
 
 def test_list_says_how_far_off_the_next_deadline_is() -> None:
-    from ombuds.engine.agent_cli import next_deadline
+    from ombuds.engine.staff_cli import next_deadline
 
     now = dt.datetime(2027, 1, 18, 9, 0, tzinfo=dt.UTC)
     assert (
