@@ -20,9 +20,10 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import typing
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,7 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ombuds.workflows import names, search
 from ombuds.workflows.core import Actor, Answer, Event, Rejected, bounds
-from ombuds.workflows.core.events import KINDS, EventModel
+from ombuds.workflows.core.events import KINDS, EventModel, missing_fields
 
 from . import tokens
 from .intake import Intake, IntakeError, check_received, status_now
@@ -63,22 +64,28 @@ STAFF_KINDS = tuple(kind for kind in KINDS if kind not in CUSTOMER_ONLY)
 def body_model(model: type[EventModel]) -> type[BaseModel]:
     """An event kind's body: its fields without ``kind`` and ``actor`` (the token is the actor)."""
     fields: dict[str, Any] = {
-        name: _as_sent(field) for name, field in model.model_fields.items() if name not in ("kind", "actor")
+        name: _as_sent(field, required=name in model.required)
+        for name, field in model.model_fields.items()
+        if name not in ("kind", "actor")
     }
     return create_model(
         f"{model.__name__}Body",
         __config__=ConfigDict(extra="forbid"),
-        __doc__=model.__doc__ or f"The fields of a {model.model_fields['kind'].default} event.",
+        __doc__=model.__doc__ or f"The fields of the {model.model_fields['kind'].default} event.",
         **fields,
     )
 
 
-def _as_sent(field: FieldInfo) -> tuple[Any, Any]:
-    """A field of a body; an amount as the caller writes it: text (``"49.99"``) or a whole
-    number, never a JSON number with a fraction, which the JSON parser would have read through a
-    float (the event reads the text as a decimal and checks it, sign included)."""
+def _as_sent(field: FieldInfo, *, required: bool) -> tuple[Any, Any]:
+    """A field of a body (a required one without a default); an amount as the caller writes it:
+    text (``"49.99"``) or a whole number, never a JSON number with a fraction, which the JSON
+    parser would have read through a float (the event reads the text as a decimal and checks
+    it, sign included)."""
     if field.annotation in (Decimal, Decimal | None):
         return StrictStr | StrictInt | None, Field(None, description=field.description)
+    if required:
+        present = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+        return (present[0] if present else field.annotation), Field(description=field.description)
     return field.annotation, field
 
 
@@ -291,7 +298,7 @@ def create_app(
     @app.get("/complaints", summary="Complaints, filtered and paginated")
     async def listing(
         who: Annotated[tokens.Identity, Depends(caller)],
-        status: Annotated[str | None, Query(pattern=_WORD)] = None,
+        status: Literal["open", "resolved", "closed", "refused", "withdrawn"] | None = None,
         stage: Annotated[str | None, Query(pattern=_WORD)] = None,
         level: Annotated[str | None, Query(pattern=_WORD)] = None,
         severity: Annotated[str | None, Query(pattern=_WORD)] = None,
@@ -317,6 +324,12 @@ def create_app(
     ) -> dict[str, Any]:
         """Complaints (never the customers' internal ledgers), the next deadline first known;
         ``next_page`` continues the list."""
+        try:
+            known: Intake | None = the_intake()
+        except HTTPException:  # no policy to check the names against: list all the same
+            known = None
+        if known is not None:
+            _known_across(known, stage=stage, level=level, awaiting=awaiting, queue=queue)
         clauses = [f"WorkflowType = '{names.COMPLAINT_WORKFLOW}'"]
         for key, value in (
             (search.STATUS, status),
@@ -398,6 +411,9 @@ def create_app(
             raise _problem(403, f"{kind} is the customer's: they send it through their case's link")
         if not who.may_send(kind):
             raise _problem(403, f"this token may not send {kind} (its scopes: {', '.join(who.scopes)})")
+        missing = missing_fields(kind, fields)
+        if missing:
+            raise _problem(422, f"{kind} needs {', '.join(missing)}", field=missing[0])
         policy = await policy_of(complaint_id)
         acting = _level(policy, who, level)
         if policy is not None:
@@ -416,6 +432,13 @@ def create_app(
             reason = getattr(exc.cause, "message", None) or str(exc.cause)
             raise _problem(409, f"refused: {reason}") from None
         except RPCError as exc:
+            if "already completed" in exc.message:
+                pinned.pop(complaint_id, None)
+                raise _problem(
+                    409,
+                    f"complaint {complaint_id} is closed: its case has ended; reopen it "
+                    f"(POST /complaints/{complaint_id}/reopen) to work it again",
+                ) from None
             raise _problem(404 if exc.status == RPCStatusCode.NOT_FOUND else 503, exc.message) from None
 
     for kind, body in BODIES.items():
@@ -515,6 +538,28 @@ def _known_names(policy: Policy, kind: str, fields: dict[str, Any]) -> None:
     if value not in valid:
         hint = known_names_hint(value, valid, what)
         raise _problem(422, f'unknown {field} "{value}"', field=field, valid=valid, hint=hint)
+
+
+def _known_across(intake: Intake, **named: str | None) -> None:
+    """A filter's stage, level or queue is one some policy has (422 with the valid ones): a
+    misspelt one would list nothing and say nothing."""
+    policies = [p.policy for p in intake.policies]
+    known = {
+        "stage": sorted({s.id for p in policies for s in p.stages}),
+        "level": sorted({lv.id for p in policies for lv in p.authority}),
+        "queue": sorted({q for p in policies for q in _queues(p)}),
+    }
+    known["awaiting"] = known["level"]
+    for name, value in named.items():
+        if value is not None and known[name] and value not in known[name]:
+            what = {"stage": "stages", "queue": "queues"}.get(name, "levels")
+            hint = known_names_hint(value, known[name], what)
+            raise _problem(422, f'unknown {name} "{value}"', field=name, valid=known[name], hint=hint)
+
+
+def _queues(policy: Policy) -> set[str]:
+    """The queues a policy's classification rules set."""
+    return {rule.set.queue for rule in policy.classification if rule.set.queue}
 
 
 def _system_info_request() -> Any:

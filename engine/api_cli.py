@@ -33,6 +33,7 @@ def create(
     if service and not scope:
         typer.echo("error: a service token needs at least one --scope (an event kind, or submit)", err=True)
         raise typer.Exit(2)
+    _known_level(settings, level)
     try:
         key = tokens.secret(settings.api_secret, settings.home)
         made = tokens.create(
@@ -47,6 +48,25 @@ def create(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(made)
+
+
+def _known_level(settings: Settings, level: str) -> None:
+    """A token's level is an authority level of the policies (when there are any to ask): a
+    token at a level no policy has would be refused by every case."""
+    from .intake import load_policies
+    from .policy.errors import known_names_hint
+
+    if not settings.policies.is_dir():
+        return
+    policies, _ = load_policies(settings.policies)
+    levels = sorted({lv.id for p in policies for lv in p.policy.authority})
+    if levels and level not in levels:
+        hint = known_names_hint(level, levels, "levels")
+        typer.echo(
+            f'error: "{level}" is not an authority level of the policies in {settings.policies} ({hint})',
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def admin_token(settings: Settings, level: str) -> Path:
@@ -78,7 +98,13 @@ class BackgroundApi:
         self.thread = threading.Thread(target=self.server.run, name="ombuds-api", daemon=True)
 
     def __enter__(self) -> BackgroundApi:
+        """Started, and answering once this returns (or its thread has given up)."""
+        import time
+
         self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:

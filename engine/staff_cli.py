@@ -35,6 +35,9 @@ class Api:
 
     def __init__(self, settings: Settings) -> None:
         self.url = (settings.api_url or f"http://127.0.0.1:{settings.api_port}").rstrip("/")
+        if settings.token is not None and not settings.token.strip():
+            # an empty OMBUDS_TOKEN is a token that failed to be made, never "use the admin's"
+            raise fail("OMBUDS_TOKEN is empty: `ombuds token create` failed, or the token was not kept", 2)
         self.token = settings.token or self._kept_token(settings.home / "admin.token")
 
     @staticmethod
@@ -101,7 +104,9 @@ def problem_text(status: int, detail: Any) -> str:
         elif detail.get("valid"):
             text += f" (valid: {', '.join(map(str, detail['valid']))})"
         return text
-    prefix = {401: "not signed in: ", 403: "not allowed: "}.get(status, "")
+    if status == 401:
+        return f"not signed in: {detail} (OMBUDS_TOKEN, or a new one from `ombuds token create`)"
+    prefix = {403: "not allowed: "}.get(status, "")
     return prefix + str(detail)
 
 
@@ -270,9 +275,14 @@ def _instant(text: str | None) -> str | None:
 # ------------------------------------------------------------------------------------ events
 
 
-#: Shown for a field whose model gives no description.
+#: Answers that are the case's refusal: printed as such, and the command exits 1.
+REFUSALS = frozenset({"not_authorised", "rejected", "not_offered", "no_options"})
+#: Shown for a field whose model gives no description, by kind and field, or by field.
 FIELD_HELP = {
-    "text": "The text (the customer is sent it, unless it is an internal note).",
+    ("agent_reply", "text"): "The reply the customer is sent (with --internal: a note for staff, not sent).",
+    ("customer_message", "text"): "What the customer said (a call, a letter), as staff record it.",
+    ("resolve", "text"): "The resolution as the customer reads it in the final response.",
+    "text": "The text the customer is sent.",
     "assignee": "The staff id to assign the case to.",
     "stage": "A stage id of the case's policy.",
     "remedy": "A remedy id of the policy's compensation section.",
@@ -318,12 +328,17 @@ def _event_command(kind: str) -> tuple[Callable[..., None], str, str]:
         answer = Api(Settings()).call(
             "POST", f"/complaints/{complaint_id}/events/{kind}", body=sent, params={"level": level}
         )
+        refused = answer.get("status") in REFUSALS
         if fmt == "json":
             typer.echo(json.dumps(answer, ensure_ascii=False))
-            return
-        reason = f": {answer['reason']}" if answer.get("reason") else ""
-        seq = f" (log #{answer['seq']})" if answer.get("seq") is not None else ""
-        typer.echo(f"{kind} {complaint_id}: {answer['status']}{reason}{seq}")
+        else:
+            reason = f": {answer['reason']}" if answer.get("reason") else ""
+            seq = f" (log #{answer['seq']})" if answer.get("seq") is not None else ""
+            typer.echo(
+                f"{'refused: ' if refused else ''}{kind} {complaint_id}: {answer['status']}{reason}{seq}"
+            )
+        if refused:
+            raise typer.Exit(1)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
@@ -331,10 +346,16 @@ def _event_command(kind: str) -> tuple[Callable[..., None], str, str]:
         kind_of = _option_type(field.annotation)
         flag = "--" + name.replace("_", "-")
         declared = f"{flag}/--no-{flag[2:]}" if kind_of is bool else flag
-        option = typer.Option(declared, help=field.description or FIELD_HELP.get(name))
-        params.append(
-            inspect.Parameter(name, keyword, default=None, annotation=Annotated[kind_of | None, option])
-        )
+        described = field.description or FIELD_HELP.get((kind, name)) or FIELD_HELP.get(name)
+        option = typer.Option(declared, help=(described or "").replace("``", "`") or None)
+        if name in model.required:  # typer marks it [required] and asks for it
+            params.append(
+                inspect.Parameter(name, keyword, default=..., annotation=Annotated[kind_of, option])
+            )
+        else:
+            params.append(
+                inspect.Parameter(name, keyword, default=None, annotation=Annotated[kind_of | None, option])
+            )
     params += [
         inspect.Parameter(
             "level",
@@ -351,7 +372,9 @@ def _event_command(kind: str) -> tuple[Callable[..., None], str, str]:
     ]
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     doc = (
-        " ".join((model.__doc__ or "").split()) if model.__doc__ and "What every" not in model.__doc__ else ""
+        " ".join((model.__doc__ or "").split()).replace("``", "`")
+        if model.__doc__ and "What every" not in model.__doc__
+        else ""
     )
     fields_line = ", ".join(f"--{n.replace('_', '-')}" for n in fields) or "no fields"
     helptext = (doc + "\n\n" if doc else "") + f"Send {kind} to the complaint; the actor is your token's."
@@ -364,9 +387,13 @@ def check_event(kind: str, fields: dict[str, Any]) -> None:
     from pydantic import ValidationError
 
     from ombuds.workflows.core import Event, Rejected, bounds
+    from ombuds.workflows.core.events import missing_fields
 
     if _has_surrogate(fields):
         raise fail("an option holds a byte sequence that is not text (not UTF-8)", 2)
+    missing = missing_fields(kind, fields)
+    if missing:
+        raise fail(f"bad event: {kind} needs {', '.join('--' + m.replace('_', '-') for m in missing)}", 2)
     try:
         event = Event.model_validate(
             {**fields, "kind": kind, "actor": {"kind": "staff", "id": "x", "level": "x"}}
@@ -424,7 +451,7 @@ def event_app() -> typer.Typer:
 def details(detail: dict[str, Any]) -> str:
     """A log entry's details on one line (the hand-off summary is left to --format json)."""
     shown = ", ".join(f"{k}={v}" for k, v in detail.items() if k != "handoff")
-    return f"  {shown[:100]}" if shown else ""
+    return f"  {shown[:160]}…" if len(shown) > 160 else f"  {shown}" if shown else ""
 
 
 def log_line(entry: Any) -> str:

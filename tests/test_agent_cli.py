@@ -139,6 +139,36 @@ def test_event_help_lists_every_staff_kind_with_its_fields(tmp_path: Path) -> No
     assert "--no-justified" in run(tmp_path, "event", "X-1", "resolve", "--help", COLUMNS="200").stdout
 
 
+def test_a_required_field_left_out_is_asked_for_before_anything_is_sent(tmp_path: Path) -> None:
+    resolve = run(tmp_path, "event", "X-1", "resolve", "--text", "Done.")
+    assert resolve.returncode == 2 and "--justified" in resolve.stderr
+    money = run(tmp_path, "event", "X-1", "propose_compensation", "--remedy", "goodwill")
+    assert money.returncode == 2 and "propose_compensation needs --amount" in money.stderr
+    assert "[required]" in run(tmp_path, "event", "X-1", "assign", "--help", COLUMNS="200").stdout
+
+
+def test_an_empty_token_is_an_error_never_the_admins(tmp_path: Path) -> None:
+    """``export OMBUDS_TOKEN=$(ombuds token create ...)`` with a failed create leaves it empty."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "admin.token").write_text("admin-token\n")
+    done = run(tmp_path, "whoami", OMBUDS_TOKEN="", OMBUDS_API_URL="http://127.0.0.1:9")
+    assert done.returncode == 2 and "OMBUDS_TOKEN is empty" in done.stderr
+
+
+def test_a_token_names_a_level_the_policies_have(tmp_path: Path) -> None:
+    made = run(
+        tmp_path,
+        "token",
+        "create",
+        "--user",
+        "carol",
+        "--level",
+        "supervisr",
+        OMBUDS_POLICIES=str(ROOT / "policies"),
+    )
+    assert made.returncode == 2 and 'did you mean "supervisor"' in made.stderr and not made.stdout
+
+
 def test_staff_commands_say_what_is_missing_not_a_traceback(tmp_path: Path) -> None:
     """No token: where to get one. No API: how to start it."""
     (tmp_path / "home").mkdir()

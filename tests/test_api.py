@@ -183,6 +183,30 @@ async def test_an_unknown_name_lists_the_valid_ones_and_nothing_is_a_500(tmp_pat
             headers={**BOB, "Content-Type": "application/json"},
         )
         assert big.status_code == 413
+        # a required field left out is named, before the case sees anything
+        for kind, body, field in (
+            ("resolve", {"text": "Done."}, "justified"),
+            ("assign", {}, "assignee"),
+            ("enter_stage", {}, "stage"),
+            ("propose_compensation", {"remedy": "goodwill"}, "amount"),
+            ("decide_approval", {"proposal": 1}, "approve"),
+        ):
+            answer = await http.post(f"/complaints/{cid}/events/{kind}", json=body, headers=BOB)
+            assert answer.status_code == 422, (kind, answer.text)
+            assert field in answer.text and "None" not in answer.text, (kind, answer.text)
+        # a filter's name no policy has says so, with the valid ones
+        typo = await http.get("/complaints?stage=investigaton", headers=BOB)
+        assert typo.status_code == 422 and "investigation" in typo.json()["detail"]["hint"]
+        assert (await http.get("/complaints?status=bogus", headers=BOB)).status_code == 422
+        # an event to a case that has ended says so, and how to work it again
+        await http.post(f"/complaints/{cid}/events/resolve", json={"justified": True}, headers=BOB)
+        await http.post(f"/complaints/{cid}/events/close", json={}, headers=BOB)
+        for _ in range(100):
+            late = await http.post(f"/complaints/{cid}/events/agent_reply", json={"text": "hi"}, headers=BOB)
+            if late.status_code != 200:
+                break
+            await asyncio.sleep(0.1)
+        assert late.status_code == 409 and "is closed" in late.text and "reopen" in late.text, late.text
 
 
 def test_the_openapi_document_is_checked_in_and_lists_every_staff_event() -> None:

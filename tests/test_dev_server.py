@@ -145,6 +145,21 @@ async def test_staff_work_a_case_with_the_cli_through_the_api_across_kills_and_r
                 token=alice,
             )
             assert "needs_approval" in answer.stdout
+            own = env.cli(
+                "event",
+                info["id"],
+                "decide_approval",
+                "--proposal",
+                "1",
+                "--approve",
+                token=alice,
+                check=False,
+            )
+            assert (
+                own.returncode == 1
+                and "refused: decide_approval" in own.stdout
+                and "not_authorised" in own.stdout
+            )
             above = env.cli(
                 "event",
                 info["id"],

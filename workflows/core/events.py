@@ -49,6 +49,9 @@ class EventModel(Payload):
     sender: ClassVar[Sender] = "staff"
     #: Whether it is taken once the case is over (refused, closed, withdrawn).
     after_end: ClassVar[bool] = False
+    #: Fields the API and the CLI require (a payload without them still decodes, as recorded
+    #: histories have them; the case decides what it does with one).
+    required: ClassVar[tuple[str, ...]] = ()
 
     def missing(self) -> str | None:
         """What a person must write for this event to be taken (``messages-worth-reading``)."""
@@ -97,11 +100,13 @@ class Acknowledge(EventModel):
 
 class Assign(EventModel):
     kind: Literal["assign"] = "assign"
+    required: ClassVar[tuple[str, ...]] = ("assignee",)
     assignee: str | None = None
 
 
 class EnterStage(EventModel):
     kind: Literal["enter_stage"] = "enter_stage"
+    required: ClassVar[tuple[str, ...]] = ("stage",)
     stage: str | None = None
 
 
@@ -120,6 +125,7 @@ class AcceptEscalation(EventModel):
 
 class ProposeCompensation(EventModel):
     kind: Literal["propose_compensation"] = "propose_compensation"
+    required: ClassVar[tuple[str, ...]] = ("remedy",)
     remedy: str | None = None
     amount: Decimal | None = Field(
         None, ge=0, description='In major units, as text ("49.99") or a whole number.'
@@ -152,6 +158,7 @@ class ProposeCompensation(EventModel):
 
 class DecideApproval(EventModel):
     kind: Literal["decide_approval"] = "decide_approval"
+    required: ClassVar[tuple[str, ...]] = ("proposal", "approve")
     proposal: int | None = Field(None, description="Proposal number for approvals.")
     approve: bool | None = None
     reason: str | None = None
@@ -175,17 +182,20 @@ class RequestCallback(EventModel):
 
 class CallbackOutcome(EventModel):
     kind: Literal["callback_outcome"] = "callback_outcome"
+    required: ClassVar[tuple[str, ...]] = ("reached",)
     reached: bool | None = None
 
 
 class Finding(EventModel):
     kind: Literal["finding"] = "finding"
+    required: ClassVar[tuple[str, ...]] = ("justified",)
     justified: bool | None = None
     root_cause: str | None = None
 
 
 class Resolve(EventModel):
     kind: Literal["resolve"] = "resolve"
+    required: ClassVar[tuple[str, ...]] = ("justified",)
     text: str | None = None
     justified: bool | None = None
     root_cause: str | None = None
@@ -213,6 +223,7 @@ class Withdraw(EventModel):
 
 class Extend(EventModel):
     kind: Literal["extend"] = "extend"
+    required: ClassVar[tuple[str, ...]] = ("clock",)
     clock: str | None = None
     target: str | None = Field(None, description="Extended target, e.g. '35 business days'.")
     until: dt.date | None = Field(
@@ -226,6 +237,7 @@ class ExplainDelay(EventModel):
     ``reason``, and every later delay or progress notice gives it too."""
 
     kind: Literal["explain_delay"] = "explain_delay"
+    required: ClassVar[tuple[str, ...]] = ("reason",)
     reason: str | None = Field(None, description="Why, as the customer reads it; required.")
 
     def missing(self) -> str | None:
@@ -290,6 +302,25 @@ KINDS: dict[str, type[EventModel]] = {
         Close,
     )
 }
+
+
+def missing_fields(kind: str, fields: dict[str, Any]) -> list[str]:
+    """The fields an event sent through the API or the CLI lacks: its kind's ``required``, an
+    amount (or a discount or coupons) for a compensation proposal, a target or a date for an
+    extension."""
+    model = KINDS.get(kind)
+    if model is None:
+        return []
+    missing = [name for name in model.required if fields.get(name) is None]
+    if kind == "propose_compensation" and all(
+        fields.get(f) is None for f in ("amount", "discount_percent", "coupons")
+    ):
+        missing.append("amount")
+    if kind == "extend" and fields.get("target") is None and fields.get("until") is None:
+        missing.append("target")
+    return missing
+
+
 #: Fields every payload of the single shape carried (they have defaults that are not empty).
 _SINGLE_SHAPE = frozenset({"corrective_actions", "final_response", "information"})
 
