@@ -522,8 +522,8 @@ async def test_what_an_event_carried_reaches_no_reader_with_an_escape(tmp_path: 
     ("options", "said"),
     [
         (["propose_compensation", "--coupons", "1" + "0" * 4400], "--coupons"),
-        (["propose_compensation", "--amount", "1e99999999"], "is not an amount"),
-        (["propose_compensation", "--amount", "12." + "0" * 50], "amount"),
+        (["propose_compensation", "--remedy", "goodwill", "--amount", "1e99999999"], "is not an amount"),
+        (["propose_compensation", "--remedy", "goodwill", "--amount", "12." + "0" * 50], "amount"),
         (["escalate", "--summary", "\ud800"], "not text"),
     ],
 )
