@@ -16,6 +16,7 @@ No CORS headers are sent (browsers on other origins are refused); bodies are at 
 # the dependencies and body models made inside create_app
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -138,6 +139,8 @@ def create_app(
     store = Store(settings.store_dir)
     clients: list[Client] = []
     intake_limit = RateLimit(settings.intake_per_minute, per_seconds=60)
+    #: The names the list filters accept, from the intake's policies (found once).
+    filter_names: dict[str, list[str]] = {}
 
     async def client() -> Client:
         """The Temporal client, connected once; 503 while Temporal cannot be reached."""
@@ -324,12 +327,12 @@ def create_app(
     ) -> dict[str, Any]:
         """Complaints (never the customers' internal ledgers), the next deadline first known;
         ``next_page`` continues the list."""
-        try:
-            known: Intake | None = the_intake()
-        except HTTPException:  # no policy to check the names against: list all the same
-            known = None
-        if known is not None:
-            _known_across(known, stage=stage, level=level, awaiting=awaiting, queue=queue)
+        if not filter_names:
+            # no policy to check the names against: list all the same
+            with contextlib.suppress(HTTPException):
+                filter_names.update(names_across(the_intake()))
+        if filter_names:
+            _known_across(filter_names, stage=stage, level=level, awaiting=awaiting, queue=queue)
         clauses = [f"WorkflowType = '{names.COMPLAINT_WORKFLOW}'"]
         for key, value in (
             (search.STATUS, status),
@@ -430,15 +433,14 @@ def create_app(
             return answer
         except WorkflowUpdateFailedError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause)
+            if reason == "the case is closed":  # closed, its last messages still going out
+                raise _closed(complaint_id) from None
             raise _problem(409, f"refused: {reason}") from None
         except RPCError as exc:
-            if "already completed" in exc.message:
+            # the case ended while the event waited, or before it came
+            if "already completed" in exc.message or "aborted by closing workflow" in exc.message:
                 pinned.pop(complaint_id, None)
-                raise _problem(
-                    409,
-                    f"complaint {complaint_id} is closed: its case has ended; reopen it "
-                    f"(POST /complaints/{complaint_id}/reopen) to work it again",
-                ) from None
+                raise _closed(complaint_id) from None
             raise _problem(404 if exc.status == RPCStatusCode.NOT_FOUND else 503, exc.message) from None
 
     for kind, body in BODIES.items():
@@ -507,9 +509,7 @@ def _level(policy: Policy | None, who: tokens.Identity, level: str | None) -> st
         raise _problem(403, f"you act at {who.level}")
     ids = [lv.id for lv in policy.authority]
     if level not in ids:
-        raise _problem(
-            422, f'unknown level "{level}"', valid=ids, hint=known_names_hint(level, ids, "levels")
-        )
+        raise _unknown("level", level, ids, "levels")
     if who.level not in ids or ids.index(level) > ids.index(who.level):
         log.warning("refused: %s at %s asked to act at %s", who.user, who.level, level)
         raise _problem(403, f"your token acts at {who.level}, not above it ({level})")
@@ -536,30 +536,43 @@ def _known_names(policy: Policy, kind: str, fields: dict[str, Any]) -> None:
     }[what]
     value = str(fields[field])
     if value not in valid:
-        hint = known_names_hint(value, valid, what)
-        raise _problem(422, f'unknown {field} "{value}"', field=field, valid=valid, hint=hint)
+        raise _unknown(field, value, valid, what)
 
 
-def _known_across(intake: Intake, **named: str | None) -> None:
+def _closed(complaint_id: str) -> HTTPException:
+    return _problem(
+        409,
+        f"refused: complaint {complaint_id} is closed; reopen it "
+        f"(POST /complaints/{complaint_id}/reopen) to work it again",
+    )
+
+
+def _unknown(field: str, value: str, valid: list[str], what: str) -> HTTPException:
+    """422 for a name the policies do not know, with the valid ones and "did you mean"."""
+    hint = known_names_hint(value, valid, what)
+    return _problem(422, f'unknown {field} "{value}"', field=field, valid=valid, hint=hint)
+
+
+def names_across(intake: Intake) -> dict[str, list[str]]:
+    """The stages, levels and queues some policy of the intake has, for the list filters."""
+    policies = [p.policy for p in intake.policies]
+    levels = sorted({lv.id for p in policies for lv in p.authority})
+    return {
+        "stage": sorted({s.id for p in policies for s in p.stages}),
+        "level": levels,
+        "awaiting": levels,
+        "queue": sorted({r.set.queue for p in policies for r in p.classification if r.set.queue}),
+    }
+
+
+def _known_across(known: dict[str, list[str]], **named: str | None) -> None:
     """A filter's stage, level or queue is one some policy has (422 with the valid ones): a
     misspelt one would list nothing and say nothing."""
-    policies = [p.policy for p in intake.policies]
-    known = {
-        "stage": sorted({s.id for p in policies for s in p.stages}),
-        "level": sorted({lv.id for p in policies for lv in p.authority}),
-        "queue": sorted({q for p in policies for q in _queues(p)}),
-    }
-    known["awaiting"] = known["level"]
     for name, value in named.items():
         if value is not None and known[name] and value not in known[name]:
-            what = {"stage": "stages", "queue": "queues"}.get(name, "levels")
-            hint = known_names_hint(value, known[name], what)
-            raise _problem(422, f'unknown {name} "{value}"', field=name, valid=known[name], hint=hint)
-
-
-def _queues(policy: Policy) -> set[str]:
-    """The queues a policy's classification rules set."""
-    return {rule.set.queue for rule in policy.classification if rule.set.queue}
+            raise _unknown(
+                name, value, known[name], {"stage": "stages", "queue": "queues"}.get(name, "levels")
+            )
 
 
 def _system_info_request() -> Any:

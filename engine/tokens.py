@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,21 +93,14 @@ def verify(key: bytes, token: str) -> Identity:
     """The identity a token names; raises :class:`TokenError` with why it is refused."""
     if len(token) > 4096:
         raise TokenError("the token is too long")
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenError("the token has expired") from None
-    except jwt.InvalidSignatureError:
-        raise TokenError("the token's signature does not verify") from None
-    except jwt.PyJWTError as exc:
-        raise TokenError(f"the token is not valid: {exc}") from None
+    claims = _claims(
+        token,
+        lambda: key,
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        require=["exp", "iat", "sub", "iss", "aud"],
+    )
     user, level, kind = claims.get("sub"), claims.get("lvl"), claims.get("knd", "staff")
     scopes = claims.get("scp", ["*"])
     if (
@@ -123,6 +117,37 @@ def verify(key: bytes, token: str) -> Identity:
     ):
         raise TokenError("the token's kind or scopes are not valid")
     return Identity(user=user, level=level, kind=kind, scopes=tuple(scopes), expires=_expiry(claims))
+
+
+def _claims(
+    token: str,
+    key: Callable[[], Any],
+    *,
+    algorithms: list[str],
+    audience: str,
+    issuer: str,
+    require: list[str],
+) -> dict[str, Any]:
+    """A token's verified claims (``key`` gives the key to verify with, and may have to fetch
+    it); raises :class:`TokenError` with why it is refused."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key(),
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            options={"require": require},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("the token has expired") from None
+    except jwt.InvalidSignatureError:
+        raise TokenError("the token's signature does not verify") from None
+    except jwt.PyJWKClientConnectionError:
+        raise TokenError("the identity provider's keys cannot be fetched") from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"the token is not valid: {exc}") from None
+    return claims
 
 
 def _expiry(claims: dict[str, Any]) -> str:
@@ -158,23 +183,14 @@ class Verifier:
         return self._jwks
 
     def _from_provider(self, token: str, oidc: Oidc) -> Identity:
-        algorithms = [a for a in oidc.algorithms if not a.upper().startswith("HS")]
-        try:
-            signing = self._keys(oidc).get_signing_key_from_jwt(token)
-            claims = jwt.decode(
-                token,
-                signing.key,
-                algorithms=algorithms,
-                audience=oidc.audience,
-                issuer=oidc.issuer,
-                options={"require": ["exp", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise TokenError("the token has expired") from None
-        except jwt.PyJWKClientConnectionError:
-            raise TokenError("the identity provider's keys cannot be fetched") from None
-        except jwt.PyJWTError as exc:
-            raise TokenError(f"the token is not valid: {exc}") from None
+        claims = _claims(
+            token,
+            lambda: self._keys(oidc).get_signing_key_from_jwt(token).key,
+            algorithms=[a for a in oidc.algorithms if not a.upper().startswith("HS")],
+            audience=oidc.audience,
+            issuer=oidc.issuer,
+            require=["exp", "iss", "aud"],
+        )
         user, level = claims.get(oidc.user_claim), claims.get(oidc.level_claim)
         if isinstance(level, list) and len(level) == 1:
             level = level[0]
