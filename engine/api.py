@@ -357,19 +357,7 @@ def create_app(
                 if bound.tzinfo is None:
                     raise _problem(422, "received_after and received_before need a UTC offset")
                 clauses.append(f"StartTime {op} '{bound.astimezone(dt.UTC).isoformat()}'")
-        try:
-            token = base64.b64decode(page.encode(), altchars=b"-_", validate=True) if page else None
-        except (ValueError, binascii.Error):
-            raise _problem(422, "page is not a page token of this list") from None
-        listed = (await client()).list_workflows(
-            " AND ".join(clauses), page_size=limit, next_page_token=token
-        )
-        try:
-            await listed.fetch_next_page()
-        except RPCError as exc:
-            raise _problem(
-                422 if exc.status == RPCStatusCode.INVALID_ARGUMENT else 503, exc.message
-            ) from None
+        listed = await listed_page(" AND ".join(clauses), limit, page)
         rows = []
         for execution in listed.current_page or []:
             attributes = execution.typed_search_attributes
@@ -388,8 +376,43 @@ def create_app(
                     "received": execution.start_time.isoformat() if execution.start_time else None,
                 }
             )
-        more = listed.next_page_token
-        return {"complaints": rows, "next_page": base64.urlsafe_b64encode(more).decode() if more else None}
+        return {"complaints": rows, "next_page": _next_page(listed)}
+
+    @app.get("/ledgers", summary="The customers' internal ledgers, apart from complaints")
+    async def ledgers(
+        who: Annotated[tokens.Identity, Depends(caller)],
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        page: Annotated[
+            str | None, Query(max_length=2000, description="The `next_page` of the last answer.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """The workflows that keep each customer's compensation caps: their ids (digests, never
+        the customer's own ids), whether they run, and since when."""
+        listed = await listed_page(f"WorkflowType = '{names.LEDGER_WORKFLOW}'", limit, page)
+        rows = [
+            {
+                "id": execution.id,
+                "status": execution.status.name.lower() if execution.status else None,
+                "started": execution.start_time.isoformat() if execution.start_time else None,
+            }
+            for execution in listed.current_page or []
+        ]
+        return {"ledgers": rows, "next_page": _next_page(listed)}
+
+    async def listed_page(query: str, limit: int, page: str | None) -> Any:
+        """One page of the workflows ``query`` finds, ``page`` being a ``next_page`` we gave."""
+        try:
+            token = base64.b64decode(page.encode(), altchars=b"-_", validate=True) if page else None
+        except (ValueError, binascii.Error):
+            raise _problem(422, "page is not a page token of this list") from None
+        listed = (await client()).list_workflows(query, page_size=limit, next_page_token=token)
+        try:
+            await listed.fetch_next_page()
+        except RPCError as exc:
+            raise _problem(
+                422 if exc.status == RPCStatusCode.INVALID_ARGUMENT else 503, exc.message
+            ) from None
+        return listed
 
     #: Each complaint's pinned policy (it never changes for an id), so an event costs one call.
     pinned: dict[str, str] = {}
@@ -545,6 +568,11 @@ def _closed(complaint_id: str) -> HTTPException:
         f"refused: complaint {complaint_id} is closed; reopen it "
         f"(POST /complaints/{complaint_id}/reopen) to work it again",
     )
+
+
+def _next_page(listed: Any) -> str | None:
+    more = listed.next_page_token
+    return base64.urlsafe_b64encode(more).decode() if more else None
 
 
 def _unknown(field: str, value: str, valid: list[str], what: str) -> HTTPException:

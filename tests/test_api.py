@@ -314,6 +314,10 @@ async def test_complaints_are_listed_by_filter_and_page_never_ledgers(tmp_path: 
         assert {page["complaints"][0]["id"], rest["complaints"][0]["id"]} == {first, second}
         everything = (await http.get("/complaints?limit=100", headers=ALICE)).json()["complaints"]
         assert all(c["id"] in (first, second) for c in everything)  # no ledger workflows
+        ledgers = (await http.get("/ledgers", headers=ALICE)).json()["ledgers"]
+        assert ledgers and all(row["id"].startswith("ledger") for row in ledgers), ledgers
+        assert ledgers[0]["status"] == "running"
+        assert "C-" not in str(ledgers)  # digests, never the customer's own ids
         for bad in ("stage=x'%20OR%20'1'='1", "page=%%%", "received_after=2027-01-01T00:00:00", "limit=1000"):
             answer = await http.get(f"/complaints?{bad}", headers=ALICE)
             assert answer.status_code == 422, (bad, answer.text)

@@ -220,6 +220,12 @@ async def test_staff_work_a_case_with_the_cli_through_the_api_across_kills_and_r
     templates = [m["template"] for m in env.mails()]
     assert templates.count("received") == 1 and templates.count("final-response") == 1
 
+    # the logs of the worker and the API name cases, never their customers
+    logs = (env.home / "worker.log").read_text() + (env.home / "api.log").read_text()
+    assert info["id"] in logs
+    for personal in ("Morag", "Campbell", "morag@example.org", "12345678", "late payment fee of"):
+        assert personal not in logs, personal
+
 
 async def test_worker_registers_missing_search_attributes(env: Env) -> None:
     from ombuds.engine.temporal import register_search_attributes
