@@ -38,6 +38,7 @@ from .policy.snapshot import CompiledPolicy
 from .policy.store import Store, StoreError
 from .policy.templates import MissingValue, TooCostly, render
 from .settings import Directory
+from .web.links import Links
 
 log = structlog.get_logger("ombuds.delivery")
 
@@ -78,22 +79,38 @@ def recipient(message: OutboundMessage) -> tuple[str, str] | None:
     return found[0] if found else None
 
 
-def compose(policy: CompiledPolicy, message: OutboundMessage) -> tuple[str, str]:
+def compose(policy: CompiledPolicy, message: OutboundMessage, links: Links | None = None) -> tuple[str, str]:
     """A message's subject and body as its reader gets them: each template rendered in its
     locale, with the values worded in it (:func:`~.policy.messages.localise`).  Messages
     combined into one follow the first, each from its own template, under the first's subject.
 
     Raises what :func:`~.policy.templates.render` raises.  Blocking: run it off an event loop."""
-    rendered = [_render_one(policy, part) for part in (message, *message.also)]
+    rendered = [_render_one(policy, part, links) for part in (message, *message.also)]
     if len(rendered) == 1:  # one message, as its template writes it
         return rendered[0]
     return rendered[0][0], "\n\n---\n\n".join(body.strip("\n") for _, body in rendered) + "\n"
 
 
-def _render_one(policy: CompiledPolicy, message: OutboundMessage) -> tuple[str, str]:
+def _render_one(policy: CompiledPolicy, message: OutboundMessage, links: Links | None) -> tuple[str, str]:
     locale, template = policy.template(message.template, message.locale)
     values = printable(message.context)  # whatever an event carried in: no escape, no NUL
+    if links is not None:
+        values = with_links(values, message.to, links)
     return render(template.subject, template.body, localise(values, policy.policy, locale, to=message.to))
+
+
+def with_links(values: dict[str, Any], to: str, links: Links) -> dict[str, Any]:
+    """The message's values with its links: the customer's signed ``status_url`` (and
+    ``survey_url`` when the message has one), or for staff the case's page in the console."""
+    complaint_id = str(values.get("complaint", {}).get("id", ""))
+    if not complaint_id:
+        return values
+    if to == "staff":
+        return {**values, "status_url": links.console_url(complaint_id)}
+    linked = {**values, "status_url": links.url(complaint_id, "status")}
+    if "survey_url" in values:
+        linked["survey_url"] = links.url(complaint_id, "survey")
+    return linked
 
 
 class Activities:
@@ -109,8 +126,10 @@ class Activities:
         directory: Directory | None = None,
         context: DeliveryContext | None = None,
         routes: dict[str, str] | None = None,
+        links: Links | None = None,
     ) -> None:
         self.store = store
+        self.links = links
         self.outbox = outbox
         self.plugins = plugins or {}
         self.ledger = ledger
@@ -194,7 +213,7 @@ class Activities:
         locale, template = policy.template(message.template, message.locale)
         try:
             # off the event loop: a slow template holds no other activity or workflow back
-            subject, body = await asyncio.to_thread(compose, policy, message)
+            subject, body = await asyncio.to_thread(compose, policy, message, self.links)
         except (MissingValue, TooCostly) as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
             what = (

@@ -450,6 +450,10 @@ def create_app(
             bounds.check_event(event)
         except Rejected as exc:
             raise _problem(422, str(exc)) from None
+        return await act(complaint_id, event)
+
+    async def act(complaint_id: str, event: Event) -> Answer:
+        """The case's answer to an event made and checked here (409 when it refuses it)."""
         handle = (await client()).get_workflow_handle(complaint_id)
         try:
             answer: Answer = await handle.execute_update(names.ACT_UPDATE, event, result_type=Answer)
@@ -486,6 +490,35 @@ def create_app(
         answer = await send(complaint_id, "reopen", {}, who, None)
         return {**answer.model_dump(mode="json"), "id": complaint_id}
 
+    async def messages(complaint_id: str) -> list[dict[str, Any]]:
+        handle = (await client()).get_workflow_handle(complaint_id)
+        try:
+            sent: list[dict[str, Any]] = await handle.query(names.MESSAGES_QUERY)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return []  # a case started before it kept them
+            raise _problem(503, f"Temporal: {exc.message}") from None
+        return sent
+
+    from .web.pages import Desk, mount
+
+    mount(
+        app,
+        Desk(
+            settings=settings,
+            store=store,
+            verifier=verifier,
+            client=client,
+            intake=the_intake,
+            view=view_of,
+            case=status,
+            messages=messages,
+            act=act,
+            send=send,
+            listing=listing,
+            policy_of=policy_of,
+        ),
+    )
     return app
 
 

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     api_url: str | None = Field(
         None, description="The HTTP API staff commands call; else http://127.0.0.1:<api_port> (ombuds dev)."
     )
+    public_url: str | None = Field(
+        None,
+        description="Where customers and staff reach the web pages (the links in messages start with it); "
+        "else http://127.0.0.1:<api_port>.",
+    )
     token: str | None = Field(
         None, description="The token staff commands send; else the admin token in <home>/admin.token."
     )
@@ -158,6 +163,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=settings_file())
+
+    @property
+    def web_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     @property
     def store_dir(self) -> Path:

@@ -22,6 +22,7 @@ from .activities import Activities
 from .customers import LedgerActivities
 from .runner import workflow_runner
 from .settings import Settings
+from .web.links import Links
 
 
 async def connect(settings: Settings) -> Client:
@@ -83,6 +84,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         directory=settings.directory,
         context=plugins.delivery_context(settings),
         routes=settings.routes,
+        links=Links.of(settings.home, settings.web_url),
     )
     ledger = LedgerActivities(
         client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)

@@ -219,14 +219,16 @@ def settings_for(home: Path) -> Settings:
 
 
 @contextmanager
-def workers(settings: Settings, count: int) -> Iterator[None]:
-    """``ombuds worker`` processes sharing the home (and so the ledger key made there)."""
+def workers(settings: Settings, count: int, **more: str) -> Iterator[None]:
+    """``ombuds worker`` processes sharing the home (and so the ledger key made there);
+    ``more`` are more variables of their environment."""
     env = {
         **os.environ,
         "OMBUDS_ADDRESS": settings.address,
         "OMBUDS_HOME": str(settings.home),
         "OMBUDS_POLICIES": str(settings.policies),
         "OMBUDS_TASK_QUEUE": settings.task_queue,
+        **more,
     }
     env.pop("OMBUDS_LEDGER_KEY", None)
     log = open(settings.home / "workers.log", "ab")  # noqa: SIM115 - closed below

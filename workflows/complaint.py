@@ -82,6 +82,8 @@ class ComplaintWorkflow:
         self.inbox: list[Any] = []
         self.changed = False
         self.busy = 0
+        #: The messages sent and their outcome, for the case's pages (a query; not in the history).
+        self.sent: list[dict[str, Any]] = []
         self.sa_last: dict[str, object] = {
             pair.key.name: pair.value for pair in workflow.info().typed_search_attributes.search_attributes
         }
@@ -242,6 +244,7 @@ class ComplaintWorkflow:
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=SEND_RETRY,
             )
+            self.remember(send, str(receipt.get("status", "")), str(receipt.get("channel", "")))
             if receipt.get("status") == "undeliverable":
                 self.core.delivery_failed(self.now(), send, str(receipt.get("reference", "")))
             elif receipt.get("refused") and workflow.patched(MESSAGES_REACH_PEOPLE):
@@ -249,7 +252,15 @@ class ComplaintWorkflow:
                 self.core.delivered_elsewhere(self.now(), send, str(receipt.get("channel", "")), refused)
         except ActivityError as exc:
             cause = exc.cause or exc
+            self.remember(send, "undeliverable", "")
             self.core.delivery_failed(self.now(), send, str(cause))
+
+    def remember(self, send: Send, status: str, channel: str) -> None:
+        if len(self.sent) < 1000:
+            at = self.core.local(self.now(), None)
+            self.sent.append(
+                {"send": send.model_dump(mode="json"), "status": status, "channel": channel, "at": at}
+            )
 
     def upsert_search_attributes(self) -> None:
         """Upsert only the search attributes that changed (intake sets the first ones at start)."""
@@ -318,6 +329,10 @@ class ComplaintWorkflow:
     @workflow.query(name=names.LOG_QUERY)
     def log(self) -> list[LogEntry]:
         return self.core.state.log
+
+    @workflow.query(name=names.MESSAGES_QUERY)
+    def messages(self) -> list[dict[str, Any]]:
+        return self.sent
 
 
 __all__ = ["ComplaintWorkflow"]

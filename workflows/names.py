@@ -15,6 +15,8 @@ EVENT_SIGNAL = "event"
 ACT_UPDATE = "act"
 STATUS_QUERY = "status"
 LOG_QUERY = "log"
+#: The messages the case sent (since it last continued as new), each with its outcome.
+MESSAGES_QUERY = "messages"
 
 #: One customer's ledger (per-customer caps, repeat complaints), its id ``ledger-<customer key>``.
 LEDGER_WORKFLOW = "CustomerLedger"

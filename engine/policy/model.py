@@ -690,6 +690,11 @@ class Notifications(_Model):
 
 class LowScore(_Model):
     below: int = Field(description="Scores below this are low.")
+    question: int = Field(
+        1,
+        ge=1,
+        description="Which question's answer is the score compared with `below` (1 is the first).",
+    )
     action: Literal["reopen", "escalate", "notify"]
     notify: list[Name] = Field(default_factory=list)
 

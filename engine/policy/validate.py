@@ -1405,6 +1405,12 @@ class _Checker:
                 self.error((*loc, "scale"), "the scale's lowest score must be below its highest")
             if survey.low_score and not low < survey.low_score.below <= high:
                 self.error((*loc, "low_score", "below"), f"must be inside the scale {low}-{high}")
+            if survey.low_score and survey.low_score.question > n:
+                self.error(
+                    (*loc, "low_score", "question"),
+                    f"question {survey.low_score.question}, but the survey has {n} question{'s' if n > 1 else ''}",
+                    f"name one of 1 to {n}",
+                )
             self.template_ref((*loc, "template"), survey.template)
             if survey.low_score:
                 for j, name in enumerate(survey.low_score.notify):
@@ -1696,7 +1702,8 @@ _SAMPLE_VALUES: dict[str, Any] = {
     "answer_by": _instant("2027-02-05T00:00:00Z", end_of_day=True),
     "callback": _instant("2027-01-21T10:00:00Z"),
     "owner": "agent",
-    "survey_url": "/survey/SAMPLE-1",
+    "survey_url": "https://complaints.example.com/my/SAMPLE/survey",
+    "status_url": "https://complaints.example.com/my/SAMPLE",
     "questions": [_label("question", "0")],
     "decision": "upheld",
     "resolution": "We refunded the fee and corrected the statement.",

@@ -133,7 +133,9 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "offer": "the remedy granted, by title",
     "callback": "the agreed callback time, local",
     "owner": "who makes the callback: the assigned agent, else the level (staff messages)",
-    "survey_url": "the survey link",
+    "survey_url": "the survey's signed link (one answer per link)",
+    "status_url": "the case's page: for the customer, their signed status link (stage, dates, reply, "
+    "escalate, choose, withdraw); for staff, the case in the console",
     "questions": "the survey questions",
     "clock": "the clock a warning or breach is about (staff messages)",
     "decision": "upheld or not_upheld, once a finding is recorded",
@@ -146,7 +148,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
 #: Template variables the core computes only when a template reads them.
 COMPUTED_TEMPLATE_VARIABLES = ("policy", "deadlines", "dates", "level", "received")
 #: What every message carries.
-EVERY_MESSAGE = frozenset({"complaint", "customer", "case", *COMPUTED_TEMPLATE_VARIABLES})
+EVERY_MESSAGE = frozenset({"complaint", "customer", "case", "status_url", *COMPUTED_TEMPLATE_VARIABLES})
 
 _NONE: frozenset[str] = frozenset()
 #: Each setting that names a template (``[]`` for any index), and what the message it sends

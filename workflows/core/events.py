@@ -207,7 +207,15 @@ class SurveyAnswer(EventModel):
     kind: Literal["survey_answer"] = "survey_answer"
     sender: ClassVar[Sender] = "customer"
     after_end: ClassVar[bool] = True
-    score: int | None = None
+    score: int | None = Field(
+        None, description="The score compared with low_score.below; else read from `answers`."
+    )
+    answers: list[int] | None = Field(
+        None,
+        max_length=50,
+        description="An answer per question of the survey, in its order; the one low_score.question "
+        "names is the score.",
+    )
 
 
 class Reopen(EventModel):

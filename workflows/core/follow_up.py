@@ -130,7 +130,17 @@ def check_survey_answer(case: Case, event: SurveyAnswer) -> None:
     survey = case.policy.follow_up.survey
     if survey is None or "survey" not in s.events:
         raise Rejected("no survey was sent")
-    if event.score is None or not survey.scale[0] <= event.score <= survey.scale[1]:
+    if event.answers is not None:
+        if len(event.answers) != len(survey.questions):
+            raise Rejected(
+                f"the survey has {len(survey.questions)} questions, not {len(event.answers)} answers"
+            )
+        if any(not survey.scale[0] <= a <= survey.scale[1] for a in event.answers):
+            raise Rejected(f"each answer must be between {survey.scale[0]} and {survey.scale[1]}")
+        if event.score is not None and event.score != scored(case, event):
+            raise Rejected("score and the scored answer differ: send one of them")
+    score = scored(case, event)
+    if score is None or not survey.scale[0] <= score <= survey.scale[1]:
         raise Rejected(f"score must be between {survey.scale[0]} and {survey.scale[1]}")
     if s.survey_score is not None:
         raise Rejected("the survey was already answered")
@@ -141,22 +151,30 @@ def on_survey_answer(case: Case, event: SurveyAnswer, now: int) -> Answer:
     s = case.state
     survey = case.policy.follow_up.survey
     assert survey is not None
-    s.survey_score = event.score
+    score = scored(case, event)
+    s.survey_score = score
     for item in s.scheduled:
         if item.kind in (SURVEY_REMINDER, SURVEY_EXPIRY):
             item.done = True
+    answered: dict[str, Any] = {"answers": event.answers} if event.answers is not None else {}
     entry = case.log(
-        now, "event:survey_answer", "follow_up.survey", "survey answered", event.actor, score=event.score
+        now,
+        "event:survey_answer",
+        "follow_up.survey",
+        "survey answered",
+        event.actor,
+        score=score,
+        **answered,
     )
     low = survey.low_score
-    if low is not None and event.score is not None and event.score < low.below:
+    if low is not None and score is not None and score < low.below:
         action_entry = case.log(
             now,
             "event:survey_answer",
             "follow_up.survey.low_score",
             f"low score: {low.action}",
             event.actor,
-            score=event.score,
+            score=score,
             below=low.below,
         )
         for template in low.notify:
@@ -171,7 +189,18 @@ def on_survey_answer(case: Case, event: SurveyAnswer, now: int) -> Answer:
             or not case.patched(SETTINGS_ACT_AS_WRITTEN)
         ):
             escalation.trigger(case, now, "low_survey_score", "event:survey_answer", event.actor)
-    return answer("recorded", entry, score=event.score)
+    return answer("recorded", entry, score=score)
+
+
+def scored(case: Case, event: SurveyAnswer) -> int | None:
+    """The score of an answer: ``score``, else the answer to the question ``low_score.question``
+    names (the first when the policy names none)."""
+    if event.score is not None or event.answers is None:
+        return event.score
+    survey = case.policy.follow_up.survey
+    low = survey.low_score if survey else None
+    index = (low.question if low else 1) - 1
+    return event.answers[index] if 0 <= index < len(event.answers) else None
 
 
 def _rules_on_low_scores(case: Case) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field
 
@@ -13,7 +14,7 @@ from ombuds.engine.policy.model import Clock, Policy
 from ombuds.engine.policy.rules import clock_calendar
 from ombuds.engine.policy.snapshot import Instance
 
-from . import dates
+from . import dates, notifications, values
 from .case import iso
 from .clocks import running
 from .driver import Interpreter
@@ -68,6 +69,11 @@ class StatusView(Payload):
     dates: dict[str, str]
     log_entries: int
     condition_errors: list[ConditionError] = Field(default_factory=list)
+    told: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The deadlines as the customer's messages tell them (`deadlines`: each still to come, "
+        "as typed values the delivery words), for the customer's pages.",
+    )
 
 
 def told(core: Interpreter, t: int, calendar: str | None) -> str:
@@ -170,4 +176,14 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
         dates=dates.derived(core, strict=False),
         log_entries=len(s.log),
         condition_errors=s.condition_errors,
+        told=told_customer(core, now),
     )
+
+
+def told_customer(core: Interpreter, now: int) -> dict[str, Any]:
+    """The deadlines as the customer's messages word them; none when one is past the calendar."""
+    try:
+        typed = notifications.typed_values(core, frozenset({"deadlines"}), "customer")
+        return values.worded(core, typed, now, "customer")
+    except HorizonExceeded:
+        return {}

@@ -1,0 +1,728 @@
+"""The customer's pages: the complaint form, their case's status, and the survey.
+
+The status and survey pages are reached only by the signed links in the messages the case
+sends (:mod:`.links`); a link opens its own case and no other.  A forged, expired or reused
+link gets a page saying so and what to do, never an error.  Every form works without
+JavaScript, on a phone, in the customer's language, and is bound to its link by a form token.
+
+The complaint form is one form for the whole site: its fields are the union of what the
+policies that take web complaints require, and intake then chooses the policy as for any
+complaint (``docs/customer-pages.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from temporalio.service import RPCError
+
+from ombuds.activities.plugin import OutboundMessage
+from ombuds.workflows import names
+from ombuds.workflows.core import Actor, Event, Rejected, bounds
+
+from ..activities import compose
+from ..intake import IntakeError
+from ..limits import RateLimit
+from ..policy.messages import localise
+from ..policy.model import Complaint, Policy, text_in
+from ..policy.snapshot import CompiledPolicy
+from ..policy.store import StoreError
+from .i18n import LANGUAGES
+from .links import Link, LinkError, Use
+from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect
+
+#: Complaints one address may file through the form in a minute.
+FORM_PER_MINUTE = 5
+#: How long a complaint form stays good to send, in seconds.
+FORM_LIFE = 2 * 3600
+#: The longest text a customer writes in one field.
+MAX_TEXT = 20_000
+_TZ = re.compile(r"\(([^()]+)\)\s*$")
+
+WORDS = {
+    "en": {
+        "brand": "Complaints",
+        "case_title": "Your complaint {id}",
+        "reference": "Reference",
+        "about": "About",
+        "status": "Status",
+        "stage": "Stage",
+        "next": "What happens next",
+        "dates": "Dates we promised",
+        "ack_by": "We acknowledge your complaint by",
+        "final_by": "Our final response by",
+        "done": "done",
+        "messages": "Messages we sent you",
+        "no_messages": "No messages yet.",
+        "reply": "Write to us",
+        "reply_hint": "Add information or answer our questions. We read every message.",
+        "your_message": "Your message",
+        "send": "Send",
+        "escalate": "Ask for a review by a senior colleague",
+        "escalate_hint": "If you are unhappy with how your complaint is handled, tell us why.",
+        "why": "Why",
+        "ask": "Ask for a review",
+        "options": "Choose how we put it right",
+        "choose": "Choose",
+        "withdraw": "Withdraw your complaint",
+        "withdraw_hint": "We stop working on it. You can complain again later.",
+        "withdraw_confirm": "Yes, I withdraw my complaint",
+        "withdraw_button": "Withdraw",
+        "reason_optional": "Reason (optional)",
+        "st_open": "Open: we are working on it",
+        "st_resolved": "Answered: we sent our final response",
+        "st_closed": "Closed",
+        "st_withdrawn": "Withdrawn by you",
+        "st_refused": "Not taken on",
+        "next_open": "We are looking into your complaint. You will have our final response by {date} at the latest; we write to you if we need anything.",
+        "next_open_nodate": "We are looking into your complaint and will write to you with our final response.",
+        "next_resolved": "We have sent you our final response. If you are not satisfied, write to us or ask for a review below.",
+        "next_closed": "Your complaint is closed. Thank you for telling us.",
+        "next_withdrawn": "You withdrew your complaint. We have stopped working on it.",
+        "next_refused": "We could not take this complaint on; our message below says why.",
+        "done_reply": "Thank you: your message has reached your case.",
+        "done_escalate": "Thank you: your request for a review has been recorded.",
+        "done_choose": "Thank you: we have your choice.",
+        "done_withdraw": "Your complaint is withdrawn.",
+        "refused": "We could not do that: {reason}",
+        "write_something": "Please write your message.",
+        "confirm_withdraw": "Please tick the box to confirm.",
+        "stale_form": "This form is out of date. Please try again.",
+        "link_title": "This link cannot be used",
+        "link_forged": "This link is not one of ours, or it was changed. Please open the link from our message again, or contact us.",
+        "link_expired": "This link has expired. Please contact us and quote your reference; we will send you a new one.",
+        "link_other": "This link is for another page. Please open the link from our message again.",
+        "no_case": "We cannot find this complaint. Please contact us and quote your reference.",
+        "busy": "Our service is busy. Please try again in a minute.",
+        "survey_title": "How did we do?",
+        "survey_intro": "A few questions about how we handled your complaint {id}. It takes about two minutes.",
+        "scale": "from {low} (very poor) to {high} (very good)",
+        "send_answers": "Send my answers",
+        "answer_all": "Please answer every question.",
+        "thanks_survey": "Thank you for your answers. They help us get better.",
+        "survey_done": "This survey has already been answered. Thank you.",
+        "survey_none": "There is no survey for this complaint yet.",
+        "form_title": "Make a complaint",
+        "form_intro": "Tell us what went wrong. We acknowledge every complaint and tell you the dates by which we answer.",
+        "required": "required",
+        "name": "Your name",
+        "email": "Email address",
+        "email_hint": "We send our messages and a link to follow your complaint here.",
+        "phone": "Phone number",
+        "account": "Customer or account number",
+        "order": "Order number",
+        "subject": "Subject",
+        "description": "What happened, and what would put it right?",
+        "incident": "When did it happen?",
+        "amount": "Amount in dispute",
+        "currency": "Currency",
+        "lang_pref": "Language for our messages",
+        "submit": "Send my complaint",
+        "filed": "Thank you. Your complaint has reached us.",
+        "filed_ref": "Your reference is {id}.",
+        "filed_mail": "We will send you an acknowledgement. You can follow your complaint here:",
+        "follow": "Follow my complaint",
+        "not_taken": "We cannot take this complaint on: {reason}",
+        "too_many": "Too many complaints were sent from here in a short time. Please wait a minute and try again.",
+        "no_form": "Complaints cannot be made on this site yet. Please contact us another way.",
+        "need": "{field} is required.",
+        "bad_email": "The email address does not look right.",
+        "bad_date": "The date does not look right (use the date picker, or write it as 2026-12-31).",
+        "bad_amount": "The amount does not look right (for example 35.00).",
+        "not_future": "The date cannot be in the future.",
+    },
+    "de": {
+        "brand": "Beschwerden",
+        "case_title": "Ihre Beschwerde {id}",
+        "reference": "Aktenzeichen",
+        "about": "Betreff",
+        "status": "Stand",
+        "stage": "Bearbeitungsschritt",
+        "next": "Wie es weitergeht",
+        "dates": "Zugesagte Termine",
+        "ack_by": "Eingangsbestätigung bis",
+        "final_by": "Abschließende Antwort bis",
+        "done": "erledigt",
+        "messages": "Unsere Nachrichten an Sie",
+        "no_messages": "Noch keine Nachrichten.",
+        "reply": "Schreiben Sie uns",
+        "reply_hint": "Ergänzen Sie Angaben oder beantworten Sie unsere Fragen. Wir lesen jede Nachricht.",
+        "your_message": "Ihre Nachricht",
+        "send": "Senden",
+        "escalate": "Prüfung durch eine erfahrene Kollegin oder einen erfahrenen Kollegen verlangen",
+        "escalate_hint": "Wenn Sie mit der Bearbeitung nicht zufrieden sind, sagen Sie uns, warum.",
+        "why": "Warum",
+        "ask": "Prüfung verlangen",
+        "options": "Wählen Sie, wie wir es wiedergutmachen",
+        "choose": "Auswählen",
+        "withdraw": "Beschwerde zurückziehen",
+        "withdraw_hint": "Wir beenden die Bearbeitung. Sie können sich später erneut beschweren.",
+        "withdraw_confirm": "Ja, ich ziehe meine Beschwerde zurück",
+        "withdraw_button": "Zurückziehen",
+        "reason_optional": "Grund (freiwillig)",
+        "st_open": "Offen: wir bearbeiten sie",
+        "st_resolved": "Beantwortet: unsere abschließende Antwort ist verschickt",
+        "st_closed": "Abgeschlossen",
+        "st_withdrawn": "Von Ihnen zurückgezogen",
+        "st_refused": "Nicht angenommen",
+        "next_open": "Wir prüfen Ihre Beschwerde. Unsere abschließende Antwort erhalten Sie spätestens am {date}; wenn wir etwas brauchen, schreiben wir Ihnen.",
+        "next_open_nodate": "Wir prüfen Ihre Beschwerde und schreiben Ihnen unsere abschließende Antwort.",
+        "next_resolved": "Wir haben Ihnen unsere abschließende Antwort geschickt. Wenn Sie nicht zufrieden sind, schreiben Sie uns oder verlangen Sie unten eine Prüfung.",
+        "next_closed": "Ihre Beschwerde ist abgeschlossen. Danke, dass Sie uns informiert haben.",
+        "next_withdrawn": "Sie haben Ihre Beschwerde zurückgezogen. Wir haben die Bearbeitung beendet.",
+        "next_refused": "Wir konnten diese Beschwerde nicht annehmen; unsere Nachricht unten nennt den Grund.",
+        "done_reply": "Danke: Ihre Nachricht ist bei Ihrer Beschwerde eingegangen.",
+        "done_escalate": "Danke: Ihr Wunsch nach einer Prüfung ist vermerkt.",
+        "done_choose": "Danke: Ihre Wahl ist bei uns eingegangen.",
+        "done_withdraw": "Ihre Beschwerde ist zurückgezogen.",
+        "refused": "Das war nicht möglich: {reason}",
+        "write_something": "Bitte schreiben Sie Ihre Nachricht.",
+        "confirm_withdraw": "Bitte bestätigen Sie mit dem Kästchen.",
+        "stale_form": "Dieses Formular ist veraltet. Bitte versuchen Sie es noch einmal.",
+        "link_title": "Dieser Link kann nicht verwendet werden",
+        "link_forged": "Dieser Link stammt nicht von uns oder wurde verändert. Bitte öffnen Sie den Link aus unserer Nachricht erneut oder wenden Sie sich an uns.",
+        "link_expired": "Dieser Link ist abgelaufen. Bitte wenden Sie sich unter Angabe Ihres Aktenzeichens an uns; wir schicken Ihnen einen neuen.",
+        "link_other": "Dieser Link gehört zu einer anderen Seite. Bitte öffnen Sie den Link aus unserer Nachricht erneut.",
+        "no_case": "Wir finden diese Beschwerde nicht. Bitte wenden Sie sich unter Angabe Ihres Aktenzeichens an uns.",
+        "busy": "Unser Dienst ist gerade ausgelastet. Bitte versuchen Sie es in einer Minute erneut.",
+        "survey_title": "Wie waren wir?",
+        "survey_intro": "Ein paar Fragen dazu, wie wir Ihre Beschwerde {id} bearbeitet haben. Das dauert etwa zwei Minuten.",
+        "scale": "von {low} (sehr schlecht) bis {high} (sehr gut)",
+        "send_answers": "Antworten senden",
+        "answer_all": "Bitte beantworten Sie alle Fragen.",
+        "thanks_survey": "Danke für Ihre Antworten. Sie helfen uns, besser zu werden.",
+        "survey_done": "Diese Umfrage wurde bereits beantwortet. Danke.",
+        "survey_none": "Zu dieser Beschwerde gibt es noch keine Umfrage.",
+        "form_title": "Beschwerde einreichen",
+        "form_intro": "Sagen Sie uns, was schiefgelaufen ist. Wir bestätigen jede Beschwerde und nennen Ihnen die Termine, bis zu denen wir antworten.",
+        "required": "Pflichtfeld",
+        "name": "Ihr Name",
+        "email": "E-Mail-Adresse",
+        "email_hint": "Hierhin schicken wir unsere Nachrichten und einen Link, mit dem Sie Ihre Beschwerde verfolgen.",
+        "phone": "Telefonnummer",
+        "account": "Kunden- oder Kontonummer",
+        "order": "Bestellnummer",
+        "subject": "Betreff",
+        "description": "Was ist passiert, und was würde es wiedergutmachen?",
+        "incident": "Wann ist es passiert?",
+        "amount": "Strittiger Betrag",
+        "currency": "Währung",
+        "lang_pref": "Sprache unserer Nachrichten",
+        "submit": "Beschwerde senden",
+        "filed": "Danke. Ihre Beschwerde ist bei uns eingegangen.",
+        "filed_ref": "Ihr Aktenzeichen ist {id}.",
+        "filed_mail": "Wir schicken Ihnen eine Eingangsbestätigung. Hier können Sie Ihre Beschwerde verfolgen:",
+        "follow": "Meine Beschwerde verfolgen",
+        "not_taken": "Wir können diese Beschwerde nicht annehmen: {reason}",
+        "too_many": "Von hier wurden in kurzer Zeit zu viele Beschwerden gesendet. Bitte warten Sie eine Minute.",
+        "no_form": "Beschwerden können auf dieser Seite noch nicht eingereicht werden. Bitte wenden Sie sich auf anderem Weg an uns.",
+        "need": "{field} ist ein Pflichtfeld.",
+        "bad_email": "Die E-Mail-Adresse sieht nicht richtig aus.",
+        "bad_date": "Das Datum sieht nicht richtig aus (Datumsauswahl verwenden oder z. B. 2026-12-31 schreiben).",
+        "bad_amount": "Der Betrag sieht nicht richtig aus (zum Beispiel 35,00).",
+        "not_future": "Das Datum darf nicht in der Zukunft liegen.",
+    },
+}
+_ACTIONS = ("reply", "escalate", "choose", "withdraw")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+
+
+class Refused(Exception):
+    """A page instead of what was asked: a bad link, a missing case, a busy service."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+def told(due: str | None, due_local: str | None, language: str) -> str | None:
+    """A deadline as people write it: a date (``5 March 2027``, ``5. März 2027``), with the time
+    when it is not the end of a day, in the calendar's timezone."""
+    if not due:
+        return None
+    found = _TZ.search(due_local or "")
+    try:
+        zone = ZoneInfo(found.group(1)) if found else dt.UTC
+        at = dt.datetime.fromisoformat(due.replace("Z", "+00:00")).astimezone(zone)
+    except (ValueError, KeyError):
+        return due_local
+    day = format_date(at.date(), format="long", locale=language)
+    if "end of day" in (due_local or "") or (at.hour, at.minute) >= (23, 59):
+        return day
+    return f"{day}, {format_time(at.time(), format='short', locale=language)}"
+
+
+def told_day(day: str, language: str) -> str:
+    try:
+        return format_date(dt.date.fromisoformat(day), format="long", locale=language)
+    except ValueError:
+        return day
+
+
+def routes(app: FastAPI, desk: Desk) -> None:
+    """The customer's pages, on the API's app."""
+    per_address = RateLimit(FORM_PER_MINUTE, per_seconds=60)
+
+    def refused_page(request: Request, exc: Refused, language: str | None = None) -> HTMLResponse:
+        lang = language or language_of(request)
+        return page(request, "customer_refused.html", lang, WORDS, exc.status, message_key=exc.key)
+
+    def opened(token: str, use: Use) -> Link:
+        try:
+            return desk.links.check(token, use)
+        except LinkError as exc:
+            raise Refused(410 if exc.reason == "expired" else 403, f"link_{exc.reason}") from None
+
+    async def case_of(link: Link) -> tuple[dict[str, Any], CompiledPolicy | None]:
+        try:
+            view = await desk.view(link.complaint_id)
+        except HTTPException as exc:
+            raise Refused(
+                404 if exc.status_code == 404 else 503, "no_case" if exc.status_code == 404 else "busy"
+            ) from None
+        try:
+            compiled = desk.store.policy(str(view.get("policy_sha", "")))
+        except (StoreError, OSError, ValueError):
+            compiled = None
+        return view, compiled
+
+    async def sent_to_customer(
+        link: Link, compiled: CompiledPolicy | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The messages the customer was sent, as they read them, and the complaint as the
+        messages carry it (its subject, the customer's timezone)."""
+        try:
+            sent = await desk.messages(link.complaint_id)
+        except HTTPException:
+            return [], {}
+        complaint: dict[str, Any] = next(
+            (
+                item["send"]["context"]["complaint"]
+                for item in sent
+                if isinstance(item.get("send", {}).get("context", {}).get("complaint"), dict)
+            ),
+            {},
+        )
+        shown = []
+        for item in sent:
+            send = item.get("send", {})
+            if send.get("to") != "customer" or item.get("status") == "undeliverable" or compiled is None:
+                continue
+            try:
+                title, body = compose(compiled, OutboundMessage.model_validate(send), desk.links)
+            except Exception:  # a message that cannot be shown again is left out, never an error
+                continue
+            shown.append(
+                {"at": item.get("at", ""), "subject": title, "body": body, "locale": send.get("locale")}
+            )
+        return shown, complaint
+
+    async def status_values(
+        request: Request, token: str, link: Link, language: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        view, compiled = await case_of(link)
+        messages, complaint = await sent_to_customer(link, compiled)
+        subject = str(complaint.get("subject") or "")
+        policy: Policy | None = compiled.policy if compiled else None
+        lang = language_of(
+            request,
+            language
+            or (messages[0]["locale"] if messages else None)
+            or (policy.policy.locale if policy else None),
+        )
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        default = policy.policy.locale if policy else "en"
+        stage = next((s for s in policy.stages if s.id == view.get("stage")), None) if policy else None
+        clocks = {c.get("kind"): c for c in view.get("clocks", [])}
+        # the deadlines worded as the customer's messages word them
+        worded = localise(
+            {"deadlines": view.get("told", {}).get("deadlines", {}), "customer": complaint.get("customer")},
+            policy,
+            lang,
+            to="customer",
+        )["deadlines"]
+
+        def when(clock: dict[str, Any] | None) -> str | None:
+            if clock is None:
+                return None
+            if clock.get("status") not in ("running", "paused", "breached"):
+                return words["done"]
+            shown = worded.get(clock.get("id"))
+            return str(shown) if shown is not None else told(clock.get("due"), clock.get("due_local"), lang)
+
+        promised = []
+        for kind, key in (("acknowledge", "ack_by"), ("resolution", "final_by")):
+            said = when(clocks.get(kind))
+            if said is not None:
+                promised.append((words[key], said))
+        titles = {d.id: d.title for d in policy.dates} if policy else {}
+        for date_id, day in (view.get("dates") or {}).items():
+            promised.append((text_in(titles.get(date_id), lang, default) or date_id, told_day(day, lang)))
+        status = str(view.get("status", "open"))
+        final_date = when(clocks.get("resolution"))
+        if status == "open":
+            next_text = (
+                words["next_open"].format(date=final_date) if final_date else words["next_open_nodate"]
+            )
+        else:
+            next_text = words.get(f"next_{status}", "")
+        remedies = policy.compensation.remedies if policy else {}
+        offered = [
+            (option, text_in(remedies[option].title, lang, default) if option in remedies else option)
+            for option in view.get("offered", [])
+        ]
+        customer_may_escalate = bool(policy) and any(
+            rule.trigger.on == "customer_request" for rule in (policy.escalation if policy else [])
+        )
+        return lang, {
+            "title": words["case_title"].format(id=link.complaint_id),
+            "complaint_id": link.complaint_id,
+            "subject": subject,
+            "status_text": words.get(f"st_{status}", status),
+            "case_status": status,
+            "stage_text": text_in(stage.title, lang, default) if stage and stage.title else view.get("stage"),
+            "next_text": next_text,
+            "promised": promised,
+            "messages": messages,
+            "offered": offered if not view.get("chosen") else [],
+            "may_act": status in ("open", "resolved"),
+            "may_escalate": customer_may_escalate and status in ("open", "resolved"),
+            "may_withdraw": status == "open",
+            "csrf": csrf_token(desk.key(), token),
+            "token": token,
+        }
+
+    @app.get("/my/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def status_page(request: Request, token: str, done: str | None = None) -> Response:
+        try:
+            link = opened(token, "status")
+            lang, values = await status_values(request, token, link, None)
+        except Refused as exc:
+            return refused_page(request, exc)
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        notice = words.get(f"done_{done}") if done in _ACTIONS else None
+        return page(request, "customer_status.html", lang, WORDS, notice=notice, problems=[], **values)
+
+    @app.post("/my/{token}/{action}", response_class=HTMLResponse, include_in_schema=False)
+    async def act(request: Request, token: str, action: str) -> Response:
+        if action == "survey":
+            return await survey_sent(request, token)
+        try:
+            link = opened(token, "status")
+        except Refused as exc:
+            return refused_page(request, exc)
+        try:
+            fields = await form(request)
+        except FormError:
+            return refused_page(request, Refused(400, "stale_form"))
+        lang = language_of(request, fields.get("lang"))
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        problem = None
+        if action not in _ACTIONS:
+            return refused_page(request, Refused(404, "link_other"), lang)
+        if not csrf_ok(desk.key(), token, fields):
+            problem = words["stale_form"]
+        text = fields.get("text", "").strip()[:MAX_TEXT]
+        event: dict[str, Any] = {}
+        if action == "reply":
+            event = {"kind": "customer_message", "text": text}
+            if not text:
+                problem = problem or words["write_something"]
+        elif action == "escalate":
+            event = {"kind": "escalate", "reason": text or None}
+        elif action == "choose":
+            event = {"kind": "choose_option", "option": fields.get("option", "")[:128]}
+        elif action == "withdraw":
+            event = {"kind": "withdraw", "reason": text or None}
+            if fields.get("confirm") != "yes":
+                problem = problem or words["confirm_withdraw"]
+        if problem is None:
+            problem = await sent(link, event, words)
+        if problem is None:
+            suffix = f"&lang={lang}" if fields.get("lang") in LANGUAGES else ""
+            return redirect(f"/my/{token}?done={action}{suffix}")
+        try:
+            lang, values = await status_values(request, token, link, fields.get("lang"))
+        except Refused as exc:
+            return refused_page(request, exc, lang)
+        return page(
+            request, "customer_status.html", lang, WORDS, 409, problems=[problem], notice=None, **values
+        )
+
+    async def sent(link: Link, fields: dict[str, Any], words: dict[str, str]) -> str | None:
+        """Send the customer's event to their case: None when taken, else why not, in words."""
+        try:
+            event = Event.model_validate({**fields, "actor": Actor(kind="customer").model_dump()})
+            bounds.check_event(event)
+        except (ValidationError, Rejected) as exc:
+            return words["refused"].format(reason=str(exc).splitlines()[0][:300])
+        try:
+            await desk.act(link.complaint_id, event)
+        except HTTPException as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+            reason = str(detail.get("message", "")).removeprefix("refused: ")
+            if exc.status_code >= 500:
+                return words["busy"]
+            return words["refused"].format(reason=reason.split(";")[0])
+        return None
+
+    # ------------------------------------------------------------------ the survey
+
+    async def survey_state(link: Link) -> tuple[str | None, CompiledPolicy | None, bool, bool]:
+        """The customer's language, the case's policy, whether the survey was sent, and whether
+        it was answered."""
+        _view, compiled = await case_of(link)
+        messages, _complaint = await sent_to_customer(link, compiled)
+        locale = messages[0]["locale"] if messages else _customer_locale(compiled)
+        try:
+            handle = (await desk.client()).get_workflow_handle(link.complaint_id)
+            entries = await handle.query(names.LOG_QUERY)
+        except (RPCError, HTTPException):
+            raise Refused(503, "busy") from None
+        actions = [getattr(e, "action", None) or e.get("action") for e in entries]
+        return locale, compiled, "survey sent" in actions, "survey answered" in actions
+
+    def survey_values(token: str, link: Link, compiled: CompiledPolicy, lang: str) -> dict[str, Any]:
+        survey = compiled.policy.follow_up.survey
+        assert survey is not None
+        default = compiled.policy.policy.locale
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        low, high = survey.scale
+        return {
+            "title": words["survey_title"],
+            "intro": words["survey_intro"].format(id=link.complaint_id),
+            "questions": [text_in(q, lang, default) for q in survey.questions],
+            "scale": list(range(low, high + 1)),
+            "scale_text": words["scale"].format(low=low, high=high),
+            "csrf": csrf_token(desk.key(), token),
+            "token": token,
+        }
+
+    @app.get("/my/{token}/survey", response_class=HTMLResponse, include_in_schema=False)
+    async def survey_page(request: Request, token: str) -> Response:
+        try:
+            link = opened(token, "survey")
+            locale, compiled, was_sent, answered = await survey_state(link)
+        except Refused as exc:
+            return refused_page(request, exc)
+        lang = language_of(request, locale)
+        if compiled is None or compiled.policy.follow_up.survey is None or not was_sent:
+            return page(request, "customer_refused.html", lang, WORDS, 404, message_key="survey_none")
+        if answered:
+            return page(request, "customer_refused.html", lang, WORDS, 409, message_key="survey_done")
+        values = survey_values(token, link, compiled, lang)
+        return page(request, "customer_survey.html", lang, WORDS, problems=[], answers={}, **values)
+
+    async def survey_sent(request: Request, token: str) -> Response:
+        try:
+            link = opened(token, "survey")
+            locale, compiled, was_sent, answered = await survey_state(link)
+            fields = await form(request)
+        except Refused as exc:
+            return refused_page(request, exc)
+        except FormError:
+            return refused_page(request, Refused(400, "stale_form"))
+        lang = language_of(request, fields.get("lang") or locale)
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        if compiled is None or compiled.policy.follow_up.survey is None or not was_sent:
+            return page(request, "customer_refused.html", lang, WORDS, 404, message_key="survey_none")
+        if answered:
+            return page(request, "customer_refused.html", lang, WORDS, 409, message_key="survey_done")
+        values = survey_values(token, link, compiled, lang)
+        answers: list[int] = []
+        for i in range(len(values["questions"])):
+            given = fields.get(f"q{i}", "")
+            if given.isdigit() and int(given) in values["scale"]:
+                answers.append(int(given))
+        problem = None
+        if not csrf_ok(desk.key(), token, fields):
+            problem = words["stale_form"]
+        elif len(answers) != len(values["questions"]):
+            problem = words["answer_all"]
+        else:
+            problem = await sent(link, {"kind": "survey_answer", "answers": answers}, words)
+            if problem and "already answered" in problem:
+                return page(request, "customer_refused.html", lang, WORDS, 409, message_key="survey_done")
+        if problem is not None:
+            kept = {f"q{i}": fields.get(f"q{i}", "") for i in range(len(values["questions"]))}
+            return page(
+                request, "customer_survey.html", lang, WORDS, 422, problems=[problem], answers=kept, **values
+            )
+        return page(
+            request, "customer_refused.html", lang, WORDS, 200, message_key="thanks_survey", thanks=True
+        )
+
+    # ------------------------------------------------------------------ the complaint form
+
+    def form_token(now: int) -> str:
+        mac = hmac.new(desk.key(), f"complain:{now}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{now}.{mac}"
+
+    def form_token_ok(given: str) -> bool:
+        stamp, _, _mac = given.partition(".")
+        if not stamp.isdigit() or not 0 <= time.time() - int(stamp) <= FORM_LIFE:
+            return False
+        return hmac.compare_digest(form_token(int(stamp)), given)
+
+    def web_policies() -> list[Policy]:
+        try:
+            policies = desk.intake().policies
+        except HTTPException:
+            return []
+        return [p.policy for p in policies if "web" in p.policy.intake.channels]
+
+    def form_values(lang: str, fields: dict[str, str]) -> dict[str, Any]:
+        policies = web_policies()
+        required = {field for p in policies for field in p.intake.required}
+        locales = sorted({code for p in policies for code in (p.policy.locales or [p.policy.locale])})
+        currencies = sorted({p.policy.currency for p in policies})
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        return {
+            "title": words["form_title"],
+            "required": {
+                "name": "customer.name" in required,
+                "email": True,
+                "subject": "subject" in required,
+                "description": True,
+                "account": "customer.account_number" in required,
+                "incident": "incident_date" in required,
+            },
+            "locales": [(code, LANGUAGES.get(code, code)) for code in locales],
+            "currencies": currencies,
+            "fields": fields,
+            "token": form_token(int(time.time())),
+            "open": bool(policies),
+        }
+
+    @app.get("/complain", response_class=HTMLResponse, include_in_schema=False)
+    async def complaint_form(request: Request) -> Response:
+        lang = language_of(request)
+        values = form_values(lang, {"locale": lang})
+        status = 200 if values["open"] else 503
+        return page(request, "customer_form.html", lang, WORDS, status, problems=[], **values)
+
+    @app.post("/complain", response_class=HTMLResponse, include_in_schema=False)
+    async def complaint_sent(request: Request) -> Response:
+        try:
+            fields = await form(request)
+        except FormError:
+            return refused_page(request, Refused(400, "stale_form"))
+        lang = language_of(request, fields.get("lang"))
+        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        values = form_values(lang, fields)
+        address = request.client.host if request.client else "-"
+        if not form_token_ok(fields.get("token", "")):
+            problems = [words["stale_form"]]
+        elif per_address.wait(address):
+            return page(
+                request, "customer_form.html", lang, WORDS, 429, problems=[words["too_many"]], **values
+            )
+        else:
+            problems = _complaint_problems(fields, values["required"], words)
+        complaint = None
+        if not problems:
+            try:
+                complaint = _complaint(fields)
+            except ValidationError as exc:
+                problems = [_said(error) for error in exc.errors()]
+        if complaint is not None and not problems:
+            try:
+                done = await desk.intake().submit(await desk.client(), complaint)
+            except IntakeError as exc:
+                problems = [words["not_taken"].format(reason=str(exc))]
+            except HTTPException:
+                problems = [words["busy"]]
+            else:
+                if done.refused:
+                    problems = [words["not_taken"].format(reason=done.refused)]
+                else:
+                    return page(
+                        request,
+                        "customer_filed.html",
+                        lang,
+                        WORDS,
+                        201,
+                        title=words["filed"],
+                        complaint_id=done.complaint_id,
+                        status_url=desk.links.url(done.complaint_id, "status"),
+                    )
+        return page(request, "customer_form.html", lang, WORDS, 422, problems=problems, **values)
+
+
+def _said(error: Any) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def _customer_locale(compiled: CompiledPolicy | None) -> str | None:
+    return compiled.policy.policy.locale if compiled else None
+
+
+def _complaint_problems(
+    fields: dict[str, str], required: dict[str, bool], words: dict[str, str]
+) -> list[str]:
+    problems = []
+    for name, needed in required.items():
+        if needed and not fields.get(name, "").strip():
+            problems.append(words["need"].format(field=words[name]))
+    email = fields.get("email", "").strip()
+    if email and not _EMAIL.match(email):
+        problems.append(words["bad_email"])
+    incident = fields.get("incident", "").strip()
+    if incident:
+        try:
+            if dt.date.fromisoformat(incident) > dt.date.today():
+                problems.append(words["not_future"])
+        except ValueError:
+            problems.append(words["bad_date"])
+    amount = fields.get("amount", "").strip().replace(",", ".")
+    if amount and not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", amount):
+        problems.append(words["bad_amount"])
+    for name, limit in (
+        ("name", 200),
+        ("subject", 300),
+        ("description", MAX_TEXT),
+        ("phone", 40),
+        ("account", 64),
+        ("order", 64),
+    ):
+        if len(fields.get(name, "")) > limit:
+            problems.append(f"{words[name]}: ≤ {limit:,}")
+    return problems
+
+
+def _complaint(fields: dict[str, str]) -> Complaint:
+    def given(name: str) -> str | None:
+        value = fields.get(name, "").strip()
+        return value or None
+
+    amount = given("amount")
+    return Complaint.model_validate(
+        {
+            "received_at": dt.datetime.now(dt.UTC).replace(microsecond=0),
+            "channel": "web",
+            "customer": {
+                "name": given("name"),
+                "contacts": {"email": given("email"), "phone": given("phone")},
+                "account_number": given("account"),
+                "locale": given("locale"),
+            },
+            "order_ids": [given("order")] if given("order") else [],
+            "subject": given("subject"),
+            "description": given("description") or "",
+            "incident_date": given("incident"),
+            "amount": amount.replace(",", ".") if amount else None,
+            "currency": given("currency") if amount else None,
+        }
+    )

@@ -1,0 +1,154 @@
+"""Signed, expiring links that let a customer act on their own case, and nothing else.
+
+A link carries a token signed with HMAC-SHA256 (a JWT, ``HS256``): the complaint's id, what the
+link is for (``status`` or ``survey``) and when it expires; never a name, an address or any
+other customer data.  The header names the key (``kid``) that signed it, so keys rotate:
+``ombuds links rotate`` adds a key that signs every new link, and links signed with the
+:data:`KEPT` keys before it stay good until they expire.
+
+The keys are kept in ``<home>/links.keys`` (one ``<id> <secret>`` a line, the newest last),
+made at first use and readable by the owner only; the worker (which writes the links into
+messages) and the HTTP service (which reads them) share the file, or ``OMBUDS_LINK_KEYS``
+(``id:secret,id:secret``, the newest last).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import jwt
+
+from ..identity import kept_secret
+
+Use = Literal["status", "survey"]
+#: How many keys verify links: the newest signs, the ones before it still verify.
+KEPT = 3
+#: How long a link lives, in days, by what it is for.
+LIVES: dict[str, int] = {"status": 190, "survey": 30}
+_AUDIENCE = "ombuds-customer"
+
+
+class LinkError(Exception):
+    """A link that is not ours, was altered, is for something else, or has expired."""
+
+    def __init__(self, reason: Literal["forged", "expired", "other"], message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a verified link lets its holder do."""
+
+    complaint_id: str
+    use: Use
+    expires: dt.datetime
+
+
+class Links:
+    """Makes and checks customer links with a deployment's keys."""
+
+    def __init__(self, keys: list[tuple[str, bytes]], base_url: str) -> None:
+        if not keys:
+            raise ValueError("no key to sign links with")
+        self.keys = keys[-KEPT:]
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def of(cls, home: Path, base_url: str, configured: str | None = None) -> Links:
+        """The keys of ``OMBUDS_LINK_KEYS`` (or ``configured``), else of ``<home>/links.keys``."""
+        text = configured or os.environ.get("OMBUDS_LINK_KEYS")
+        if text:
+            pairs = [part.split(":", 1) for part in text.split(",") if ":" in part]
+            return cls([(kid.strip(), secret.strip().encode()) for kid, secret in pairs], base_url)
+        return cls(read_keys(home), base_url)
+
+    def token(self, complaint_id: str, use: Use, *, now: dt.datetime | None = None) -> str:
+        issued = now or dt.datetime.now(dt.UTC)
+        kid, secret = self.keys[-1]
+        claims = {
+            "sub": complaint_id,
+            "use": use,
+            "aud": _AUDIENCE,
+            "iat": int(issued.timestamp()),
+            "exp": int((issued + dt.timedelta(days=LIVES[use])).timestamp()),
+        }
+        return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
+
+    def url(self, complaint_id: str, use: Use, *, now: dt.datetime | None = None) -> str:
+        """The absolute address of a customer page: ``/my/<token>`` or ``/my/<token>/survey``."""
+        token = self.token(complaint_id, use, now=now)
+        return f"{self.base_url}/my/{token}" + ("/survey" if use == "survey" else "")
+
+    def console_url(self, complaint_id: str) -> str:
+        """The case's page in the staff console (staff sign in to open it)."""
+        return f"{self.base_url}/console/cases/{complaint_id}"
+
+    def check(self, token: str, use: Use) -> Link:
+        """The link ``token`` makes, if we signed it for ``use`` and it has not expired."""
+        if len(token) > 1000:
+            raise LinkError("forged", "not a link of ours")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            raise LinkError("forged", "not a link of ours") from None
+        secret = dict(self.keys).get(str(kid))
+        if secret is None:
+            raise LinkError("forged", "signed with a key we do not have")
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=_AUDIENCE,
+                options={"require": ["sub", "exp", "use"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise LinkError("expired", "the link has expired") from None
+        except jwt.PyJWTError:
+            raise LinkError("forged", "not a link of ours") from None
+        if claims.get("use") != use:
+            raise LinkError("other", f"this link is for {claims.get('use')}, not {use}")
+        return Link(
+            complaint_id=str(claims["sub"]),
+            use=use,
+            expires=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+        )
+
+
+def read_keys(home: Path) -> list[tuple[str, bytes]]:
+    """The keys in ``<home>/links.keys``, made with a first key when there is none."""
+    path = home / "links.keys"
+    if not path.exists():
+        first = kept_secret(None, home, "links.first")
+        text = f"k1 {first.decode()}\n"
+        if not path.exists():
+            _write_private(path, text)
+    pairs = []
+    for line in path.read_text().splitlines():
+        kid, _, secret = line.strip().partition(" ")
+        if kid and secret:
+            pairs.append((kid, secret.encode()))
+    return pairs
+
+
+def rotate(home: Path) -> str:
+    """Add a key that signs every link from now on; the id of the new key."""
+    keys = read_keys(home)
+    kid = f"k{max((int(k[1:]) for k, _ in keys if k[1:].isdigit()), default=0) + 1}"
+    lines = [*[f"{k} {s.decode()}" for k, s in keys][-(KEPT - 1) :], f"{kid} {secrets.token_hex(32)}"]
+    _write_private(home / "links.keys", "\n".join(lines) + "\n")
+    return kid
+
+
+def _write_private(path: Path, text: str) -> None:
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(draft, path)
