@@ -21,25 +21,23 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import typing
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ombuds.workflows import names, search
 from ombuds.workflows.core import Actor, Answer, Event, Rejected, bounds
-from ombuds.workflows.core.events import KINDS, EventModel, missing_fields
+from ombuds.workflows.core.events import KINDS, missing_fields
 
 from . import tokens
+from .event_bodies import BODIES, CUSTOMER_ONLY, names_across
 from .intake import Intake, IntakeError, check_received, status_now
 from .limits import RateLimit
 from .policy.errors import PolicyInvalid, known_names_hint
@@ -56,41 +54,6 @@ MAX_BODY = 1_000_000
 _WORD = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 #: A complaint id, as intake accepts one.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
-#: Events staff may not send: they are the customer's, through their case's signed links.
-CUSTOMER_ONLY = frozenset(kind for kind, model in KINDS.items() if model.sender == "customer")
-#: The kinds staff send, each on its own path.
-STAFF_KINDS = tuple(kind for kind in KINDS if kind not in CUSTOMER_ONLY)
-
-
-def body_model(model: type[EventModel]) -> type[BaseModel]:
-    """An event kind's body: its fields without ``kind`` and ``actor`` (the token is the actor)."""
-    fields: dict[str, Any] = {
-        name: _as_sent(field, required=name in model.required)
-        for name, field in model.model_fields.items()
-        if name not in ("kind", "actor")
-    }
-    return create_model(
-        f"{model.__name__}Body",
-        __config__=ConfigDict(extra="forbid"),
-        __doc__=model.__doc__ or f"The fields of the {model.model_fields['kind'].default} event.",
-        **fields,
-    )
-
-
-def _as_sent(field: FieldInfo, *, required: bool) -> tuple[Any, Any]:
-    """A field of a body (a required one without a default); an amount as the caller writes it:
-    text (``"49.99"``) or a whole number, never a JSON number with a fraction, which the JSON
-    parser would have read through a float (the event reads the text as a decimal and checks
-    it, sign included)."""
-    if field.annotation in (Decimal, Decimal | None):
-        return StrictStr | StrictInt | None, Field(None, description=field.description)
-    if required:
-        present = [a for a in typing.get_args(field.annotation) if a is not type(None)]
-        return (present[0] if present else field.annotation), Field(description=field.description)
-    return field.annotation, field
-
-
-BODIES: dict[str, type[BaseModel]] = {kind: body_model(model) for kind, model in KINDS.items()}
 
 
 class Me(BaseModel):
@@ -500,7 +463,8 @@ def create_app(
             raise _problem(503, f"Temporal: {exc.message}") from None
         return sent
 
-    from .web.pages import Desk, mount
+    from .web.mount import mount
+    from .web.pages import Desk
 
     mount(
         app,
@@ -612,18 +576,6 @@ def _unknown(field: str, value: str, valid: list[str], what: str) -> HTTPExcepti
     """422 for a name the policies do not know, with the valid ones and "did you mean"."""
     hint = known_names_hint(value, valid, what)
     return _problem(422, f'unknown {field} "{value}"', field=field, valid=valid, hint=hint)
-
-
-def names_across(intake: Intake) -> dict[str, list[str]]:
-    """The stages, levels and queues some policy of the intake has, for the list filters."""
-    policies = [p.policy for p in intake.policies]
-    levels = sorted({lv.id for p in policies for lv in p.authority})
-    return {
-        "stage": sorted({s.id for p in policies for s in p.stages}),
-        "level": levels,
-        "awaiting": levels,
-        "queue": sorted({r.set.queue for p in policies for r in p.classification if r.set.queue}),
-    }
 
 
 def _known_across(known: dict[str, list[str]], **named: str | None) -> None:

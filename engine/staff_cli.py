@@ -421,7 +421,7 @@ def _has_surrogate(value: Any) -> bool:
 
 def event_app() -> typer.Typer:
     """``ombuds event ID KIND --field value ...``: one command per staff event kind."""
-    from .api import STAFF_KINDS
+    from .event_bodies import STAFF_KINDS
 
     app = typer.Typer(
         no_args_is_help=True,

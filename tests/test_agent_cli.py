@@ -130,7 +130,7 @@ def test_the_actor_cannot_be_named_on_the_command_line(tmp_path: Path) -> None:
 
 
 def test_event_help_lists_every_staff_kind_with_its_fields(tmp_path: Path) -> None:
-    from ombuds.engine.api import STAFF_KINDS
+    from ombuds.engine.event_bodies import STAFF_KINDS
 
     shown = run(tmp_path, "event", "--help", COLUMNS="200").stdout
     for kind in STAFF_KINDS:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,17 @@ async def test_links_survive_a_key_rotation_and_keys_stay_private(tmp_path: Path
         rotate(tmp_path)
     with pytest.raises(Exception, match="key we do not have"):
         Links.of(tmp_path, "http://example").check(before, "status")
+
+
+def test_every_word_of_the_customer_pages_is_in_every_language() -> None:
+    from ombuds.engine.web.customer_words import WORDS
+    from ombuds.engine.web.i18n import COMMON, LANGUAGES
+
+    for table in (WORDS, COMMON):
+        for language in LANGUAGES:
+            assert set(table[language]) == set(table["en"]), language
+            for key, text in table[language].items():
+                # the same placeholders, so no language prints a blank
+                assert sorted(re.findall(r"{(\w+)}", text)) == sorted(
+                    re.findall(r"{(\w+)}", table["en"][key])
+                )

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from temporalio.client import Client
 
 from .. import tokens
@@ -152,19 +151,3 @@ def csrf_token(key: bytes, bound_to: str) -> str:
 
 def csrf_ok(key: bytes, bound_to: str, fields: dict[str, str]) -> bool:
     return hmac.compare_digest(csrf_token(key, bound_to), fields.get("csrf", ""))
-
-
-def mount(app: FastAPI, desk: Desk) -> None:
-    """The console, the customer pages and the stylesheet, on the API's app."""
-    from . import console, customer
-
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    customer.routes(app, desk)
-    console.routes(app, desk)
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        answer = await call_next(request)
-        if request.url.path.startswith("/static/"):
-            answer.headers.update({k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"})
-        return answer
