@@ -47,9 +47,25 @@ async def _client(s: Settings) -> Client:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def dev() -> None:
-        """Run the embedded default: Temporal dev server (SQLite under .ombuds/), policies, worker."""
-        asyncio.run(_dev(settings()))
+    def dev(
+        demo: Annotated[
+            bool,
+            typer.Option(
+                "--demo",
+                help="Demo timings: the survey a minute after resolution (its reminder 5, the thank-you "
+                "and check-in 10) instead of days, in copies of the policies under <home>/demo-policies.",
+            ),
+        ] = False,
+    ) -> None:
+        """Run the embedded default: Temporal dev server (SQLite under .ombuds/), policies, worker,
+        and the HTTP API with the staff console and the customer pages."""
+        s = settings()
+        if demo:
+            from .demo import demo_policies
+
+            s = s.model_copy(update={"policies": demo_policies(s.policies, s.home)})
+            typer.echo(f"demo timings: follow-ups minutes after resolution (policies in {s.policies})")
+        asyncio.run(_dev(s))
 
     @app.command()
     def worker() -> None:
@@ -163,6 +179,8 @@ def dev_api(s: Settings) -> Iterator[None]:
             f"HTTP API at http://127.0.0.1:{s.api_port} (admin token in {token}: the staff commands use it "
             "unless OMBUDS_TOKEN names another, e.g. from `ombuds token create --user alice --level agent`)"
         )
+        typer.echo(f"staff console at {s.web_url}/console (sign in with a token, e.g. the admin token)")
+        typer.echo(f"complaint form for customers at {s.web_url}/complain")
         yield
 
 

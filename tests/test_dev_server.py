@@ -377,3 +377,36 @@ def _ok(answer: object) -> object:
 
     assert isinstance(answer, httpx.Response)
     return answer.json() if answer.status_code == 200 and answer.json().get("stage") else None
+
+
+async def test_ombuds_dev_demo_prints_the_console_and_the_form_that_work(env: Env) -> None:
+    """`ombuds dev --demo`: follow-ups minutes after resolution (copies of the policies), the
+    console address where the printed admin token signs in, and the customers' form."""
+    from .web_support import browser
+
+    log_path = env.home / "dev.log"
+    with open(log_path, "w") as out:
+        dev = subprocess.Popen([OMBUDS, "dev", "--demo"], env=env.vars, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        log = env.until(
+            lambda: _has(log_path.read_text("utf-8"), "complaint form for customers at"), timeout=90
+        )
+        assert "2026.1-demo" in log and "demo timings" in log
+        demo = (env.home / "demo-policies" / "retail.yaml").read_text("utf-8")
+        assert "after: 1 minute" in demo and "after: 24 hours" not in demo
+        console = next(line for line in log.splitlines() if line.startswith("staff console at")).split()[3]
+        form = next(line for line in log.splitlines() if line.startswith("complaint form")).split()[-1]
+        token = (env.home / "admin.token").read_text("utf-8").strip()
+        async with browser() as chromium:
+            page = await (await chromium.new_context()).new_page()
+            await page.goto(console)
+            await page.fill("#token", token)
+            await page.press("#token", "Enter")
+            await page.wait_for_url(f"{console}*")
+            assert "admin" in await page.locator("header").inner_text()
+            answer = await page.goto(form)
+            assert answer is not None and answer.status == 200
+            assert await page.locator("h1").inner_text() == "Make a complaint"
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(timeout=30)

@@ -195,3 +195,87 @@ def test_every_word_of_the_customer_pages_is_in_every_language() -> None:
                 assert sorted(re.findall(r"{(\w+)}", text)) == sorted(
                     re.findall(r"{(\w+)}", table["en"][key])
                 )
+
+
+async def focus_by_tab(tab: Any, name: str) -> None:
+    """Press Tab until the field or button named ``name`` has the focus (keyboard only)."""
+    for _ in range(40):
+        focused = await tab.evaluate(
+            "document.activeElement && (document.activeElement.name || document.activeElement.textContent)"
+        )
+        if focused and focused.strip() == name:
+            return
+        await tab.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {name}")
+
+
+async def test_the_form_by_keyboard_refusals_and_every_action_of_the_status_page(tmp_path: Path) -> None:
+    async with web(tmp_path) as site, browser() as chromium:
+        staff = site.token("sam", "store-manager")
+        context = await chromium.new_context()
+        tab = await context.new_page()
+        opened = await tab.goto(f"{site.url}/complain")
+        assert opened is not None
+        headers = opened.headers
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert "form-action 'self'" in headers["content-security-policy"]
+        assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
+
+        # keyboard only: Tab from the top of the page, type, Enter on the button
+        for name, text in (("name", "Ana Novak"), ("email", "ana@example.org"), ("description", "Broken.")):
+            await focus_by_tab(tab, name)
+            await tab.keyboard.type(text)
+        await focus_by_tab(tab, "Send my complaint")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_load_state()
+        problems = await tab.locator(".problems").inner_text()
+        assert "We cannot take this complaint on: it does not tell us enough" in problems
+        assert await tab.get_by_label("Your name").input_value() == "Ana Novak"  # nothing lost
+        await tab.get_by_label("What happened").focus()
+        await tab.keyboard.press("End")
+        await tab.keyboard.type(" The kettle is defective: it leaks from the base when filled.")
+        await focus_by_tab(tab, "Send my complaint")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_load_state()
+        assert "Your complaint has reached us" in await tab.locator("h1").inner_text()
+        reference = (await tab.locator(".notice").inner_text()).split()[-1].rstrip(".")
+        await tab.get_by_role("link", name="Follow my complaint").click()
+        status_url = tab.url
+        assert f"Your complaint {reference}" in await tab.locator("h1").inner_text()
+
+        # a form without its token changes nothing
+        forged = await context.request.post(f"{status_url}/reply", form={"text": "hello"}, max_redirects=0)
+        assert forged.status == 409 and "out of date" in await forged.text()
+        huge = await context.request.post(
+            f"{site.url}/complain", form={"description": "x" * 150_000}, max_redirects=0
+        )
+        assert huge.status == 413 and "too long" in await huge.text()
+
+        # staff offer the options; the customer chooses on the page
+        async with httpx.AsyncClient(base_url=site.url, headers={"Authorization": f"Bearer {staff}"}) as http:
+            offered = await http.post(f"/complaints/{reference}/events/offer_options", json={})
+            assert offered.status_code == 200, offered.text
+        await tab.reload()
+        await tab.get_by_label("Refund").check()
+        await tab.get_by_role("button", name="Choose").click()
+        assert "we have your choice" in await tab.locator(".notice").inner_text()
+        chosen = await until_logged(site, reference, staff, "customer chose")
+        assert next(e for e in chosen if e["action"] == "customer chose")["detail"]["option"] == "refund"
+        assert await tab.locator("#options").count() == 0  # chosen: no second choice offered
+
+        # a review asked for, in the customer's words
+        await tab.get_by_label("Why").fill("Nobody has called me back.")
+        await tab.get_by_role("button", name="Ask for a review").click()
+        assert "request for a review has been recorded" in await tab.locator(".notice").inner_text()
+        log = await log_of(site, reference, staff)
+        assert any(e["trigger"] == "event:escalate" for e in log)
+
+        # withdrawing needs the box ticked; then the case says so and offers nothing more
+        await tab.get_by_role("button", name="Withdraw").click()  # the browser holds it back
+        assert "?done=withdraw" not in tab.url
+        await tab.get_by_label("Yes, I withdraw my complaint").check()
+        await tab.get_by_role("button", name="Withdraw").click()
+        assert "Your complaint is withdrawn" in await tab.locator(".notice").inner_text()
+        text = await tab.locator("main").inner_text()
+        assert "Withdrawn by you" in text and "Write to us" not in text
+        await shot(tab, "customer-withdrawn")

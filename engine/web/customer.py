@@ -241,8 +241,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
             return refused_page(request, exc)
         try:
             fields = await form(request)
-        except FormError:
-            return refused_page(request, Refused(400, "stale_form"))
+        except FormError as exc:
+            return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang"))
         words = {**WORDS["en"], **WORDS.get(lang, {})}
         problem = None
@@ -348,8 +348,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
             fields = await form(request)
         except Refused as exc:
             return refused_page(request, exc)
-        except FormError:
-            return refused_page(request, Refused(400, "stale_form"))
+        except FormError as exc:
+            return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang") or locale)
         words = {**WORDS["en"], **WORDS.get(lang, {})}
         if compiled is None or compiled.policy.follow_up.survey is None or not was_sent:
@@ -433,8 +433,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
     async def complaint_sent(request: Request) -> Response:
         try:
             fields = await form(request)
-        except FormError:
-            return refused_page(request, Refused(400, "stale_form"))
+        except FormError as exc:
+            return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang"))
         words = {**WORDS["en"], **WORDS.get(lang, {})}
         values = form_values(lang, fields)
@@ -462,7 +462,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
                 problems = [words["busy"]]
             else:
                 if done.refused:
-                    problems = [words["not_taken"].format(reason=done.refused)]
+                    reason = words.get(f"refusal_{done.refused}", words["refusal_other"])
+                    problems = [words["not_taken"].format(reason=reason)]
                 else:
                     return page(
                         request,
@@ -475,6 +476,10 @@ def routes(app: FastAPI, desk: Desk) -> None:
                         status_url=desk.links.url(done.complaint_id, "status"),
                     )
         return page(request, "customer_form.html", lang, WORDS, 422, problems=problems, **values)
+
+
+def _unreadable(exc: FormError) -> Refused:
+    return Refused(413, "too_large") if "at most" in str(exc) else Refused(400, "stale_form")
 
 
 def _said(error: Any) -> str:
