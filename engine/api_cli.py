@@ -14,6 +14,27 @@ from . import tokens
 from .settings import Settings
 
 token_app = typer.Typer(help="Tokens for the HTTP API.", no_args_is_help=True)
+links_app = typer.Typer(help="The keys that sign the customers' links.", no_args_is_help=True)
+
+
+@links_app.command("rotate")
+def rotate() -> None:
+    """Add a key that signs every new customer link; those signed before stay good until they expire.
+
+    The keys are kept in <home>/links.keys; the two before the new one still verify links,
+    older ones are refused.  Workers and the API read the keys when they make or check a link.
+    """
+    from .web.links import rotate as add_key
+
+    settings = Settings()
+    if os.environ.get("OMBUDS_LINK_KEYS"):
+        typer.echo(
+            "error: OMBUDS_LINK_KEYS sets the keys: add the new one there (id:secret, the newest last)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    kid = add_key(settings.home)
+    typer.echo(f"new links are signed with key {kid} (kept in {settings.home / 'links.keys'})")
 
 
 @token_app.command("create")
@@ -114,6 +135,7 @@ class BackgroundApi:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
+    app.add_typer(links_app, name="links")
 
     @app.command()
     def serve(

@@ -97,6 +97,18 @@ class Oidc(BaseModel):
         "sub", description="The claim carrying the staff id (e.g. preferred_username, email)."
     )
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    client_id: str | None = Field(
+        None,
+        description="The console's client at the provider: with it, the console's sign-in page offers "
+        "signing in there (the authorization code flow with PKCE).",
+    )
+    client_secret: str | None = Field(None, description="The client's secret, for a confidential client.")
+    scopes: str = Field("openid profile email", description="The scopes the console asks for.")
+    console_token: Literal["access_token", "id_token"] = Field(
+        "access_token",
+        description="Which of the provider's tokens signs in to the console (it must carry the audience "
+        "and the level claim).",
+    )
 
 
 class Settings(BaseSettings):

@@ -73,10 +73,13 @@ def link_in(mail: Message, ending: str = "") -> str:
 
 
 @asynccontextmanager
-async def web(tmp_path: Path, policies: list[CompiledPolicy] | None = None) -> AsyncIterator[Web]:
-    """The API's service with its pages on a free port, over a dev server with one worker."""
+async def web(
+    tmp_path: Path, policies: list[CompiledPolicy] | None = None, **more: Any
+) -> AsyncIterator[Web]:
+    """The API's service with its pages on a free port, over a dev server with one worker;
+    ``more`` are more settings of the API."""
     port = money_attack.free_port()
-    settings = money_attack.settings_for(tmp_path).model_copy(update={"api_port": port})
+    settings = money_attack.settings_for(tmp_path).model_copy(update={"api_port": port, **more})
     key = b"w" * 32
     async with dev_server(settings, search_attributes=True) as client:
         with money_attack.workers(settings, 1, OMBUDS_API_PORT=str(port)):

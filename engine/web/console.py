@@ -19,21 +19,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from .. import tokens
 from ..event_bodies import BODIES, STAFF_KINDS, names_across
 from ..policy.model import Channel, Policy, text_in
+from . import oidc as oidc_flow
 from .console_words import TEXTS
-from .i18n import texts
+from .i18n import LANGUAGES, texts
 from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect
 
 #: The cookie that keeps the signed-in staff member's token.
 COOKIE = "ombuds_staff"
 #: The sign-in form's own token, so nobody else's page signs a browser in as someone else.
 SIGN_IN_COOKIE = "ombuds_sign_in"
+#: A sign-in at the identity provider under way: its state and PKCE verifier, signed.
+PROVIDER_COOKIE = "ombuds_provider"
 #: Longest a sign-in lasts (a working day), however long the token lives.
 SESSION_SECONDS = 12 * 3600
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
@@ -105,6 +108,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             notice=notice,
             csrf=csrf_token(desk.key(), f"sign-in:{nonce}"),
             lang_query=f"lang={language}",
+            provider=bool(desk.settings.oidc and desk.settings.oidc.client_id),
         )
         answer.set_cookie(
             SIGN_IN_COOKIE,
@@ -152,6 +156,73 @@ def routes(app: FastAPI, desk: Desk) -> None:
             samesite="strict",
         )
         answer.delete_cookie(SIGN_IN_COOKIE, path="/console", secure=True, httponly=True, samesite="strict")
+        return answer
+
+    def callback_uri() -> str:
+        return f"{desk.settings.web_url}/console/sign-in/callback"
+
+    @app.get("/console/sign-in/provider", include_in_schema=False)
+    async def provider_sign_in(request: Request) -> Response:
+        """To the identity provider, remembering this sign-in in a cookie until it returns."""
+        oidc = desk.settings.oidc
+        if oidc is None or not oidc.client_id:
+            return redirect(_sign_in_url(request))
+        try:
+            to, pending = await run_in_threadpool(oidc_flow.start, oidc, callback_uri(), desk.key())
+        except oidc_flow.SignInError as exc:
+            return sign_in_page(request, [_texts(request)["token_refused"].format(reason=exc)], 503)
+        answer = RedirectResponse(to, 303)
+        # Lax: the provider sends the browser back from its own site
+        answer.set_cookie(
+            PROVIDER_COOKIE,
+            f"{language_of(request)}.{pending}",
+            max_age=oidc_flow.PENDING_SECONDS,
+            path="/console",
+            secure=True,
+            httponly=True,
+            samesite="lax",
+        )
+        return answer
+
+    @app.get("/console/sign-in/callback", include_in_schema=False)
+    async def provider_callback(request: Request) -> Response:
+        """Back from the provider: its token, verified as an API call's, signs in."""
+        oidc = desk.settings.oidc
+        t = _texts(request)
+        remembered = request.cookies.get(PROVIDER_COOKIE, "")
+        language, _, pending = remembered.partition(".")
+        if oidc is None or not oidc.client_id:
+            return redirect(_sign_in_url(request))
+        if "error" in request.query_params:
+            said = request.query_params.get("error_description") or request.query_params["error"]
+            return sign_in_page(request, [t["token_refused"].format(reason=said[:200])], 401)
+        try:
+            token = await oidc_flow.finish(
+                oidc,
+                callback_uri(),
+                desk.key(),
+                pending,
+                request.query_params.get("state", ""),
+                request.query_params.get("code", ""),
+            )
+            who = await run_in_threadpool(desk.verifier.verify, token)
+        except (oidc_flow.SignInError, tokens.TokenError) as exc:
+            return sign_in_page(request, [t["token_refused"].format(reason=exc)], 401)
+        # a page of our own moves on to the console: a cookie kept SameSite=Strict is sent on a
+        # navigation this site starts, not on the provider's redirect
+        language = language if language in LANGUAGES else "en"
+        to = f"/console?lang={language}"
+        answer = page(request, "console_moving.html", language, TEXTS, to=to, lang_query=f"lang={language}")
+        answer.set_cookie(
+            COOKIE,
+            token,
+            max_age=_session_seconds(who),
+            path="/console",
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+        answer.delete_cookie(PROVIDER_COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
         return answer
 
     @app.post("/console/sign-out", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The pages' words in each language they are written in: English and German.
+"""The pages' words in each language they are written in: English, German and French.
 
 Each page module keeps its own table, ``{language: {key: text}}``; a key missing in a
 language falls back to English, and a key missing in English is an error a test finds
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGUAGES = {"en": "English", "de": "Deutsch"}
+LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 Table = Mapping[str, Mapping[str, str]]
 
 #: Words of the layout every page shares.
@@ -25,6 +25,12 @@ COMMON: Table = {
         "language": "Sprache",
         "footer": "Beschwerdebearbeitung mit ombuds",
         "problem": "Bitte prüfen Sie Folgendes",
+    },
+    "fr": {
+        "skip": "Aller au contenu",
+        "language": "Langue",
+        "footer": "Réclamations traitées avec ombuds",
+        "problem": "Un point requiert votre attention",
     },
 }
 
