@@ -114,23 +114,12 @@ def routes(app: FastAPI, desk: Desk) -> None:
             compiled = None
         return view, compiled
 
-    async def sent_to_customer(
-        link: Link, compiled: CompiledPolicy | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The messages the customer was sent, as they read them, and the complaint as the
-        messages carry it (its subject, the customer's timezone)."""
+    async def sent_to_customer(link: Link, compiled: CompiledPolicy | None) -> list[dict[str, Any]]:
+        """The messages the customer was sent, as they read them."""
         try:
             sent = await desk.messages(link.complaint_id)
         except HTTPException:
-            return [], {}
-        complaint: dict[str, Any] = next(
-            (
-                item["send"]["context"]["complaint"]
-                for item in sent
-                if isinstance(item.get("send", {}).get("context", {}).get("complaint"), dict)
-            ),
-            {},
-        )
+            return []
         shown = []
         for item in sent:
             send = item.get("send", {})
@@ -143,28 +132,26 @@ def routes(app: FastAPI, desk: Desk) -> None:
             shown.append(
                 {"at": item.get("at", ""), "subject": title, "body": body, "locale": send.get("locale")}
             )
-        return shown, complaint
+        return shown
 
     async def status_values(
         request: Request, token: str, link: Link, language: str | None
     ) -> tuple[str, dict[str, Any]]:
         view, compiled = await case_of(link)
-        messages, complaint = await sent_to_customer(link, compiled)
-        subject = str(complaint.get("subject") or "")
+        messages = await sent_to_customer(link, compiled)
+        subject = str(view.get("subject") or "")
         policy: Policy | None = compiled.policy if compiled else None
-        lang = language_of(
-            request,
-            language
-            or (messages[0]["locale"] if messages else None)
-            or (policy.policy.locale if policy else None),
-        )
+        lang = language_of(request, language or _locale_of(view, messages, compiled))
         words = {**WORDS["en"], **WORDS.get(lang, {})}
         default = policy.policy.locale if policy else "en"
         stage = next((s for s in policy.stages if s.id == view.get("stage")), None) if policy else None
         clocks = {c.get("kind"): c for c in view.get("clocks", [])}
         # the deadlines worded as the customer's messages word them
         worded = localise(
-            {"deadlines": view.get("told", {}).get("deadlines", {}), "customer": complaint.get("customer")},
+            {
+                "deadlines": view.get("told", {}).get("deadlines", {}),
+                "customer": {"timezone": view.get("customer_timezone")},
+            },
             policy,
             lang,
             to="customer",
@@ -299,9 +286,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
     async def survey_state(link: Link) -> tuple[str | None, CompiledPolicy | None, bool, bool]:
         """The customer's language, the case's policy, whether the survey was sent, and whether
         it was answered."""
-        _view, compiled = await case_of(link)
-        messages, _complaint = await sent_to_customer(link, compiled)
-        locale = messages[0]["locale"] if messages else _customer_locale(compiled)
+        view, compiled = await case_of(link)
+        locale = _locale_of(view, [], compiled)
         try:
             handle = (await desk.client()).get_workflow_handle(link.complaint_id)
             entries = await handle.query(names.LOG_QUERY)
@@ -487,7 +473,15 @@ def _said(error: Any) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def _customer_locale(compiled: CompiledPolicy | None) -> str | None:
+def _locale_of(
+    view: dict[str, Any], messages: list[dict[str, Any]], compiled: CompiledPolicy | None
+) -> str | None:
+    """The customer's language: as the case has it (a case started before it said so: as its
+    messages were written, else the policy's)."""
+    if view.get("locale"):
+        return str(view["locale"])
+    if messages:
+        return str(messages[0]["locale"])
     return compiled.policy.policy.locale if compiled else None
 
 

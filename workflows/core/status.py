@@ -69,6 +69,9 @@ class StatusView(Payload):
     dates: dict[str, str]
     log_entries: int
     condition_errors: list[ConditionError] = Field(default_factory=list)
+    locale: str = Field("", description="The language the customer is written to in.")
+    subject: str | None = Field(None, description="The complaint's subject, as submitted.")
+    customer_timezone: str | None = Field(None, description="The customer's timezone, when they gave one.")
     told: dict[str, Any] = Field(
         default_factory=dict,
         description="The deadlines as the customer's messages tell them (`deadlines`: each still to come, "
@@ -176,6 +179,9 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
         dates=dates.derived(core, strict=False),
         log_entries=len(s.log),
         condition_errors=s.condition_errors,
+        locale=core.complaint.customer.locale or core.policy.policy.locale,
+        subject=core.complaint.subject,
+        customer_timezone=core.complaint.customer.timezone,
         told=told_customer(core, now),
     )
 
