@@ -126,7 +126,7 @@ class Activities:
         directory: Directory | None = None,
         context: DeliveryContext | None = None,
         routes: dict[str, str] | None = None,
-        links: Links | None = None,
+        links: Callable[[], Links] | None = None,
     ) -> None:
         self.store = store
         self.links = links
@@ -213,7 +213,9 @@ class Activities:
         locale, template = policy.template(message.template, message.locale)
         try:
             # off the event loop: a slow template holds no other activity or workflow back
-            subject, body = await asyncio.to_thread(compose, policy, message, self.links)
+            # the links' keys as they are now: a rotation takes effect without a restart
+            links = self.links() if self.links is not None else None
+            subject, body = await asyncio.to_thread(compose, policy, message, links)
         except (MissingValue, TooCostly) as exc:
             # the same text would fail again: recorded as undelivered, never sent with a blank
             what = (

@@ -29,7 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ombuds.workflows import names, search
@@ -245,6 +246,8 @@ def create_app(
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise _problem(404, f"no complaint {complaint_id}") from None
             raise _problem(503, f"Temporal: {exc.message}") from None
+        except TemporalError as exc:  # the case cannot answer now (a task failing, a worker behind)
+            raise _problem(503, f"the case cannot answer now: {type(exc).__name__}") from None
         return dict(view)
 
     @app.get("/complaints/{complaint_id}", summary="A complaint's status, clocks, promises and log")
@@ -432,6 +435,10 @@ def create_app(
                 pinned.pop(complaint_id, None)
                 raise _closed(complaint_id) from None
             raise _problem(404 if exc.status == RPCStatusCode.NOT_FOUND else 503, exc.message) from None
+        except TemporalError as exc:  # the update timed out or was cancelled: the case may not have it
+            raise _problem(
+                503, f"the case did not answer in time ({type(exc).__name__}); try again"
+            ) from None
 
     for kind, body in BODIES.items():
         if kind in CUSTOMER_ONLY:
@@ -459,8 +466,12 @@ def create_app(
             sent: list[dict[str, Any]] = await handle.query(names.MESSAGES_QUERY)
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                return []  # a case started before it kept them
+                return []
             raise _problem(503, f"Temporal: {exc.message}") from None
+        except WorkflowQueryFailedError:
+            return []  # a worker that does not know the query yet
+        except TemporalError as exc:
+            raise _problem(503, f"the case cannot answer now: {type(exc).__name__}") from None
         return sent
 
     from .web.mount import mount

@@ -21,8 +21,9 @@ links_app = typer.Typer(help="The keys that sign the customers' links.", no_args
 def rotate() -> None:
     """Add a key that signs every new customer link; those signed before stay good until they expire.
 
-    The keys are kept in <home>/links.keys; the two before the new one still verify links,
-    older ones are refused.  Workers and the API read the keys when they make or check a link.
+    The keys are kept in <home>/links.keys; a key is dropped once the key after it has signed for
+    longer than a link lives (190 days).  Workers and the API read the keys when they make or
+    check a link, so nothing needs a restart.
     """
     from .web.links import rotate as add_key
 

@@ -84,7 +84,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         directory=settings.directory,
         context=plugins.delivery_context(settings),
         routes=settings.routes,
-        links=Links.of(settings.home, settings.web_url),
+        links=lambda: Links.of(settings.home, settings.web_url),
     )
     ledger = LedgerActivities(
         client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)

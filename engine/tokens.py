@@ -66,14 +66,19 @@ def create(
     kind: str = "staff",
     scopes: tuple[str, ...] = ("*",),
     now: dt.datetime | None = None,
+    seconds: int | None = None,
 ) -> str:
-    """A signed token for ``user`` at ``level``, valid for ``days``."""
+    """A signed token for ``user`` at ``level``, valid for ``days`` (or ``seconds``: a console
+    session)."""
     if not USER.match(user):
         raise TokenError(f'"{user}" is not a user id (letters, digits, . _ @ -; at most 128)')
     if not USER.match(level):
         raise TokenError(f'"{level}" is not a level id')
     if not 0 < days <= MAX_DAYS:
         raise TokenError(f"a token lives 1 to {MAX_DAYS} days, not {days}")
+    if seconds is not None and not 0 < seconds <= MAX_DAYS * 86_400:
+        raise TokenError(f"a token lives 1 second to {MAX_DAYS} days, not {seconds} seconds")
+    lifetime = dt.timedelta(seconds=seconds) if seconds is not None else dt.timedelta(days=days)
     issued = now or dt.datetime.now(dt.UTC)
     claims = {
         "iss": ISSUER,
@@ -83,7 +88,7 @@ def create(
         "knd": kind,
         "scp": list(scopes),
         "iat": int(issued.timestamp()),
-        "exp": int((issued + dt.timedelta(days=days)).timestamp()),
+        "exp": int((issued + lifetime).timestamp()),
         "jti": secrets.token_hex(8),
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)

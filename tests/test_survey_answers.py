@@ -59,3 +59,11 @@ def test_a_scored_question_the_survey_lacks_is_a_located_error(tmp_path: Path) -
     (problem,) = [p for p in report.errors if "low_score.question" in p.path]
     assert "question 7, but the survey has 5 questions" in problem.message
     assert problem.line == text[: text.index("question: 7")].count("\n") + 1
+
+
+def test_a_score_beside_answers_must_be_the_scored_answer() -> None:
+    core, t0 = b2b_resolved(None, True)
+    with pytest.raises(Rejected, match="differ"):
+        act_now(core, t0 + 3 * DAY, "survey_answer", CUSTOMER, score=5, answers=[1, 5, 5, 5, 5])
+    act_now(core, t0 + 3 * DAY, "survey_answer", CUSTOMER, score=1, answers=[1, 5, 5, 5, 5])
+    assert entries(core, "survey answered")[0].detail["score"] == 1

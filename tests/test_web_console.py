@@ -95,8 +95,14 @@ async def test_an_agent_proposes_above_their_limit_and_a_supervisor_approves_it(
         # the cookie is kept on http://127.0.0.1 (a secure context) with every protection
         kept = {c["name"]: c for c in await agent.cookies()}
         cookie = kept["ombuds_staff"]
-        assert cookie["value"] == alice and cookie["secure"] and cookie["httpOnly"]
+        assert cookie["secure"] and cookie["httpOnly"]
         assert cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
+        # a session of its own, never the token pasted (it lives a month): at most 12 hours
+        assert cookie["value"] != alice
+        session = tokens.verify(w.key, cookie["value"])
+        assert (session.user, session.level) == ("alice", "agent")
+        left = dt.datetime.fromisoformat(session.expires) - dt.datetime.now(dt.UTC)
+        assert dt.timedelta(hours=11) < left <= dt.timedelta(hours=12)
         await expect(page.locator("nav.who")).to_contain_text("Signed in as alice (agent)")
         await expect(page.locator("table.queue")).to_contain_text(cid)
         await shot(page, "console-queue-agent")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -152,7 +153,6 @@ async def test_forged_expired_and_other_links_get_a_page_not_an_error(tmp_path: 
         assert answer is not None and answer.status == 403
         assert "for another page" in await tab.locator("main").inner_text()
         # an expired link
-        import datetime as dt
 
         old = links.url("C-OTHER-1", "status", now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
         answer = await tab.goto(old)
@@ -180,9 +180,16 @@ async def test_links_survive_a_key_rotation_and_keys_stay_private(tmp_path: Path
         json.loads(base64.urlsafe_b64decode(after.token("C-1", "status").split(".")[0] + "=="))["kid"] == kid
     )
     assert (tmp_path / "links.keys").stat().st_mode & 0o077 == 0
-    for _ in range(2):
-        rotate(tmp_path)
-    # from the command line: a third key after the first, and the first no longer verifies
+    # rotated every month: a link lives 190 days, so its key verifies it all that time
+    today = dt.date.today()
+    for month in range(1, 7):
+        rotate(tmp_path, today + dt.timedelta(days=30 * month))
+    assert Links.of(tmp_path, "http://example").check(before, "status").complaint_id == "C-1"
+    # once the key after it has signed for longer than a link lives, the first key goes
+    rotate(tmp_path, today + dt.timedelta(days=30 + 191))
+    with pytest.raises(Exception, match="key we do not have"):
+        Links.of(tmp_path, "http://example").check(before, "status")
+    # from the command line
     ombuds = str(Path(sys.executable).parent / "ombuds")
     done = subprocess.run(
         [ombuds, "links", "rotate"],
@@ -190,9 +197,10 @@ async def test_links_survive_a_key_rotation_and_keys_stay_private(tmp_path: Path
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0 and "signed with key k5" in done.stdout, done.stderr
-    with pytest.raises(Exception, match="key we do not have"):
-        Links.of(tmp_path, "http://example").check(before, "status")
+    assert done.returncode == 0 and "signed with key k10" in done.stdout, done.stderr
+    # a short secret is refused, by name
+    with pytest.raises(ValueError, match="k2 is shorter than 32 bytes"):
+        Links.of(tmp_path, "http://example", configured="k1:" + "x" * 32 + ",k2:short")
 
 
 def test_every_word_of_the_customer_pages_is_in_every_language() -> None:

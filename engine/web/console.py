@@ -146,17 +146,24 @@ def routes(app: FastAPI, desk: Desk) -> None:
         if who.kind != "staff":
             return sign_in_page(request, [t["token_refused"].format(reason="not a staff member's")], 401)
         answer = redirect(f"/console?lang={language_of(request)}")
-        answer.set_cookie(
-            COOKIE,
-            token,
-            max_age=_session_seconds(who),
-            path="/console",
-            secure=True,
-            httponly=True,
-            samesite="strict",
-        )
+        try:
+            start_session(answer, who)
+        except tokens.TokenError as exc:
+            return sign_in_page(request, [t["token_refused"].format(reason=exc)], 401)
         answer.delete_cookie(SIGN_IN_COOKIE, path="/console", secure=True, httponly=True, samesite="strict")
         return answer
+
+    def start_session(answer: Response, who: tokens.Identity) -> None:
+        """Sign in: a session token of our own in the cookie, never the token the person gave
+        (which may live a year, or be a provider's too large for a cookie), as short as the
+        session and no longer than the token it came from."""
+        seconds = _session_seconds(who)
+        session = tokens.create(
+            desk.verifier.key, who.user, who.level, seconds=seconds, kind="staff", scopes=who.scopes
+        )
+        answer.set_cookie(
+            COOKIE, session, max_age=seconds, path="/console", secure=True, httponly=True, samesite="strict"
+        )
 
     def callback_uri() -> str:
         return f"{desk.settings.web_url}/console/sign-in/callback"
@@ -213,15 +220,10 @@ def routes(app: FastAPI, desk: Desk) -> None:
         language = language if language in LANGUAGES else "en"
         to = f"/console?lang={language}"
         answer = page(request, "console_moving.html", language, TEXTS, to=to, lang_query=f"lang={language}")
-        answer.set_cookie(
-            COOKIE,
-            token,
-            max_age=_session_seconds(who),
-            path="/console",
-            secure=True,
-            httponly=True,
-            samesite="strict",
-        )
+        try:
+            start_session(answer, who)
+        except tokens.TokenError as exc:
+            return sign_in_page(request, [t["token_refused"].format(reason=exc)], 401)
         answer.delete_cookie(PROVIDER_COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
         return answer
 

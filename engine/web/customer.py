@@ -12,6 +12,7 @@ complaint (``docs/customer-pages.md``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -24,6 +25,7 @@ from babel.dates import format_date, format_time
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
 from ombuds.activities.plugin import OutboundMessage
@@ -39,8 +41,8 @@ from ..policy.snapshot import CompiledPolicy
 from ..policy.store import StoreError
 from .customer_words import WORDS
 from .i18n import LANGUAGES
-from .links import Link, LinkError, Use
-from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect
+from .links import Link, LinkError, Links, Use
+from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect, same
 
 #: Complaints one address may file through the form in a minute.
 FORM_PER_MINUTE = 5
@@ -48,6 +50,11 @@ FORM_PER_MINUTE = 5
 FORM_LIFE = 2 * 3600
 #: The longest text a customer writes in one field.
 MAX_TEXT = 20_000
+#: What a case's link may do in a minute, and in a day.
+ACTS_PER_MINUTE = 10
+ACTS_PER_DAY = 100
+#: The messages a case's page shows: the latest.
+SHOWN_MESSAGES = 50
 _TZ = re.compile(r"\(([^()]+)\)\s*$")
 
 _ACTIONS = ("reply", "escalate", "choose", "withdraw")
@@ -90,6 +97,9 @@ def told_day(day: str, language: str) -> str:
 def routes(app: FastAPI, desk: Desk) -> None:
     """The customer's pages, on the API's app."""
     per_address = RateLimit(FORM_PER_MINUTE, per_seconds=60)
+    # a case's link acts a few times a minute and some dozens a day: what a person does, not a script
+    acting = RateLimit(ACTS_PER_MINUTE, per_seconds=60)
+    acting_daily = RateLimit(ACTS_PER_DAY, per_seconds=86_400)
 
     def refused_page(request: Request, exc: Refused, language: str | None = None) -> HTMLResponse:
         lang = language or language_of(request)
@@ -120,19 +130,15 @@ def routes(app: FastAPI, desk: Desk) -> None:
             sent = await desk.messages(link.complaint_id)
         except HTTPException:
             return []
-        shown = []
-        for item in sent:
-            send = item.get("send", {})
-            if send.get("to") != "customer" or item.get("status") == "undeliverable" or compiled is None:
-                continue
-            try:
-                title, body = compose(compiled, OutboundMessage.model_validate(send), desk.links)
-            except Exception:  # a message that cannot be shown again is left out, never an error
-                continue
-            shown.append(
-                {"at": item.get("at", ""), "subject": title, "body": body, "locale": send.get("locale")}
-            )
-        return shown
+        if compiled is None:
+            return []
+        theirs = [
+            item
+            for item in sent
+            if item.get("send", {}).get("to") == "customer" and item.get("status") != "undeliverable"
+        ][-SHOWN_MESSAGES:]
+        # off the event loop: rendering templates is work no other request should wait for
+        return await asyncio.to_thread(_worded, compiled, theirs, desk.links)
 
     async def status_values(
         request: Request, token: str, link: Link, language: str | None
@@ -237,7 +243,11 @@ def routes(app: FastAPI, desk: Desk) -> None:
             return refused_page(request, Refused(404, "link_other"), lang)
         if not csrf_ok(desk.key(), token, fields):
             problem = words["stale_form"]
-        text = fields.get("text", "").strip()[:MAX_TEXT]
+        text = fields.get("text", "").strip()
+        if len(text) > (MAX_TEXT if action == "reply" else bounds.NOTE):
+            problem = problem or words["too_large"]
+        if acting.wait(link.complaint_id) or acting_daily.wait(link.complaint_id):
+            problem = problem or words["too_often"]
         event: dict[str, Any] = {}
         if action == "reply":
             event = {"kind": "customer_message", "text": text}
@@ -270,7 +280,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             event = Event.model_validate({**fields, "actor": Actor(kind="customer").model_dump()})
             bounds.check_event(event)
         except (ValidationError, Rejected) as exc:
-            return words["refused"].format(reason=str(exc).splitlines()[0][:300])
+            return words["too_large"] if "at most" in str(exc) else words["stale_form"]
         try:
             await desk.act(link.complaint_id, event)
         except HTTPException as exc:
@@ -291,7 +301,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         try:
             handle = (await desk.client()).get_workflow_handle(link.complaint_id)
             entries = await handle.query(names.LOG_QUERY)
-        except (RPCError, HTTPException):
+        except (RPCError, TemporalError, HTTPException):
             raise Refused(503, "busy") from None
         actions = [getattr(e, "action", None) or e.get("action") for e in entries]
         return locale, compiled, "survey sent" in actions, "survey answered" in actions
@@ -346,7 +356,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         answers: list[int] = []
         for i in range(len(values["questions"])):
             given = fields.get(f"q{i}", "")
-            if given.isdigit() and int(given) in values["scale"]:
+            if re.fullmatch(r"-?[0-9]{1,7}", given) and int(given) in values["scale"]:
                 answers.append(int(given))
         problem = None
         if not csrf_ok(desk.key(), token, fields):
@@ -374,9 +384,9 @@ def routes(app: FastAPI, desk: Desk) -> None:
 
     def form_token_ok(given: str) -> bool:
         stamp, _, _mac = given.partition(".")
-        if not stamp.isdigit() or not 0 <= time.time() - int(stamp) <= FORM_LIFE:
+        if not re.fullmatch(r"[0-9]{1,12}", stamp) or not 0 <= time.time() - int(stamp) <= FORM_LIFE:
             return False
-        return hmac.compare_digest(form_token(int(stamp)), given)
+        return same(form_token(int(stamp)), given)
 
     def web_policies() -> list[Policy]:
         try:
@@ -444,12 +454,14 @@ def routes(app: FastAPI, desk: Desk) -> None:
                 done = await desk.intake().submit(await desk.client(), complaint)
             except IntakeError as exc:
                 problems = [words["not_taken"].format(reason=str(exc))]
-            except HTTPException:
+            except (HTTPException, RPCError, TemporalError):
                 problems = [words["busy"]]
             else:
                 if done.refused:
                     reason = words.get(f"refusal_{done.refused}", words["refusal_other"])
                     problems = [words["not_taken"].format(reason=reason)]
+                elif not done.started:  # never a link to a case that is not this one
+                    problems = [words["busy"]]
                 else:
                     return page(
                         request,
@@ -462,6 +474,19 @@ def routes(app: FastAPI, desk: Desk) -> None:
                         status_url=desk.links.url(done.complaint_id, "status"),
                     )
         return page(request, "customer_form.html", lang, WORDS, 422, problems=problems, **values)
+
+
+def _worded(compiled: CompiledPolicy, sent: list[dict[str, Any]], links: Links) -> list[dict[str, Any]]:
+    """The messages as the customer read them (one that cannot be shown again is left out)."""
+    shown = []
+    for item in sent:
+        send = item["send"]
+        try:
+            title, body = compose(compiled, OutboundMessage.model_validate(send), links)
+        except Exception:  # a message that cannot be shown again is left out, never an error
+            continue
+        shown.append({"at": item.get("at", ""), "subject": title, "body": body, "locale": send.get("locale")})
+    return shown
 
 
 def _unreadable(exc: FormError) -> Refused:

@@ -3,19 +3,23 @@
 A link carries a token signed with HMAC-SHA256 (a JWT, ``HS256``): the complaint's id, what the
 link is for (``status`` or ``survey``) and when it expires; never a name, an address or any
 other customer data.  The header names the key (``kid``) that signed it, so keys rotate:
-``ombuds links rotate`` adds a key that signs every new link, and links signed with the
-:data:`KEPT` keys before it stay good until they expire.
+``ombuds links rotate`` adds a key that signs every new link, and the keys before it still
+verify the links they signed until the last of those has expired (a key is dropped once the
+key after it has signed for longer than the longest life of a link).
 
-The keys are kept in ``<home>/links.keys`` (one ``<id> <secret>`` a line, the newest last),
-made at first use and readable by the owner only; the worker (which writes the links into
-messages) and the HTTP service (which reads them) share the file, or ``OMBUDS_LINK_KEYS``
-(``id:secret,id:secret``, the newest last).
+The keys are kept in ``<home>/links.keys`` (one ``<id> <secret> <since>`` a line, the newest
+last), made at first use and readable by the owner only; the worker (which writes the links
+into messages, reading the file for each) and the HTTP service (which reads them) share the
+file, or ``OMBUDS_LINK_KEYS`` (``id:secret,id:secret``, the newest last).  A secret is at
+least :data:`MIN_SECRET` bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +30,8 @@ import jwt
 from ..identity import kept_secret
 
 Use = Literal["status", "survey"]
-#: How many keys verify links: the newest signs, the ones before it still verify.
-KEPT = 3
+#: The shortest secret a key may have, in bytes.
+MIN_SECRET = 32
 #: How long a link lives, in days, by what it is for.
 LIVES: dict[str, int] = {"status": 190, "survey": 30}
 _AUDIENCE = "ombuds-customer"
@@ -56,7 +60,10 @@ class Links:
     def __init__(self, keys: list[tuple[str, bytes]], base_url: str) -> None:
         if not keys:
             raise ValueError("no key to sign links with")
-        self.keys = keys[-KEPT:]
+        short = [kid for kid, secret in keys if len(secret) < MIN_SECRET]
+        if short:
+            raise ValueError(f"the link key {short[0]} is shorter than {MIN_SECRET} bytes")
+        self.keys = keys
         self.base_url = base_url.rstrip("/")
 
     @classmethod
@@ -66,7 +73,7 @@ class Links:
         if text:
             pairs = [part.split(":", 1) for part in text.split(",") if ":" in part]
             return cls([(kid.strip(), secret.strip().encode()) for kid, secret in pairs], base_url)
-        return cls(read_keys(home), base_url)
+        return cls([(kid, secret) for kid, secret, _since in read_keys(home)], base_url)
 
     def token(self, complaint_id: str, use: Use, *, now: dt.datetime | None = None) -> str:
         issued = now or dt.datetime.now(dt.UTC)
@@ -121,27 +128,64 @@ class Links:
         )
 
 
-def read_keys(home: Path) -> list[tuple[str, bytes]]:
-    """The keys in ``<home>/links.keys``, made with a first key when there is none."""
+_IN_PATH = re.compile(r"/my/[^/?\s\"]+")
+
+
+class HiddenLinks(logging.Filter):
+    """Keeps the customers' link tokens out of access logs: ``/my/<token>`` is logged as
+    ``/my/…`` (a token is a credential to the case for months)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_IN_PATH.sub("/my/…", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _IN_PATH.sub("/my/…", record.msg)
+        return True
+
+
+def hide_links_in_access_logs() -> None:
+    """Install :class:`HiddenLinks` on the server's access log (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HiddenLinks) for f in access.filters):
+        access.addFilter(HiddenLinks())
+
+
+def read_keys(home: Path) -> list[tuple[str, bytes, dt.date]]:
+    """The keys in ``<home>/links.keys`` with the day each began to sign, made with a first key
+    when there is none."""
     path = home / "links.keys"
     if not path.exists():
         first = kept_secret(None, home, "links.first")
-        text = f"k1 {first.decode()}\n"
+        # the day of the first start, the same in every process that races to make it
+        made = dt.datetime.fromtimestamp((home / "links.first").stat().st_mtime, dt.UTC).date()
         if not path.exists():
-            _write_private(path, text)
-    pairs = []
+            _write_private(path, f"k1 {first.decode()} {made.isoformat()}\n")
+    keys = []
     for line in path.read_text().splitlines():
-        kid, _, secret = line.strip().partition(" ")
+        kid, secret, since = [*line.split(), "", "", ""][:3]
         if kid and secret:
-            pairs.append((kid, secret.encode()))
-    return pairs
+            try:
+                day = dt.date.fromisoformat(since)
+            except ValueError:
+                day = dt.date.today()
+            keys.append((kid, secret.encode(), day))
+    return keys
 
 
-def rotate(home: Path) -> str:
-    """Add a key that signs every link from now on; the id of the new key."""
+def rotate(home: Path, today: dt.date | None = None) -> str:
+    """Add a key that signs every link from now on; the id of the new key.  A key whose
+    successor has signed for longer than a link lives is dropped: every link it signed expired."""
+    day = today or dt.date.today()
     keys = read_keys(home)
-    kid = f"k{max((int(k[1:]) for k, _ in keys if k[1:].isdigit()), default=0) + 1}"
-    lines = [*[f"{k} {s.decode()}" for k, s in keys][-(KEPT - 1) :], f"{kid} {secrets.token_hex(32)}"]
+    kid = f"k{max((int(k[1:]) for k, _s, _d in keys if k[1:].isdigit()), default=0) + 1}"
+    keys.append((kid, secrets.token_hex(32).encode(), day))
+    longest = dt.timedelta(days=max(LIVES.values()))
+    kept = [
+        key
+        for key, after in zip(keys, [*keys[1:], None], strict=True)
+        if after is None or day - after[2] <= longest
+    ]
+    lines = [f"{k} {s.decode()} {d.isoformat()}" for k, s, d in kept]
     _write_private(home / "links.keys", "\n".join(lines) + "\n")
     return kid
 

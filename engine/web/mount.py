@@ -9,11 +9,13 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from . import console, customer
+from .links import hide_links_in_access_logs
 from .pages import HERE, SECURITY_HEADERS, Desk
 
 
 def mount(app: FastAPI, desk: Desk) -> None:
     """The console, the customer pages and the stylesheet, on the API's app."""
+    hide_links_in_access_logs()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     customer.routes(app, desk)
     console.routes(app, desk)

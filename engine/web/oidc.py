@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import httpx
 
 from ..settings import Oidc
+from .pages import same
 
 #: How long a sign-in at the provider may take, in seconds.
 PENDING_SECONDS = 600
@@ -89,9 +90,7 @@ async def finish(oidc: Oidc, redirect_uri: str, key: bytes, pending: str, state:
     """The provider's token for the code it sent back, if this browser started the sign-in."""
     remembered, _, mac = pending.rpartition(".")
     expected_state, _, verifier = remembered.partition(".")
-    if not (mac and hmac.compare_digest(_mac(key, remembered), mac)) or not hmac.compare_digest(
-        expected_state, state
-    ):
+    if not (mac and same(_mac(key, remembered), mac)) or not same(expected_state, state):
         raise SignInError("this sign-in was not started here, or it took too long; please sign in again")
     if not code or len(code) > 4000:
         raise SignInError("the identity provider sent no code")

@@ -150,4 +150,9 @@ def csrf_token(key: bytes, bound_to: str) -> str:
 
 
 def csrf_ok(key: bytes, bound_to: str, fields: dict[str, str]) -> bool:
-    return hmac.compare_digest(csrf_token(key, bound_to), fields.get("csrf", ""))
+    return same(csrf_token(key, bound_to), fields.get("csrf", ""))
+
+
+def same(expected: str, given: str) -> bool:
+    """Whether ``given`` is ``expected``, compared in constant time (any text: as bytes)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))

@@ -137,7 +137,7 @@ def check_survey_answer(case: Case, event: SurveyAnswer) -> None:
             )
         if any(not survey.scale[0] <= a <= survey.scale[1] for a in event.answers):
             raise Rejected(f"each answer must be between {survey.scale[0]} and {survey.scale[1]}")
-        if event.score is not None and event.score != scored(case, event):
+        if event.score is not None and event.score != scored(case, event.model_copy(update={"score": None})):
             raise Rejected("score and the scored answer differ: send one of them")
     score = scored(case, event)
     if score is None or not survey.scale[0] <= score <= survey.scale[1]:
