@@ -148,4 +148,8 @@ def register(app: typer.Typer) -> None:
 
         from .api import create_app
 
-        uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+        settings = Settings()
+        # the links in messages and the provider's return address name this port (unless
+        # OMBUDS_PUBLIC_URL says where the service is reached)
+        settings = settings.model_copy(update={"api_port": port})
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -121,3 +121,12 @@ def test_link_tokens_never_reach_the_access_log() -> None:
     )
     HiddenLinks().filter(record)
     assert record.getMessage() == '1.2.3.4 - "GET /my/…/survey?lang=de HTTP/1.1" 200'
+
+
+def test_the_language_links_of_a_page_after_a_form_lead_to_the_page_not_the_form() -> None:
+    from ombuds.engine.web.pages import page_of
+
+    assert page_of("/my/abc.def.ghi/reply") == "/my/abc.def.ghi"
+    assert page_of("/my/abc.def.ghi/survey") == "/my/abc.def.ghi/survey"
+    assert page_of("/console/cases/C-1/events/resolve") == "/console/cases/C-1"
+    assert page_of("/complain") == "/complain"

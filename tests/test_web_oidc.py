@@ -134,6 +134,12 @@ async def test_staff_sign_in_at_the_identity_provider(tmp_path: Path) -> None:
             assert answer is not None and answer.status == 401
             assert "was not started here" in await stranger.locator("main").inner_text()
             assert not [c for c in await stranger.context.cookies() if c["name"] == "ombuds_staff"]
+            # nor does anyone put words of their own on our page through the provider's error
+            planted = "Call+0900+123+456+to+unlock+your+account"
+            await stranger.goto(
+                f"{site.url}/console/sign-in/callback?error=x&error_description={planted}&state=y"
+            )
+            assert "0900" not in await stranger.locator("main").inner_text()
 
 
 async def test_a_refusal_at_the_provider_is_said_on_the_sign_in_page(tmp_path: Path) -> None:

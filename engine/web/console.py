@@ -201,7 +201,11 @@ def routes(app: FastAPI, desk: Desk) -> None:
         if oidc is None or not oidc.client_id:
             return redirect(_sign_in_url(request))
         if "error" in request.query_params:
-            said = request.query_params.get("error_description") or request.query_params["error"]
+            # the provider's words only for a sign-in this browser started: no one else's text here
+            if oidc_flow.started_here(desk.key(), pending, request.query_params.get("state", "")) is None:
+                said = "this sign-in was not started here, or it took too long; please sign in again"
+            else:
+                said = request.query_params.get("error_description") or request.query_params["error"]
             return sign_in_page(request, [t["token_refused"].format(reason=said[:200])], 401)
         try:
             token = await oidc_flow.finish(

@@ -12,11 +12,13 @@ keys, the level claim, the staff directory) and becomes the console's sign-in.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -56,10 +58,20 @@ def endpoints(oidc: Oidc) -> Endpoints:
             f"the identity provider's configuration cannot be read ({type(exc).__name__})"
         ) from None
     authorization, token = document.get("authorization_endpoint"), document.get("token_endpoint")
-    if not all(isinstance(u, str) and u.startswith(("https://", "http://")) for u in (authorization, token)):
-        raise SignInError("the identity provider's configuration names no authorization or token endpoint")
+    if not all(isinstance(u, str) and _safe(u) for u in (authorization, token)):
+        raise SignInError(
+            "the identity provider's configuration names no authorization or token endpoint over https"
+        )
     _found[oidc.issuer] = Endpoints(str(authorization), str(token))
     return _found[oidc.issuer]
+
+
+def _safe(url: str) -> bool:
+    """An endpoint the code and the client's secret may travel to: https, or this machine."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 def _mac(key: bytes, text: str) -> str:
@@ -82,15 +94,27 @@ def start(oidc: Oidc, redirect_uri: str, key: bytes) -> tuple[str, str]:
             "code_challenge_method": "S256",
         }
     )
-    pending = f"{state}.{verifier}"
+    pending = f"{state}.{verifier}.{int(time.time())}"
     return f"{endpoints(oidc).authorization}?{query}", f"{pending}.{_mac(key, pending)}"
+
+
+def started_here(key: bytes, pending: str, state: str) -> str | None:
+    """The PKCE verifier of the sign-in this browser started, if ``state`` is its state and it
+    is recent; else None."""
+    remembered, _, mac = pending.rpartition(".")
+    expected_state, _, rest = remembered.partition(".")
+    verifier, _, issued = rest.partition(".")
+    if not (mac and same(_mac(key, remembered), mac) and same(expected_state, state)):
+        return None
+    if not issued.isascii() or not issued.isdigit() or not 0 <= time.time() - int(issued) <= PENDING_SECONDS:
+        return None
+    return verifier
 
 
 async def finish(oidc: Oidc, redirect_uri: str, key: bytes, pending: str, state: str, code: str) -> str:
     """The provider's token for the code it sent back, if this browser started the sign-in."""
-    remembered, _, mac = pending.rpartition(".")
-    expected_state, _, verifier = remembered.partition(".")
-    if not (mac and same(_mac(key, remembered), mac)) or not same(expected_state, state):
+    verifier = started_here(key, pending, state)
+    if verifier is None:
         raise SignInError("this sign-in was not started here, or it took too long; please sign in again")
     if not code or len(code) > 4000:
         raise SignInError("the identity provider sent no code")
@@ -103,9 +127,10 @@ async def finish(oidc: Oidc, redirect_uri: str, key: bytes, pending: str, state:
     }
     # a confidential client says who it is with its secret
     auth = httpx.BasicAuth(oidc.client_id or "", oidc.client_secret) if oidc.client_secret else None
+    where = await asyncio.to_thread(endpoints, oidc)  # read once, not on the event loop
     try:
         async with httpx.AsyncClient(timeout=10, auth=auth) as http:
-            answer = await http.post(endpoints(oidc).token, data=form)
+            answer = await http.post(where.token, data=form)
     except httpx.HTTPError as exc:
         raise SignInError(f"the identity provider cannot be reached ({type(exc).__name__})") from None
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -98,9 +99,25 @@ def page(
 ) -> HTMLResponse:
     """A page in ``language`` (the words of ``table`` as ``t``), with the security headers."""
     html = _ENV.get_template(template).render(
-        t=texts(language, table), lang=language, languages=LANGUAGES, path=request.url.path, **values
+        t=texts(language, table), lang=language, languages=LANGUAGES, path=page_of(request.url.path), **values
     )
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
+
+
+#: Where a form posts, and the page it was on (which the language links lead to).
+_ACTIONS = (
+    (re.compile(r"^(/my/[^/]+)/(?:reply|escalate|choose|withdraw)$"), r"\1"),
+    (re.compile(r"^(/console/cases/[^/]+)/events/[^/]+$"), r"\1"),
+    (re.compile(r"^/console/sign-out$"), "/console"),
+)
+
+
+def page_of(path: str) -> str:
+    """The page a path shows: a form's action is shown on the page the form is on."""
+    for action, shown in _ACTIONS:
+        if action.match(path):
+            return action.sub(shown, path)
+    return path
 
 
 def redirect(to: str) -> RedirectResponse:
