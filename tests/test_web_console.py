@@ -114,6 +114,7 @@ async def test_an_agent_proposes_above_their_limit_and_a_supervisor_approves_it(
         await expect(page.locator("table.log")).to_contain_text("financial-services.yaml:")
         await expect(page.locator("table.messages")).to_contain_text("acknowledgement")
         form = page.locator("#act-propose_compensation")
+        await form.locator("summary").click()  # each action's form opens from its title
         # before anything is sent, the form says what the agent may grant and who approves above it
         await expect(form).to_contain_text("up to 50.00 GBP without approval")
         await expect(form).to_contain_text(
@@ -226,6 +227,8 @@ async def test_sign_in_and_compensation_work_with_the_keyboard_alone(tmp_path: P
         await expect(page.locator("table.queue")).to_contain_text(cid)
 
         await page.goto(f"{w.url}/console/cases/{cid}")
+        await tab_to("act-propose_compensation-summary")
+        await page.keyboard.press("Enter")  # the action's form opens
         await tab_to("propose_compensation-remedy")
         await page.keyboard.type("Goodwill")  # a focused select picks the option typed
         assert await page.evaluate("document.activeElement.value") == "goodwill"
@@ -249,6 +252,7 @@ async def test_the_console_speaks_german(tmp_path: Path) -> None:
         await page.click(f"text={cid}")
         await expect(page.locator("h1")).to_have_text(f"Beschwerde {cid}")
         form = page.locator("#act-propose_compensation")
+        await form.locator("summary").click()  # each action's form opens from its title
         await expect(form).to_contain_text("Entschädigung vorschlagen")
         await expect(form).to_contain_text(
             "Über 50,00 GBP bis 250,00 GBP braucht die Freigabe von Teamleitung Kundenservice"
