@@ -54,11 +54,11 @@ class OutboxSettings(BaseModel):
 class Outbox:
     """Writes each message to ``<folder>/<key>.json``, at most once per key.
 
-    Serves the channels part 1 has no provider for (SMS, messenger, phone call tasks) and,
-    when a route names it, any other."""
+    Serves the channels without a provider here (messenger, phone call tasks) and, when a
+    route names it, any other (a route of ``sms`` to ``outbox`` keeps SMS in files)."""
 
     name: ClassVar[str] = "outbox"
-    channels: ClassVar[tuple[str, ...]] = ("sms", "messenger", "phone")
+    channels: ClassVar[tuple[str, ...]] = ("messenger", "phone")
     Settings: ClassVar[type[BaseModel]] = OutboxSettings
 
     def __init__(self, folder: str | Path | OutboxSettings | None = None) -> None:

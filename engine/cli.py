@@ -81,6 +81,7 @@ def validate(
             validated.append(validate_document(doc, path.parent))
             report.extend(validated[-1].report.problems)
             report.extend(plugins.channel_warnings(doc, plugins.served_channels()))
+            report.extend(plugins.sms_warnings(validated[-1], doc, plugins.sms_limit()))
     report.extend(across_policies(validated))
     _echo_report(report, format, len(files))
     raise typer.Exit(0 if report.ok else 1)

@@ -22,6 +22,7 @@ from ombuds.activities.plugin import ChannelPlugin, DeliveryContext, discover
 from . import identity
 from .policy.errors import PolicyError
 from .policy.loader import Document
+from .policy.validate import Validated
 from .settings import Settings, settings_file
 
 
@@ -115,6 +116,61 @@ def channel_warnings(doc: Document, served: dict[str, str]) -> list[PolicyError]
                 )
             )
     return found
+
+
+def sms_warnings(validated: Validated, doc: Document, max_segments: int) -> list[PolicyError]:
+    """A warning at each setting that sends a template by SMS first, where a locale's text (with
+    sample values) takes more than ``max_segments`` segments: the SMS channel refuses it, and the
+    message goes by the next channel, if any."""
+    from ombuds.activities.sms import plain, segments
+
+    from .policy.validate import sample_text
+
+    policy, templates = validated.policy, validated.templates
+    if policy is None or templates is None:
+        return []
+    notes = policy.notifications
+    sites: list[tuple[tuple[str | int, ...], str]] = [
+        (("notifications", "events", event, "template"), note.template)
+        for event, note in notes.events.items()
+        if (note.channels[:1] or [notes.preferred]) == ["sms"] and note.template
+    ]
+    follow = policy.follow_up
+    for part, item in (("survey", follow.survey), ("thank_you", follow.thank_you)):
+        if item is not None and item.channel == "sms":
+            sites.append((("follow_up", part, "template"), item.template))
+    clocks, dates = tuple(c.id for c in policy.clocks), tuple(d.id for d in policy.dates)
+    found = []
+    for loc, name in sites:
+        for locale, template in sorted(templates.templates.get(name, {}).items()):
+            try:
+                _subject, body = sample_text(template.subject, template.body, clocks, dates, locale)
+            except Exception:  # reported by validation already
+                continue
+            encoding, parts = segments(plain(body.strip()))
+            if parts > max_segments:
+                found.append(
+                    doc.error(
+                        loc,
+                        f'template "{name}" ({locale}) takes {parts} {encoding} SMS segments; the SMS '
+                        f"channel sends at most {max_segments}",
+                        "shorten it, or send it by another channel first ([channels.sms] max_segments "
+                        "sets the limit)",
+                        severity="warning",
+                        code="template",
+                    )
+                )
+    return found
+
+
+def sms_limit() -> int:
+    """The segments the SMS channel sends at most, as the settings here say."""
+    from ombuds.activities.sms import SmsSettings
+
+    try:
+        return SmsSettings.model_validate(Settings().channels.get("sms", {})).max_segments
+    except ValidationError:
+        return SmsSettings().max_segments
 
 
 def _channel_places(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:

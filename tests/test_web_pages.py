@@ -52,3 +52,34 @@ def test_text_has_enough_contrast(text: str, background: str) -> None:
     named = colours()
     ratio = contrast(named.get(text, text), named.get(background, background))
     assert ratio >= 4.5, f"{text} on {background}: {ratio:.2f}:1"
+
+
+def test_a_clock_bar_shows_the_working_time_used_and_a_paused_clock_hatched(tmp_path: Path) -> None:
+    """Three of the fifteen business days of the final-response clock gone: the bar is 20 % used;
+    paused there, the rest is drawn as paused; breached, all over."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from ombuds.engine.policy.store import Store
+    from ombuds.engine.web.console import _bar
+    from ombuds.workflows.core.status import status_view
+
+    from .workflow_support import core_after_intake, make_complaint, run_until
+
+    complaint = make_complaint(received_at=dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC))  # a Monday
+    core, t0 = core_after_intake("financial-services", complaint)
+    store = Store(tmp_path)
+    store.put_policy(core.compiled)
+    desk = SimpleNamespace(store=store)
+    wednesday_evening = t0 + 2 * 86_400 + 9 * 3600  # Wednesday 18:00: three working days gone
+    run_until(core, wednesday_evening)
+    view = status_view(core, wednesday_evening, False).model_dump(mode="json")
+    view["log"] = [e.model_dump(mode="json") for e in core.state.log]
+    view["calendar_sha"] = store.put_instance(core.instance)
+    clock = next(c for c in view["clocks"] if c["id"] == "final-response")
+    assert clock["status"] == "running", clock
+    bar = _bar(desk, view, clock)  # type: ignore[arg-type]
+    assert bar is not None and bar["elapsed"] == 20 and bar["paused"] == 0, (bar, clock)
+    assert _bar(desk, view, {**clock, "status": "breached"}) == {"elapsed": 0, "paused": 0, "over": 100}
+    paused = _bar(desk, view, {**clock, "status": "paused"})  # type: ignore[arg-type]
+    assert paused is not None and paused["paused"] == 100 - paused["elapsed"]

@@ -29,7 +29,7 @@ _POLICIES: list[CompiledPolicy] | None = None
 
 
 #: Every channel to the outbox folder: each message a JSON file the tests read.
-RECORDED = {"email": "outbox", "letter": "outbox"}
+RECORDED = {"email": "outbox", "letter": "outbox", "sms": "outbox"}
 
 
 def shipped_policies() -> list[CompiledPolicy]:

@@ -1719,6 +1719,18 @@ def _render_failure(
     """Why a template text cannot be rendered with sample values of everything a message may carry
     (every clock and date of the policy set), formatted in ``locale`` as at delivery; None when it
     renders."""
+    try:
+        sample_text(subject, body, clocks, dates, locale)
+    except Exception as exc:  # any failure of the author's template text, as at delivery
+        return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return None
+
+
+def sample_text(
+    subject: str, body: str, clocks: tuple[str, ...], dates: tuple[str, ...], locale: str
+) -> tuple[str, str]:
+    """A template text rendered with sample values of everything a message may carry: its
+    subject and body as a customer would read them (raises what rendering raises)."""
     sample = dict(expressions.sample_variables()["complaint"])
     sample.pop("description", None)
     due = _instant("2027-01-21T17:30:00Z")
@@ -1742,11 +1754,7 @@ def _render_failure(
         **_SAMPLE_VALUES,
         "clock": _label("clock", clocks[0] if clocks else "clock"),
     }
-    try:
-        render(subject, body, localise(message, None, locale, to="customer"))
-    except Exception as exc:  # any failure of the author's template text, as at delivery
-        return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return None
+    return render(subject, body, localise(message, None, locale, to="customer"))
 
 
 def template_site(loc: Loc) -> str:
