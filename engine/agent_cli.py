@@ -59,13 +59,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the embedded default: Temporal dev server (SQLite under .ombuds/), policies, worker,
         and the HTTP API with the staff console and the customer pages."""
-        s = settings()
+        s = with_replies(settings())
         if demo:
             from .demo import demo_policies
 
             s = s.model_copy(update={"policies": demo_policies(s.policies, s.home)})
             typer.echo(f"demo timings: follow-ups minutes after resolution (policies in {s.policies})")
         asyncio.run(_dev(s))
+
+    @app.command()
+    def receive(
+        host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+        port: Annotated[
+            int, typer.Option(help="The SMTP port (the mail relay forwards replies here).")
+        ] = 8025,
+    ) -> None:
+        """Receive customers' replies by SMTP (behind the mail relay): each becomes its complaint's
+        customer_message; what cannot be matched is kept in the Maildir <home>/inbound."""
+        asyncio.run(_receive(settings(), host, port))
 
     @app.command()
     def worker() -> None:
@@ -153,9 +164,47 @@ async def _run_dev(s: Settings) -> None:
         for line in delivery_lines(s):
             typer.echo(line)
         with dev_api(s):
+            receiving = await dev_inbound(s, client)
             typer.echo("Ctrl-C stops; starting again continues every complaint")
             worker = build_worker(client, s)
-            await run_until_stopped(worker)
+            try:
+                await run_until_stopped(worker)
+            finally:
+                if receiving is not None:
+                    receiving.close()
+
+
+def with_replies(s: Settings) -> Settings:
+    """The settings with customers' replies coming back (``ombuds dev``): the email channel
+    writes a reply address unless the settings give one."""
+    email = dict(s.channels.get("email", {}))
+    if email.get("reply_to"):
+        return s
+    email["reply_to"] = "replies+{token}@" + str(email.get("domain") or "ombuds.localhost")
+    return s.model_copy(update={"channels": {**s.channels, "email": email}})
+
+
+async def dev_inbound(s: Settings, client: Client) -> Any:
+    """The SMTP endpoint for customers' replies beside the dev server; a busy port leaves it
+    out, said so."""
+    from ombuds.activities.email import EmailSettings
+
+    from . import plugins
+    from .inbound import Replies, serve
+
+    replies = Replies(
+        client, EmailSettings.model_validate(s.channels.get("email", {})), plugins.delivery_context(s)
+    )
+    try:
+        server = await serve(replies, "127.0.0.1", s.inbound_port)
+    except OSError:
+        typer.echo(f"replies not received: 127.0.0.1:{s.inbound_port} is in use (set OMBUDS_INBOUND_PORT)")
+        return None
+    typer.echo(
+        f"customers' replies received by SMTP at 127.0.0.1:{s.inbound_port}; "
+        f"what cannot be matched is kept in the Maildir {s.home / 'inbound'}"
+    )
+    return server
 
 
 @contextlib.contextmanager
@@ -202,6 +251,33 @@ async def _worker(s: Settings) -> None:
         )
     typer.echo(f"worker on {s.address} namespace {s.namespace} queue {s.task_queue}")
     await run_until_stopped(build_worker(client, s))
+
+
+async def _receive(s: Settings, host: str, port: int) -> None:
+    from ombuds.activities.email import EmailSettings
+
+    from . import plugins
+    from .inbound import Replies, reply_pattern, serve
+
+    configure_logs(s.log_format)
+    email = EmailSettings.model_validate(s.channels.get("email", {}))
+    if reply_pattern(email) is None:
+        raise fail(
+            "[channels.email] reply_to must give the reply address with {token}, e.g. replies+{token}@example.org"
+        )
+    client = await _client(s)
+    try:
+        server = await serve(Replies(client, email, plugins.delivery_context(s)), host, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    typer.echo(f"receiving replies by SMTP on {host}:{port}; kept for staff in {s.home / 'inbound'}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    typer.echo("stopped")
 
 
 async def run_until_stopped(worker: Any) -> None:

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     api_url: str | None = Field(
         None, description="The HTTP API staff commands call; else http://127.0.0.1:<api_port> (ombuds dev)."
     )
+    inbound_port: int = Field(
+        8025, description="Port on 127.0.0.1 where `ombuds dev` receives customers' replies by SMTP."
+    )
     public_url: str | None = Field(
         None,
         description="Where customers and staff reach the web pages (the links in messages start with it); "

@@ -251,7 +251,8 @@ def test_worker_settings_are_real_settings(monkeypatch: pytest.MonkeyPatch) -> N
     defined = services()
     env = environment(defined[WORKER])
     fields = {f"OMBUDS_{name.upper()}" for name in Settings.model_fields}
-    unknown = sorted(key for key in env if key.startswith("OMBUDS_") and key not in fields)
+    # a nested setting joins its keys with __ (OMBUDS_CHANNELS__EMAIL__REPLY_TO)
+    unknown = sorted(key for key in env if key.startswith("OMBUDS_") and key.split("__")[0] not in fields)
     assert not unknown, f"not ombuds settings: {unknown}"
     for key in list(os.environ):
         if key.startswith("OMBUDS_"):
@@ -259,6 +260,11 @@ def test_worker_settings_are_real_settings(monkeypatch: pytest.MonkeyPatch) -> N
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
+    assert settings.channels["email"]["reply_to"] == "replies+{token}@ombuds.localhost"
+    assert (
+        settings.channels["email"]["reply_to"]
+        == environment(defined["receive"])["OMBUDS_CHANNELS__EMAIL__REPLY_TO"]
+    )
     host, _, port = settings.address.rpartition(":")
     assert host in defined and int(port) == TEMPORAL_PORT, f"OMBUDS_ADDRESS {settings.address}"
     assert f"{TEMPORAL_PORT}:{TEMPORAL_PORT}" in defined[host].get("ports", [])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ class Env:
             "OMBUDS_POLICIES": str(ROOT / "policies"),
             "OMBUDS_UI_PORT": str(free_port()),
             "OMBUDS_API_PORT": str(free_port()),
+            "OMBUDS_INBOUND_PORT": str(free_port()),
             "OMBUDS_TASK_QUEUE": "integration",
         }
         self.settings = Settings(
@@ -407,6 +409,36 @@ async def test_ombuds_dev_demo_prints_the_console_and_the_form_that_work(env: En
             answer = await page.goto(form)
             assert answer is not None and answer.status == 200
             assert await page.locator("h1").inner_text() == "Make a complaint"
+
+        # a reply to the acknowledgement in the Maildir reaches the case
+        import aiosmtplib
+        import httpx
+
+        assert f"customers' replies received by SMTP at 127.0.0.1:{env.vars['OMBUDS_INBOUND_PORT']}" in log
+        base = console.removesuffix("/console")
+        headers = {"Authorization": f"Bearer {token}"}
+        complaint = json.loads((ROOT / "examples" / "complaints" / "fs-fraud-card.json").read_text("utf-8"))
+        complaint.pop("id", None)
+        complaint["received_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        made = httpx.post(f"{base}/complaints", json=complaint, headers=headers, timeout=30)
+        assert made.status_code == 201, made.text
+        cid = made.json()["id"]
+        ack = env.until(
+            lambda: next(
+                (m for m in mailbox.Maildir(env.home / "mail") if m["X-Ombuds-Complaint"] == cid), None
+            ),
+            timeout=60,
+        )
+        answer = EmailMessage()
+        answer["From"], answer["To"], answer["Subject"] = ack["To"], ack["Reply-To"], f"Re: {ack['Subject']}"
+        answer.set_content("The card was in my wallet the whole time.")
+        await aiosmtplib.send(answer, hostname="127.0.0.1", port=int(env.vars["OMBUDS_INBOUND_PORT"]))
+
+        def replied() -> bool:
+            view = httpx.get(f"{base}/complaints/{cid}", headers=headers, timeout=10).json()
+            return any(e["action"] == "customer message recorded" for e in view.get("log", []))
+
+        assert env.until(replied, timeout=30)
     finally:
         dev.send_signal(signal.SIGTERM)
         dev.wait(timeout=30)

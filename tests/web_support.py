@@ -74,15 +74,18 @@ def link_in(mail: Message, ending: str = "") -> str:
 
 @asynccontextmanager
 async def web(
-    tmp_path: Path, policies: list[CompiledPolicy] | None = None, **more: Any
+    tmp_path: Path,
+    policies: list[CompiledPolicy] | None = None,
+    worker_env: dict[str, str] | None = None,
+    **more: Any,
 ) -> AsyncIterator[Web]:
     """The API's service with its pages on a free port, over a dev server with one worker;
-    ``more`` are more settings of the API."""
+    ``more`` are more settings of the API, ``worker_env`` more variables of the worker's."""
     port = money_attack.free_port()
     settings = money_attack.settings_for(tmp_path).model_copy(update={"api_port": port, **more})
     key = b"w" * 32
     async with dev_server(settings, search_attributes=True) as client:
-        with money_attack.workers(settings, 1, OMBUDS_API_PORT=str(port)):
+        with money_attack.workers(settings, 1, OMBUDS_API_PORT=str(port), **(worker_env or {})):
 
             async def connect() -> Any:
                 return client

@@ -1,0 +1,120 @@
+"""Customers' replies coming back in: a reply to the acknowledgement, sent by SMTP to the
+receiving endpoint, resumes the clock paused while waiting on the customer; a wrong token, a
+stranger's reply and a message to no reply address land in the staff Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+
+from ombuds.activities.email import EmailSettings
+from ombuds.engine import plugins
+from ombuds.engine.inbound import Replies, reply_text, serve
+
+from .smtp_server import free_port
+from .test_api import complaint
+from .web_support import Web, web
+
+pytestmark = pytest.mark.integration
+REPLY_TO = "replies+{token}@ombuds.localhost"
+
+
+async def case_view(site: Web, complaint_id: str, token: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as http:
+        answer = await http.get(f"/complaints/{complaint_id}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.text
+        view: dict[str, Any] = answer.json()
+        return view
+
+
+def reply(to: str, sender: str, text: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = "Re: We have received your complaint"
+    mail.set_content(
+        f"{text}\n\nOn Mon, 1 Mar 2027 at 10:00, Complaints wrote:\n> Which account was charged?\n"
+    )
+    return mail
+
+
+def kept(home: Path) -> list[str]:
+    folder = home / "inbound"
+    return (
+        [str(m["X-Ombuds-Kept-Because"]) for m in mailbox.Maildir(folder, create=False)]
+        if folder.exists()
+        else []
+    )
+
+
+def test_the_customer_text_leaves_the_quoted_message_out() -> None:
+    mail = reply("x@y", "a@b", "It was my current account, ending 1234.")
+    assert reply_text(mail) == "It was my current account, ending 1234."
+
+
+async def test_a_reply_resumes_the_case_and_what_cannot_be_matched_is_kept(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    async with web(home, worker_env={"OMBUDS_CHANNELS__EMAIL__REPLY_TO": REPLY_TO}) as site:
+        staff = site.token("bob", "supervisor")
+        async with httpx.AsyncClient(base_url=site.url, timeout=30) as http:
+            made = await http.post(
+                "/complaints", json=complaint(), headers={"Authorization": f"Bearer {staff}"}
+            )
+            assert made.status_code == 201, made.text
+            complaint_id = made.json()["id"]
+            ack = await site.mail("received")
+            address = str(ack["Reply-To"])
+            assert address.startswith("replies+") and complaint_id not in address
+            asked = await http.post(
+                f"/complaints/{complaint_id}/events/request_information",
+                json={"question": "Which account was charged?"},
+                headers={"Authorization": f"Bearer {staff}"},
+            )
+            assert asked.status_code == 200, asked.text
+        paused = [
+            c for c in (await case_view(site, complaint_id, staff))["clocks"] if c["status"] == "paused"
+        ]
+        assert paused, "no clock paused while waiting on the customer"
+
+        settings = site.settings
+        replies = Replies(site.client, EmailSettings(reply_to=REPLY_TO), plugins.delivery_context(settings))
+        port = free_port()
+        server = await serve(replies, "127.0.0.1", port)
+        try:
+            customer = str(ack["To"])
+            sent = [
+                (address, customer, "It was my current account, ending 1234."),
+                (address.replace(address[8:12], "0000"), customer, "a token of no complaint"),
+                (address, "mallory@example.net", "I am not the customer"),
+                ("complaints@ombuds.localhost", customer, "to no reply address"),
+            ]
+            for to, sender, text in sent:
+                await aiosmtplib.send(reply(to, sender, text), hostname="127.0.0.1", port=port)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+        view = await case_view(site, complaint_id, staff)
+        resumed = [c for c in view["clocks"] if c["id"] in {p["id"] for p in paused}]
+        assert all(c["status"] == "running" for c in resumed), resumed
+        (taken,) = [e for e in view["log"] if e["action"] == "customer message recorded"]
+        assert taken["detail"]["text"] == "It was my current account, ending 1234."
+        assert taken["actor"] == "customer"
+        for _ in range(20):
+            if len(kept(home)) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(kept(home)) == sorted(
+            [
+                "the reply address matches no running complaint",
+                f"the sender is not {complaint_id}'s customer",
+                "sent to no reply address of a complaint",
+            ]
+        )
