@@ -358,12 +358,7 @@ def test_ombuds_dev_serves_the_api_with_an_admin_token(env: Env) -> None:
         base = f"http://127.0.0.1:{env.vars['OMBUDS_API_PORT']}"
         headers = {"Authorization": f"Bearer {(env.home / 'admin.token').read_text('utf-8').strip()}"}
         assert env.until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, timeout=60)
-        complaint = json.loads((ROOT / "examples" / "complaints" / "fs-fraud-card.json").read_text("utf-8"))
-        complaint.pop("id", None)
-        complaint["received_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        made = httpx.post(f"{base}/complaints", json=complaint, headers=headers, timeout=30)
-        assert made.status_code == 201, made.text
-        cid = made.json()["id"]
+        cid = _submit_example(base, headers)
         view = env.until(
             lambda: _ok(httpx.get(f"{base}/complaints/{cid}", headers=headers, timeout=10)), timeout=60
         )
@@ -372,6 +367,18 @@ def test_ombuds_dev_serves_the_api_with_an_admin_token(env: Env) -> None:
         dev.send_signal(signal.SIGTERM)
         dev.wait(timeout=30)
     assert "HTTP API not started" not in (env.home / "dev.log").read_text("utf-8")
+
+
+def _submit_example(base: str, headers: dict[str, str]) -> str:
+    """The fraud example, received now, submitted through the API; its id."""
+    import httpx
+
+    complaint = json.loads((ROOT / "examples" / "complaints" / "fs-fraud-card.json").read_text("utf-8"))
+    complaint.pop("id", None)
+    complaint["received_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    made = httpx.post(f"{base}/complaints", json=complaint, headers=headers, timeout=30)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
 
 
 def _ok(answer: object) -> object:
@@ -417,15 +424,15 @@ async def test_ombuds_dev_demo_prints_the_console_and_the_form_that_work(env: En
         assert f"customers' replies received by SMTP at 127.0.0.1:{env.vars['OMBUDS_INBOUND_PORT']}" in log
         base = console.removesuffix("/console")
         headers = {"Authorization": f"Bearer {token}"}
-        complaint = json.loads((ROOT / "examples" / "complaints" / "fs-fraud-card.json").read_text("utf-8"))
-        complaint.pop("id", None)
-        complaint["received_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        made = httpx.post(f"{base}/complaints", json=complaint, headers=headers, timeout=30)
-        assert made.status_code == 201, made.text
-        cid = made.json()["id"]
+        cid = _submit_example(base, headers)
         ack = env.until(
             lambda: next(
-                (m for m in mailbox.Maildir(env.home / "mail") if m["X-Ombuds-Complaint"] == cid), None
+                (
+                    m
+                    for m in mailbox.Maildir(env.home / "mail")
+                    if m["X-Ombuds-Complaint"] == cid and str(m["X-Ombuds-Template"]).startswith("received.")
+                ),
+                None,
             ),
             timeout=60,
         )

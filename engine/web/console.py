@@ -110,15 +110,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             lang_query=f"lang={language}",
             provider=bool(desk.settings.oidc and desk.settings.oidc.client_id),
         )
-        answer.set_cookie(
-            SIGN_IN_COOKIE,
-            nonce,
-            max_age=3600,
-            path="/console",
-            secure=True,
-            httponly=True,
-            samesite="strict",
-        )
+        _keep(answer, SIGN_IN_COOKIE, nonce, 3600)
         return answer
 
     @app.get("/console/sign-in", include_in_schema=False)
@@ -161,9 +153,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         session = tokens.create(
             desk.verifier.key, who.user, who.level, seconds=seconds, kind="staff", scopes=who.scopes
         )
-        answer.set_cookie(
-            COOKIE, session, max_age=seconds, path="/console", secure=True, httponly=True, samesite="strict"
-        )
+        _keep(answer, COOKIE, session, seconds)
 
     def callback_uri() -> str:
         return f"{desk.settings.web_url}/console/sign-in/callback"
@@ -180,15 +170,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             return sign_in_page(request, [_texts(request)["token_refused"].format(reason=exc)], 503)
         answer = RedirectResponse(to, 303)
         # Lax: the provider sends the browser back from its own site
-        answer.set_cookie(
-            PROVIDER_COOKIE,
-            f"{language_of(request)}.{pending}",
-            max_age=oidc_flow.PENDING_SECONDS,
-            path="/console",
-            secure=True,
-            httponly=True,
-            samesite="lax",
-        )
+        _keep(answer, PROVIDER_COOKIE, f"{language_of(request)}.{pending}", oidc_flow.PENDING_SECONDS, "lax")
         return answer
 
     @app.get("/console/sign-in/callback", include_in_schema=False)
@@ -481,6 +463,19 @@ def _chrome(desk: Desk, signed: Signed, language: str) -> dict[str, Any]:
 
 def _query(values: dict[str, str | None]) -> str:
     return urllib.parse.urlencode({k: v for k, v in values.items() if v is not None})
+
+
+def _keep(
+    answer: Response,
+    name: str,
+    value: str,
+    seconds: int,
+    samesite: typing.Literal["strict", "lax"] = "strict",
+) -> None:
+    """A console cookie: no script reads it, only over a secure context, only under /console."""
+    answer.set_cookie(
+        name, value, max_age=seconds, path="/console", secure=True, httponly=True, samesite=samesite
+    )
 
 
 def _session_seconds(who: tokens.Identity) -> int:
