@@ -39,6 +39,7 @@ from ombuds.workflows.core.events import KINDS, missing_fields
 
 from . import tokens
 from .event_bodies import BODIES, CUSTOMER_ONLY, names_across
+from .inbound import attachments_of
 from .intake import Intake, IntakeError, check_received, status_now
 from .limits import RateLimit
 from .policy.errors import PolicyInvalid, known_names_hint
@@ -262,6 +263,7 @@ def create_app(
         handle = (await client()).get_workflow_handle(complaint_id)
         shown["log"] = await handle.query(names.LOG_QUERY)
         shown["delayed_messages"] = await delayed_messages(handle)
+        shown["attachments"] = attachments_of(settings.home, complaint_id)
         return shown
 
     @app.get("/complaints", summary="Complaints, filtered and paginated")

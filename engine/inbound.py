@@ -24,9 +24,11 @@ import email
 import email.policy
 import email.utils
 import functools
+import hashlib
 import mailbox
 import re
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -48,6 +50,30 @@ log = structlog.get_logger("ombuds.inbound")
 MAX_MESSAGE = 10_000_000
 #: The longest text taken from a reply, in characters (the rest is in the staff Maildir).
 MAX_TEXT = 20_000
+#: Attachments kept with the case from one reply, and the largest, in bytes.
+MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT = 5_000_000
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]")
+
+
+def attachments_of(home: Path, complaint_id: str) -> list[dict[str, Any]]:
+    """The files customers sent with their replies to a complaint: name, size, when."""
+    folder = home / "attachments" / complaint_id
+    if not folder.is_dir():
+        return []
+    return [
+        {"name": f.name.split("-", 1)[1], "bytes": f.stat().st_size, "received": _iso(f.stat().st_mtime)}
+        for f in sorted(folder.iterdir())
+        if f.is_file() and "-" in f.name
+    ]
+
+
+def _iso(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
+
+
 #: A line that starts the quoted message in a reply ("On Mon, 1 Mar 2027, X wrote:").
 _QUOTE_HEADER = re.compile(r"^(On .{3,200} wrote:|Am .{3,200} schrieb .{0,200}:|Le .{3,200} a écrit\s?:)\s*$")
 
@@ -129,6 +155,9 @@ class Replies:
         if not expected or sender != expected:
             return f"the sender is not {complaint_id}'s customer"
         text = reply_text(message)
+        saved = await asyncio.to_thread(self.save_attachments, message, complaint_id)
+        if saved:
+            text = (text + "\n\n" if text else "") + "Attachments: " + ", ".join(saved)
         if not text:
             return "the reply has no text"
         try:
@@ -157,6 +186,28 @@ class Replies:
                 self.known[token] = execution.id
                 return execution.id
         return None
+
+    def save_attachments(self, message: EmailMessage, complaint_id: str) -> list[str]:
+        """The reply's attachments, kept with the case (each at most MAX_ATTACHMENT bytes, at
+        most MAX_ATTACHMENTS a reply); what each became, as the reply's text names it."""
+        folder = self.context.home / "attachments" / complaint_id
+        said = []
+        for i, part in enumerate(message.iter_attachments()):
+            name = (
+                _UNSAFE.sub("_", part.get_filename() or f"attachment-{i + 1}")[:100] or f"attachment-{i + 1}"
+            )
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            if i >= MAX_ATTACHMENTS:
+                said.append(f"{name} (not kept: at most {MAX_ATTACHMENTS} a reply)")
+            elif len(data) > MAX_ATTACHMENT:
+                said.append(f"{name} (not kept: larger than {MAX_ATTACHMENT // 1_000_000} MB)")
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256(data).hexdigest()[:16]
+                (folder / f"{digest}-{name}").write_bytes(data)
+                said.append(f"{name} ({len(data):,} bytes)")
+        return said
 
     def keep(self, raw: bytes, why: str) -> None:
         """The message, whole, in the staff Maildir with why it was not taken."""

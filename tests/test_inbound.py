@@ -95,8 +95,14 @@ async def test_a_reply_resumes_the_case_and_what_cannot_be_matched_is_kept(tmp_p
                 (address, "mallory@example.net", "I am not the customer"),
                 ("complaints@ombuds.localhost", customer, "to no reply address"),
             ]
-            for to, sender, text in sent:
-                await aiosmtplib.send(reply(to, sender, text), hostname="127.0.0.1", port=port)
+            for n, (to, sender, text) in enumerate(sent):
+                mail = reply(to, sender, text)
+                if n == 0:  # the customer sends their statement, and a name meant to escape
+                    mail.add_attachment(
+                        b"%PDF-1.4 statement", maintype="application", subtype="pdf", filename="statement.pdf"
+                    )
+                    mail.add_attachment(b"x", maintype="text", subtype="plain", filename="../../etc/passwd")
+                await aiosmtplib.send(mail, hostname="127.0.0.1", port=port)
         finally:
             server.close()
             await server.wait_closed()
@@ -105,7 +111,15 @@ async def test_a_reply_resumes_the_case_and_what_cannot_be_matched_is_kept(tmp_p
         resumed = [c for c in view["clocks"] if c["id"] in {p["id"] for p in paused}]
         assert all(c["status"] == "running" for c in resumed), resumed
         (taken,) = [e for e in view["log"] if e["action"] == "customer message recorded"]
-        assert taken["detail"]["text"] == "It was my current account, ending 1234."
+        assert taken["detail"]["text"] == (
+            "It was my current account, ending 1234.\n\n"
+            "Attachments: statement.pdf (18 bytes), .._.._etc_passwd (1 bytes)"
+        )
+        assert sorted((a["name"], a["bytes"]) for a in view["attachments"]) == [
+            (".._.._etc_passwd", 1),
+            ("statement.pdf", 18),
+        ]
+        assert all(f.parent.name == complaint_id for f in (home / "attachments").rglob("*") if f.is_file())
         assert taken["actor"] == "customer"
         for _ in range(20):
             if len(kept(home)) == 3:
