@@ -176,8 +176,15 @@ def register(app: typer.Typer) -> None:
             return
         entries = [LogEntry.model_validate(e) for e in shown.pop("log", [])]
         delayed = shown.pop("delayed_messages", [])
-        for line in status_lines(StatusView.model_validate(shown), entries, delayed):
+        attachments = shown.pop("attachments", [])
+        # what this CLI knows of the status (a newer API may say more)
+        known = {key: value for key, value in shown.items() if key in StatusView.model_fields}
+        for line in status_lines(StatusView.model_validate(known), entries, delayed):
             typer.echo(line)
+        for item in attachments:
+            typer.echo(
+                f"attachment: {item.get('name')} ({item.get('bytes')} bytes, received {item.get('received')})"
+            )
 
     @app.command("list")
     def list_(
