@@ -40,7 +40,7 @@ from ..policy.model import Complaint, Policy, text_in
 from ..policy.snapshot import CompiledPolicy
 from ..policy.store import StoreError
 from .customer_words import WORDS
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, texts
 from .links import Link, LinkError, Links, Use
 from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect, same
 
@@ -148,7 +148,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         subject = str(view.get("subject") or "")
         policy: Policy | None = compiled.policy if compiled else None
         lang = language_of(request, language or _locale_of(view, messages, compiled))
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         default = policy.policy.locale if policy else "en"
         stage = next((s for s in policy.stages if s.id == view.get("stage")), None) if policy else None
         clocks = {c.get("kind"): c for c in view.get("clocks", [])}
@@ -220,7 +220,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             lang, values = await status_values(request, token, link, None)
         except Refused as exc:
             return refused_page(request, exc)
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         notice = words.get(f"done_{done}") if done in _ACTIONS else None
         return page(request, "customer_status.html", lang, WORDS, notice=notice, problems=[], **values)
 
@@ -237,7 +237,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         except FormError as exc:
             return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang"))
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         problem = None
         if action not in _ACTIONS:
             return refused_page(request, Refused(404, "link_other"), lang)
@@ -310,7 +310,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         survey = compiled.policy.follow_up.survey
         assert survey is not None
         default = compiled.policy.policy.locale
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         low, high = survey.scale
         return {
             "title": words["survey_title"],
@@ -347,7 +347,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         except FormError as exc:
             return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang") or locale)
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         if compiled is None or compiled.policy.follow_up.survey is None or not was_sent:
             return page(request, "customer_refused.html", lang, WORDS, 404, message_key="survey_none")
         if answered:
@@ -400,7 +400,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         required = {field for p in policies for field in p.intake.required}
         locales = sorted({code for p in policies for code in (p.policy.locales or [p.policy.locale])})
         currencies = sorted({p.policy.currency for p in policies})
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         return {
             "title": words["form_title"],
             "required": {
@@ -432,7 +432,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
         except FormError as exc:
             return refused_page(request, _unreadable(exc))
         lang = language_of(request, fields.get("lang"))
-        words = {**WORDS["en"], **WORDS.get(lang, {})}
+        words = texts(lang, WORDS)
         values = form_values(lang, fields)
         address = request.client.host if request.client else "-"
         if not form_token_ok(fields.get("token", "")):
