@@ -22,7 +22,7 @@ from .activities import Activities
 from .customers import LedgerActivities
 from .runner import workflow_runner
 from .settings import Settings
-from .web.links import Links
+from .web.links import current
 
 
 async def connect(settings: Settings) -> Client:
@@ -84,7 +84,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         directory=settings.directory,
         context=plugins.delivery_context(settings),
         routes=settings.routes,
-        links=lambda: Links.of(settings.home, settings.web_url),
+        links=lambda: current(settings.home, settings.web_url),
     )
     ledger = LedgerActivities(
         client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)

@@ -130,3 +130,13 @@ def test_the_language_links_of_a_page_after_a_form_lead_to_the_page_not_the_form
     assert page_of("/my/abc.def.ghi/survey") == "/my/abc.def.ghi/survey"
     assert page_of("/console/cases/C-1/events/resolve") == "/console/cases/C-1"
     assert page_of("/complain") == "/complain"
+
+
+def test_the_keys_are_read_again_only_after_a_rotation(tmp_path: Path) -> None:
+    from ombuds.engine.web.links import current, rotate
+
+    first = current(tmp_path, "http://example")
+    assert current(tmp_path, "http://example") is first  # not read again for every page
+    rotate(tmp_path)
+    after = current(tmp_path, "http://example")
+    assert after is not first and len(after.keys) == len(first.keys) + 1

@@ -128,6 +128,34 @@ class Links:
         )
 
 
+#: The keys last read from each home's file, by the file's modification time.
+_READ: dict[tuple[Path, str], tuple[tuple[int, int, int], Links]] = {}
+
+
+def current(home: Path, base_url: str) -> Links:
+    """The links of ``home`` as its keys are now: the file is read again only when it changed
+    (a rotation), not for every page and message."""
+    if os.environ.get("OMBUDS_LINK_KEYS"):
+        return Links.of(home, base_url)
+    path = home / "links.keys"
+    try:
+        stamp: tuple[int, int, int] | None = _stamp(path)
+    except FileNotFoundError:
+        stamp = None
+    known = _READ.get((home, base_url))
+    if known is not None and stamp is not None and known[0] == stamp:
+        return known[1]
+    links = Links.of(home, base_url)
+    _READ[(home, base_url)] = (_stamp(path), links)
+    return links
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when the file is written again (a rotation replaces it: a new inode)."""
+    found = path.stat()
+    return found.st_mtime_ns, found.st_ino, found.st_size
+
+
 _IN_PATH = re.compile(r"/my/[^/?\s\"]+")
 
 

@@ -30,7 +30,7 @@ from ..intake import Intake
 from ..policy.store import Store
 from ..settings import Settings
 from .i18n import LANGUAGES, Table, texts
-from .links import Links
+from .links import Links, current
 
 #: The largest form body, in bytes (a complaint's text is at most 20,000 characters here).
 MAX_FORM = 100_000
@@ -73,7 +73,7 @@ class Desk:
 
     @property
     def links(self) -> Links:
-        return Links.of(self.settings.home, self.settings.web_url)
+        return current(self.settings.home, self.settings.web_url)
 
     def key(self) -> bytes:
         """The secret behind form tokens (the links' newest key)."""
