@@ -15,6 +15,28 @@ from .settings import Settings
 
 token_app = typer.Typer(help="Tokens for the HTTP API.", no_args_is_help=True)
 links_app = typer.Typer(help="The keys that sign the customers' links.", no_args_is_help=True)
+webhooks_app = typer.Typer(
+    help="The receivers of the cases' decisions ([webhooks.<name>]).", no_args_is_help=True
+)
+
+
+@webhooks_app.command("secret")
+def webhook_secret() -> None:
+    """Print a new signing secret for a [webhooks.<name>] section (whsec_ and 32 random bytes)."""
+    from .webhooks import new_secret
+
+    typer.echo(new_secret())
+
+
+@webhooks_app.command("list")
+def webhook_list() -> None:
+    """The receivers the settings name, with the event types each gets (never the secret)."""
+    settings = Settings()
+    if not settings.webhooks:
+        typer.echo("no webhooks are set ([webhooks.<name>] in the settings file, docs/plugins.md)")
+        return
+    for name, hook in sorted(settings.webhooks.items()):
+        typer.echo(f"{name}: {hook.url}\n  events: {', '.join(hook.events)}")
 
 
 @links_app.command("rotate")
@@ -137,6 +159,7 @@ class BackgroundApi:
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(links_app, name="links")
+    app.add_typer(webhooks_app, name="webhooks")
 
     @app.command()
     def serve(

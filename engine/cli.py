@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from . import plugins
 from .files import expand, kind_of, load_complaint
@@ -346,6 +347,16 @@ def main() -> None:
         code = exc.code
     except KeyboardInterrupt:
         code = 130
+    except ValidationError as exc:  # the settings (file or OMBUDS_* variables) are not valid
+        if exc.title != "Settings":
+            raise
+        from .settings import settings_file
+
+        typer.echo(f"error: the settings are not valid ({settings_file()} and OMBUDS_* variables):", err=True)
+        for problem in exc.errors():
+            where = ".".join(str(p) for p in problem["loc"])
+            typer.echo(f"  {where}: {problem['msg']}", err=True)
+        code = 2
     if "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
         sys.stdout.flush()
         sys.stderr.flush()

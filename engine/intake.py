@@ -31,6 +31,7 @@ from ombuds.workflows.model import ComplaintInput
 
 from .replay import started_input
 from .settings import Settings
+from .webhooks import subscribed
 
 #: How far ahead of this machine's clock a complaint's receipt may lie (clocks differ a little).
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -210,6 +211,7 @@ class Intake:
             calendar_sha=calendar_sha,
             search_attributes=search_attributes,
             simulated=simulated,
+            publish=subscribed(self.settings.webhooks),
         )
         return complaint, policy, workflow_input
 

@@ -10,18 +10,22 @@ queues, with their addresses) and each channel plugin's settings in its own sect
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ombuds.workflows.core.publications import EVENT_TYPES
 
 
 def settings_file() -> Path:
@@ -111,6 +115,50 @@ class Oidc(BaseModel):
     )
 
 
+class Webhook(BaseModel):
+    """A receiver of the cases' decisions (``[webhooks.<name>]``), signed as Standard Webhooks sign."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where the events are POSTed (https://helpdesk.example.com/hooks/ombuds).")
+    secret: SecretStr = Field(
+        description="The signing secret, whsec_ and base64 (`ombuds webhooks secret` makes one)."
+    )
+    events: list[str] = Field(
+        default_factory=lambda: list(EVENT_TYPES.values()),
+        description="The event types this receiver gets (complaint.escalated, clock.breached, ...); default all.",
+    )
+    timeout: float = Field(10.0, gt=0, le=60, description="Seconds to wait for the receiver's answer.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("a webhook's url starts with https:// (or http://)")
+        return url
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, events: list[str]) -> list[str]:
+        unknown = sorted(set(events) - set(EVENT_TYPES.values()))
+        if unknown:
+            known = ", ".join(sorted(set(EVENT_TYPES.values())))
+            raise ValueError(f"unknown event type {', '.join(unknown)} (known: {known})")
+        return events
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: SecretStr) -> SecretStr:
+        raw = secret.get_secret_value().removeprefix("whsec_")
+        try:
+            key = base64.b64decode(raw + "==", validate=False)
+        except (ValueError, binascii.Error):
+            key = b""
+        if len(key) < 24:
+            raise ValueError("a webhook's secret is whsec_ and at least 24 bytes in base64")
+        return secret
+
+
 class Settings(BaseSettings):
     """How ombuds connects to Temporal and where it keeps its files."""
 
@@ -163,6 +211,10 @@ class Settings(BaseSettings):
         description='Which plugin serves a channel, where several installed ones could (email = "outbox").',
     )
     directory: Directory = Field(default_factory=Directory, description="The staff directory.")
+    webhooks: dict[str, Webhook] = Field(
+        default_factory=dict,
+        description="Receivers of the cases' decisions, by name ([webhooks.helpdesk]); see docs/plugins.md.",
+    )
     deliveries: str | None = Field(
         None,
         description="The delivery ledger: a postgresql:// URL shared by every worker; else <home>/deliveries.sqlite.",

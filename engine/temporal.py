@@ -23,6 +23,7 @@ from .customers import LedgerActivities
 from .runner import workflow_runner
 from .settings import Settings
 from .web.links import current
+from .webhooks import Publisher
 
 
 async def connect(settings: Settings) -> Client:
@@ -76,15 +77,19 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
     outbox = next(
         (i.plugin for i in installed.values() if isinstance(i.plugin, Outbox)), Outbox(settings.outbox_dir)
     )
+    deliveries = open_ledger(settings.deliveries or settings.deliveries_db)
     activities = Activities(
         store,
         outbox,
         {name: i.plugin for name, i in installed.items()},
-        ledger=open_ledger(settings.deliveries or settings.deliveries_db),
+        ledger=deliveries,
         directory=settings.directory,
         context=plugins.delivery_context(settings),
         routes=settings.routes,
         links=lambda: current(settings.home, settings.web_url),
+    )
+    publisher = Publisher(
+        store, settings.webhooks, ledger=deliveries, links=lambda: current(settings.home, settings.web_url)
     )
     ledger = LedgerActivities(
         client, settings.task_queue, identity.ledger_key(settings.ledger_key, settings.home)
@@ -93,7 +98,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         client,
         task_queue=settings.task_queue,
         workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias],
-        activities=[*activities.all(), *ledger.all()],
+        activities=[*activities.all(), *publisher.all(), *ledger.all()],
         workflow_runner=workflow_runner(store),
         **options,  # type: ignore[arg-type]
     )

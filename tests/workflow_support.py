@@ -152,10 +152,13 @@ class Case:
 
 @asynccontextmanager
 async def running_case(
-    env: WorkflowEnvironment, home: Path, policies: list[CompiledPolicy] | None = None
+    env: WorkflowEnvironment, home: Path, policies: list[CompiledPolicy] | None = None, **more: Any
 ) -> AsyncIterator[Case]:
+    """A worker and intake on ``env`` (``more``: other settings, such as ``webhooks``)."""
     # every message to the outbox folder, which the tests read (tests/test_email.py has the mail)
-    settings = Settings(home=home, policies=ROOT / "policies", task_queue=f"tq-{home.name}", routes=RECORDED)
+    settings = Settings(
+        home=home, policies=ROOT / "policies", task_queue=f"tq-{home.name}", routes=RECORDED, **more
+    )
     intake = Intake(settings, policies if policies is not None else shipped_policies())
     worker: Worker = build_worker(env.client, settings)
     async with worker:
