@@ -52,6 +52,11 @@ class EmailSettings(BaseModel):
         None,
         description="Reply address with {token} for the complaint's reply token, e.g. replies+{token}@example.org",
     )
+    bounce_to: str | None = Field(
+        None,
+        description="Envelope sender with {token} for the message's bounce token, e.g. bounces+{token}@example.org: "
+        "a bounce sent there marks the message undelivered (ombuds receive takes it).",
+    )
     ca_file: Path | None = Field(
         None, description="Certificates to trust for the server (a private CA); default the system's."
     )
@@ -89,6 +94,16 @@ class Email:
     def reply_token(self, context: DeliveryContext, complaint_id: str) -> str:
         return hmac.new(context.secret, f"reply:{complaint_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
+    def bounce_token(self, context: DeliveryContext, key: str) -> str:
+        """The token of one message's bounce address: only we can make it for a key."""
+        return hmac.new(context.secret, f"bounce:{key}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def envelope_sender(self, message: RenderedMessage, context: DeliveryContext) -> str | None:
+        """Where the mail servers return the message if they cannot deliver it (VERP)."""
+        if not self.settings.bounce_to:
+            return None
+        return self.settings.bounce_to.format(token=self.bounce_token(context, message.key))
+
     def compose(self, message: RenderedMessage, context: DeliveryContext) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self.settings.sender
@@ -113,18 +128,22 @@ class Email:
 
     async def send(self, message: RenderedMessage, context: DeliveryContext) -> Receipt:
         mail = self.compose(message, context)
+        bounces = self.envelope_sender(message, context)
         if self.settings.host:
-            await self._smtp(mail)
+            await self._smtp(mail, bounces)
             reference = str(mail["Message-ID"])
         else:
+            if bounces:  # what a receiving server would add from the envelope
+                mail["Return-Path"] = f"<{bounces}>"
             reference = await asyncio.to_thread(self._deliver_to_maildir, mail, message.key, context)
         return Receipt(key=message.key, channel=message.channel, status="sent", reference=reference)
 
-    async def _smtp(self, mail: EmailMessage) -> None:
+    async def _smtp(self, mail: EmailMessage, bounces: str | None) -> None:
         s = self.settings
         try:
             await aiosmtplib.send(
                 mail,
+                sender=bounces,
                 hostname=s.host,
                 port=self._port(),
                 use_tls=s.security == "tls",

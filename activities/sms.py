@@ -19,6 +19,7 @@ import datetime as dt
 import fcntl
 import json
 import string
+import urllib.parse
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -105,14 +106,20 @@ class SmsSettings(BaseModel):
     auth_token: SecretStr | None = Field(None, description="For twilio: the auth token.")
     base_url: str = Field("https://api.twilio.com", description="For twilio: the API's address.")
     status_callback: str | None = Field(
-        None, description="For twilio: where the provider posts delivery status (the HTTP API's address)."
+        None,
+        description="Where the provider posts delivery status: the HTTP API's /deliveries/sms/twilio (or /http) "
+        "address; each message's key is added to it.",
+    )
+    callback_secret: SecretStr | None = Field(
+        None, description="For http: the bearer token the provider's status callbacks carry."
     )
     # http
     url: str | None = Field(None, description="For http: where to POST.")
     headers: dict[str, str] = Field(default_factory=dict, description="For http: headers to send (a token).")
     body: dict[str, str] = Field(
         default_factory=lambda: {"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{key}"},
-        description="For http: the JSON body, each value a text with {to}, {sender}, {text}, {key}, {complaint}.",
+        description="For http: the JSON body, each value a text with {to}, {sender}, {text}, {key}, {complaint}, "
+        "{status_url} (where to post the delivery status).",
     )
     timeout: float = 30.0
 
@@ -174,7 +181,7 @@ class Sms:
             raise PermanentFailure("[channels.sms] provider twilio needs account_sid and auth_token")
         form = {"To": to, "From": s.sender, "Body": text}
         if s.status_callback:
-            form["StatusCallback"] = s.status_callback
+            form["StatusCallback"] = callback_url(s.status_callback, message.key)
         answer = await self._post(
             f"{s.base_url.rstrip('/')}/2010-04-01/Accounts/{s.account_sid}/Messages.json",
             data=form,
@@ -196,6 +203,7 @@ class Sms:
             "text": text,
             "key": message.key,
             "complaint": message.complaint_id,
+            "status_url": callback_url(s.status_callback, message.key) if s.status_callback else "",
         }
         body = {name: _filled(template, values) for name, template in s.body.items()}
         answer = await self._post(s.url, json=body, headers={**s.headers, "Idempotency-Key": message.key})
@@ -224,6 +232,12 @@ class Sms:
         if 400 <= answer.status_code < 500:
             raise PermanentFailure(f"the SMS provider refused it ({answer.status_code}): {said}")
         raise RuntimeError(f"the SMS provider failed ({answer.status_code}): {said}")
+
+
+def callback_url(base: str, key: str) -> str:
+    """The address a provider posts a message's status to: ``base`` with the message's key."""
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{urllib.parse.urlencode({'key': key})}"
 
 
 def _said(answer: httpx.Response) -> str:

@@ -175,12 +175,13 @@ async def _run_dev(s: Settings) -> None:
 
 
 def with_replies(s: Settings) -> Settings:
-    """The settings with customers' replies coming back (``ombuds dev``): the email channel
-    writes a reply address unless the settings give one."""
+    """The settings with customers' replies and bounces coming back (``ombuds dev``): the email
+    channel writes a reply address and a bounce address unless the settings give them."""
     email = dict(s.channels.get("email", {}))
-    if email.get("reply_to"):
-        return s
-    email["reply_to"] = "replies+{token}@" + str(email.get("domain") or "ombuds.localhost")
+    domain = str(email.get("domain") or "ombuds.localhost")
+    for setting, box in (("reply_to", "replies"), ("bounce_to", "bounces")):
+        if not email.get(setting):
+            email[setting] = box + "+{token}@" + domain
     return s.model_copy(update={"channels": {**s.channels, "email": email}})
 
 

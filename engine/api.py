@@ -476,8 +476,11 @@ def create_app(
             raise _problem(503, f"the case cannot answer now: {type(exc).__name__}") from None
         return sent
 
+    from .delivery_status import routes
     from .web.mount import mount
     from .web.pages import Desk
+
+    routes(app, settings, client)
 
     mount(
         app,

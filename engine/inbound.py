@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.parser
 import email.policy
 import email.utils
 import functools
 import hashlib
+import hmac
 import mailbox
 import re
 from email.message import EmailMessage
@@ -42,6 +44,7 @@ from ombuds.activities.plugin import DeliveryContext
 from ombuds.workflows import names
 from ombuds.workflows.core import Actor, Answer, Event, Rejected, bounds
 
+from .delivery_status import report
 from .intake import IntakeError, original_input
 
 log = structlog.get_logger("ombuds.inbound")
@@ -80,10 +83,54 @@ _QUOTE_HEADER = re.compile(r"^(On .{3,200} wrote:|Am .{3,200} schrieb .{0,200}:|
 
 def reply_pattern(settings: EmailSettings) -> re.Pattern[str] | None:
     """The reply addresses the email channel writes, with the token as the one group."""
-    if not settings.reply_to or "{token}" not in settings.reply_to:
+    return _token_pattern(settings.reply_to)
+
+
+def bounce_pattern(settings: EmailSettings) -> re.Pattern[str] | None:
+    """The bounce addresses (envelope senders) the email channel writes, the token the group."""
+    return _token_pattern(settings.bounce_to)
+
+
+def _token_pattern(address: str | None) -> re.Pattern[str] | None:
+    if not address or "{token}" not in address:
         return None
-    before, _, after = settings.reply_to.partition("{token}")
+    before, _, after = address.partition("{token}")
     return re.compile(f"^{re.escape(before)}([0-9a-f]{{32}}){re.escape(after)}$", re.IGNORECASE)
+
+
+def returned_key(message: EmailMessage) -> str | None:
+    """The key of our message a bounce returns (``X-Ombuds-Key`` of the returned message or
+    its headers, RFC 3464), or None."""
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            inner = part.get_payload()
+            returned = inner[0] if isinstance(inner, list) and inner else None
+            if isinstance(returned, email.message.Message) and returned.get("X-Ombuds-Key"):
+                return str(returned["X-Ombuds-Key"]).strip()
+        elif kind == "text/rfc822-headers":
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+            found = email.parser.HeaderParser(policy=email.policy.default).parsestr(text).get("X-Ombuds-Key")
+            if found:
+                return str(found).strip()
+    return None
+
+
+def bounce_reason(message: EmailMessage) -> tuple[str, str]:
+    """What a delivery status notification says: its action (failed, delayed, ...) and why."""
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks[1:] if isinstance(blocks, list) else []:
+            if not isinstance(block, email.message.Message):
+                continue
+            action = str(block.get("Action", "")).strip().lower()
+            if action:
+                said = block.get("Diagnostic-Code") or block.get("Status") or action
+                return action, " ".join(str(said).split())[:300]
+    return "failed", " ".join(str(message.get("Subject", "returned mail")).split())[:300]
 
 
 def reply_text(message: EmailMessage) -> str:
@@ -114,6 +161,7 @@ class Replies:
         self.email = Email(email_settings)
         self.context = context
         self.pattern = reply_pattern(email_settings)
+        self.bounces = bounce_pattern(email_settings)
         self.kept = context.home / "inbound"
         #: Tokens found before, and their complaints (a token names one complaint for good).
         self.known: dict[str, str] = {}
@@ -138,6 +186,11 @@ class Replies:
 
     async def take(self, message: EmailMessage, recipients: list[str]) -> str | None:
         """Send the reply to its complaint; None when taken, else why it is kept for staff."""
+        bounced = [
+            m[1].lower() for r in recipients if self.bounces and (m := self.bounces.match(r.strip("<>")))
+        ]
+        if bounced:
+            return await self.bounce(message, bounced[0])
         tokens = [
             m[1].lower() for r in recipients if self.pattern and (m := self.pattern.match(r.strip("<>")))
         ]
@@ -173,6 +226,23 @@ class Replies:
         except WorkflowUpdateFailedError as exc:
             return f"{complaint_id} refused it: {getattr(exc.cause, 'message', None) or exc.cause}"
         log.info("reply taken", complaint=complaint_id)
+        return None
+
+    async def bounce(self, message: EmailMessage, token: str) -> str | None:
+        """A mail server returned one of our messages: the case marks it bounced and sends it on
+        the policy's next channel.  Taken only when the returned message's key is the one the
+        bounce address was made for; a delay notice is no bounce (kept for staff)."""
+        key = returned_key(message)
+        if key is None:
+            return "a bounce that returns no message of ours"
+        if not hmac.compare_digest(self.email.bounce_token(self.context, key), token):
+            return "a bounce whose address was not made for the message it returns"
+        action, reason = bounce_reason(message)
+        if action != "failed":
+            return f"a delivery status notification that says {action}, not failed"
+        if not await report(self.client, key, "bounced", reason):
+            return "the bounced message's complaint is not running"
+        log.info("bounce taken", key=key)
         return None
 
     async def complaint_of(self, token: str) -> str | None:

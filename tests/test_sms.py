@@ -153,7 +153,7 @@ async def test_a_twilio_style_provider_gets_the_form_the_credentials_and_the_ide
             auth_token="secret-token",  # type: ignore[arg-type]
             base_url=remote.url,
             sender="+447700900000",
-            status_callback="https://complaints.example.com/delivery/sms",
+            status_callback="https://complaints.example.com/deliveries/sms/twilio",
         )
         receipt = await Sms(settings).send(rendered(), CONTEXT)
     (request,) = remote.requests
@@ -162,7 +162,7 @@ async def test_a_twilio_style_provider_gets_the_form_the_credentials_and_the_ide
         "To": "+447700900123",
         "From": "+447700900000",
         "Body": "We will call you at 10:00.",
-        "StatusCallback": "https://complaints.example.com/delivery/sms",
+        "StatusCallback": "https://complaints.example.com/deliveries/sms/twilio?key=C-1%3A4%3A0",
     }
     assert request["headers"]["I-Twilio-Idempotency-Token"] == "C-1:4:0"
     assert receipt.status == "sent" and receipt.reference == "SM1"
