@@ -16,7 +16,8 @@ from ombuds.engine.policy.store import Store
 from ombuds.engine.replay import recorded_log, replay, started_input
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-HISTORIES = sorted(GOLDEN.glob("v*/*.json"))
+#: Oldest version first (v9 before v10).
+HISTORIES = sorted(GOLDEN.glob("v*/*.json"), key=lambda p: (int(p.parent.name[1:]), p.name))
 #: Histories of a customer's ledgers and aliases (the rest are complaints').
 LEDGERS = [p for p in HISTORIES if p.stem.endswith(("-ledger", "-alias"))]
 COMPLAINTS = [p for p in HISTORIES if p not in LEDGERS]
@@ -220,3 +221,21 @@ async def test_histories_from_before_settings_acted_as_written_replay_the_old_wa
     for version in ("v2", "v3"):
         report = await replay(load(GOLDEN / version / "retail-full-path.json"), STORE)
         assert report.ok, (version, report.failure, report.answers_differing)
+
+
+def test_the_published_golden_took_its_change_and_publishes_and_resends() -> None:
+    """v10/financial-published is recorded with `cases-reach-helpdesks`: its decisions went to
+    the webhooks, and its bounced acknowledgement went again by letter."""
+    from .test_driver import patches_taken
+
+    history = load(GOLDEN / "v10" / "financial-published.json")
+    assert "cases-reach-helpdesks" in patches_taken(history)
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert sum(a.activity_type.name == "publish" for a in scheduled) >= 5
+    assert any(a.activity_type.name == "deliver" and b".email" in a.input.payloads[1].data for a in scheduled)
+    log = recorded_log(history) or []
+    assert [e.action for e in log].count("message bounced") == 1

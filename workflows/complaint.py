@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -34,7 +36,13 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         status_view,
     )
-    from .core.patches import CASES_KEEP_MOVING, MESSAGES_REACH_PEOPLE, STAFF_WORK_THROUGH_THE_API
+    from .core.patches import (
+        CASES_KEEP_MOVING,
+        CASES_REACH_HELPDESKS,
+        MESSAGES_REACH_PEOPLE,
+        STAFF_WORK_THROUGH_THE_API,
+    )
+    from .core.publications import events
     from .model import CaseResult, ComplaintInput
 
 _UNSET = object()
@@ -47,6 +55,22 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=20,
 )
+#: A webhook is tried for about a day (its receiver drops the duplicates a retry may make).
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=2),
+    maximum_attempts=18,
+)
+MESSAGE_PART = re.compile(r":(\d{1,9}:\d{1,4}(?:\.[a-z0-9_-]{1,40}){0,5})$")
+#: Delivery reports a case keeps waiting at once (more are dropped: a provider repeating itself).
+MAX_REPORTS = 100
+
+
+def message_of(key: str) -> str:
+    """A message key without its complaint id: ``<decision>:<n>`` and any later channel."""
+    found = MESSAGE_PART.search(key)
+    return found[1] if found else ""
 
 
 @workflow.defn(name=names.COMPLAINT_WORKFLOW)
@@ -84,6 +108,12 @@ class ComplaintWorkflow:
         self.busy = 0
         #: The messages sent and their outcome, for the case's pages (a query; not in the history).
         self.sent: list[dict[str, Any]] = []
+        #: The last decision published to the webhooks (a continued case published its log).
+        self.published = input.state.seq if input.state is not None else 0
+        #: Delivery reports (``delivery`` signal) waiting to be read.
+        self.reports: list[Any] = []
+        #: Reports that came before their message's activity had answered, by key.
+        self.early: dict[str, Any] = {}
         self.sa_last: dict[str, object] = {
             pair.key.name: pair.value for pair in workflow.info().typed_search_attributes.search_attributes
         }
@@ -133,11 +163,13 @@ class ComplaintWorkflow:
             self.report_log_to_replay()
             self.changed = False
             # a signal taken while an activity ran is read now, not at the next timer
-            if not (self.inbox and workflow.patched(CASES_KEEP_MOVING)):
+            if not ((self.inbox or self.reports) and workflow.patched(CASES_KEEP_MOVING)):
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(lambda: self.changed, timeout=timeout)
             while self.inbox:
                 await self.take(self.inbox.pop(0))
+            while self.reports:
+                await self.delivery_reported(self.reports.pop(0))
         await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
         self.upsert_search_attributes()
         self.report_log_to_replay()
@@ -233,7 +265,37 @@ class ComplaintWorkflow:
                 await asyncio.gather(*(self.deliver(send) for send in sends))
             finally:
                 self.busy -= 1
+        self.publish_new()
         self.upsert_search_attributes()
+
+    def publish_new(self) -> None:
+        """Publish the decisions logged since the last call whose type the input subscribes,
+        each in an activity of its own that does not hold the case up (its receiver may be down
+        for hours); the case ends only once every one has been taken or given up."""
+        log = self.core.state.log
+        if not self.input.publish or not log or log[-1].seq <= self.published:
+            return
+        if not self.patched(CASES_REACH_HELPDESKS):
+            return
+        fresh = [entry for entry in log if entry.seq > self.published]
+        self.published = log[-1].seq
+        for event in events(self.core, fresh, self.input.publish):
+            self.busy += 1
+            workflow.start_activity(
+                names.PUBLISH,
+                args=[self.core.state.policy_sha, event],
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=PUBLISH_RETRY,
+            ).add_done_callback(functools.partial(self.published_one, event=event))
+
+    def published_one(self, done: asyncio.Future[Any], event: dict[str, Any]) -> None:
+        """A publication ended: one given up on is logged (for the next step to publish)."""
+        self.busy -= 1
+        error = done.exception() if not done.cancelled() else None
+        if error is not None:
+            cause = error.cause if isinstance(error, ActivityError) and error.cause else error
+            self.core.publication_failed(self.now(), event, str(cause))
+            self.changed = True
 
     async def deliver(self, send: Send) -> None:
         try:
@@ -255,12 +317,52 @@ class ComplaintWorkflow:
             self.remember(send, "undeliverable", "")
             self.core.delivery_failed(self.now(), send, str(cause))
 
+    async def delivery_reported(self, report: Any) -> None:
+        """A message's channel reported its fate later (``delivery`` signal): delivered is noted;
+        bounced or failed is logged and the message goes on the policy's next channel.  A report
+        for a message this run did not send, or one already reported undelivered, is dropped."""
+        if not isinstance(report, dict):
+            return
+        key, status = report.get("key"), report.get("status")
+        if not isinstance(key, str) or status not in ("delivered", "failed", "bounced"):
+            return
+        # by the message's part of the key: a replay may run the case under another id
+        message = message_of(key)
+        sent = next((m for m in reversed(self.sent) if message_of(m["send"]["key"]) == message), None)
+        if sent is None:  # a channel may answer before its activity has: kept for the message
+            if message and len(self.early) < MAX_REPORTS:
+                self.early[message] = report
+            return
+        if sent["status"] not in ("sent", "already_sent", "delivered"):
+            return
+        if status == "delivered" or not self.patched(CASES_REACH_HELPDESKS):
+            sent["status"] = "delivered" if status == "delivered" else sent["status"]
+            return
+        sent["status"] = status
+        send = Send.model_validate(sent["send"])
+        channel = str(sent["channel"])
+        rest = send.channels[send.channels.index(channel) + 1 :] if channel in send.channels else []
+        reason = str(report.get("reason") or status)[:300]
+        self.core.delivery_reported(self.now(), send, channel, status, reason, rest)
+        if rest:
+            self.busy += 1
+            try:
+                await self.deliver(send.model_copy(update={"key": f"{send.key}.{channel}", "channels": rest}))
+            finally:
+                self.busy -= 1
+        self.publish_new()
+        self.upsert_search_attributes()
+
     def remember(self, send: Send, status: str, channel: str) -> None:
         if len(self.sent) < 1000:
             at = self.core.local(self.now(), None)
             self.sent.append(
                 {"send": send.model_dump(mode="json"), "status": status, "channel": channel, "at": at}
             )
+            early = self.early.pop(message_of(send.key), None)
+            if early is not None:
+                self.reports.append(early)
+                self.changed = True
 
     def upsert_search_attributes(self) -> None:
         """Upsert only the search attributes that changed (intake sets the first ones at start)."""
@@ -288,6 +390,14 @@ class ComplaintWorkflow:
         it waits in the inbox until intake has run."""
         self.inbox.append(event)
         self.changed = True
+
+    @workflow.signal(name=names.DELIVERY_SIGNAL)
+    def delivery(self, report: Any) -> None:
+        """A message's delivery status from its channel: ``{"key", "status": delivered | failed |
+        bounced, "reason"}``, read by the main loop (anything else is dropped there)."""
+        if len(self.reports) < MAX_REPORTS:
+            self.reports.append(report)
+            self.changed = True
 
     @workflow.update(name=names.ACT_UPDATE)
     async def act(self, event: Event) -> Answer:

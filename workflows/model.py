@@ -25,6 +25,10 @@ class ComplaintInput(Payload):
     state: CaseState | None = Field(None, description="Carried over by continue-as-new.")
     search_attributes: bool = True
     history_limit: int = Field(2_000, ge=20, description="Continue as new past this many history events.")
+    publish: list[str] = Field(
+        default_factory=list,
+        description="The event types published to webhooks (complaint.escalated, ...); none: nothing is.",
+    )
     simulated: bool = Field(
         False,
         description=(

@@ -17,6 +17,8 @@ STATUS_QUERY = "status"
 LOG_QUERY = "log"
 #: The messages the case sent (since it last continued as new), each with its outcome.
 MESSAGES_QUERY = "messages"
+#: Signal: a message's delivery status, reported later by its channel (a bounce, an SMS receipt).
+DELIVERY_SIGNAL = "delivery"
 
 #: One customer's ledger (per-customer caps, repeat complaints), its id ``ledger-<customer key>``.
 LEDGER_WORKFLOW = "CustomerLedger"
@@ -38,6 +40,8 @@ DELIVER = "deliver"
 EXTEND_CALENDAR = "extend_calendar"
 LEDGER_REGISTER = "ledger_register"
 LEDGER_RESERVE = "ledger_reserve"
+#: A decision published to the webhooks of the settings file.
+PUBLISH = "publish"
 
 
 def ledger_id(customer_key: str) -> str:

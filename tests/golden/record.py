@@ -29,6 +29,7 @@ from temporalio.client import WorkflowHistory
 from ombuds.engine import identity
 from ombuds.workflows import names
 from ombuds.workflows.core import Actor
+from ombuds.workflows.core.publications import EVENT_TYPES
 
 from ..workflow_support import (
     CUSTOMER,
@@ -221,6 +222,34 @@ async def searchable(case: Case) -> None:
     await case.result()
 
 
+async def published(case: Case) -> None:
+    """Decisions published to webhooks (``cases-reach-helpdesks``): assigned, escalated with a
+    hand-off, the acknowledgement bounced and sent by letter, breached, resolved, closed.
+
+    The worker has no receiver: each publication is taken by none, which the history records
+    as it records any activity's answer."""
+    contacts = {"email": "ana@example.org", "postal_address": "1 High Street, Leeds LS1 1AA"}
+    events = sorted(set(EVENT_TYPES.values()))
+    await case.submit(make_complaint(id="G-WH-1", customer={"contacts": contacts}), publish=events)
+    await case.act("assign", STAFF_AGENT, assignee="alice")
+    await case.act("escalate", STAFF_AGENT, summary="The fee was charged twice; needs a refund.")
+    assert case.handle is not None
+    for _ in range(100):
+        sent = await case.handle.query(names.MESSAGES_QUERY)
+        ack = [m for m in sent if m["send"]["template"] == "acknowledgement"]
+        if ack:
+            break
+        await asyncio.sleep(0.05)
+    report = {"key": ack[0]["send"]["key"], "status": "bounced", "reason": "550 5.1.1 user unknown"}
+    await case.handle.signal(names.DELIVERY_SIGNAL, report)
+    await case.log_entry("message bounced")
+    await case.skip(100 * DAY)
+    await case.act("resolve", SUPERVISOR, justified=True, root_cause="fee rule")
+    await case.skip(3 * DAY)
+    await case.act("survey_answer", CUSTOMER, score=4)
+    await case.result()
+
+
 SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "financial-full-path": financial_full_path,
     "financial-refused": refused,
@@ -229,6 +258,7 @@ SCENARIOS: dict[str, Callable[[Case], Awaitable[None]]] = {
     "b2b-full-path": b2b_full_path,
     "financial-entered-late": entered_late,
     "financial-searchable": searchable,
+    "financial-published": published,
 }
 #: Scenarios recorded on a dev server (with search attributes) rather than the time-skipping one.
 ON_DEV_SERVER = frozenset({"financial-searchable"})

@@ -334,6 +334,27 @@ def delivered_elsewhere(case: Case, now: int, message: Send, channel: str, refus
     )
 
 
+def delivery_reported(
+    case: Case, now: int, message: Send, channel: str, status: str, reason: str, rest: list[str]
+) -> None:
+    """A message its channel took and later reported undelivered (a bounce, an SMS provider's
+    failure receipt): logged, then sent on the policy's next channels (``rest``) for it, or,
+    when none is left, surfaced as failed."""
+    case.log(
+        now,
+        f"delivery:{decided(message.key)}",
+        message.rule,
+        "message bounced" if status == "bounced" else "message not delivered",
+        template=message.template,
+        to=message.to,
+        channel=channel,
+        reason=reason[:300],
+        then=rest or None,
+    )
+    if not rest:
+        delivery_failed(case, now, message, f"{channel}: {reason}")
+
+
 def delivery_failed(case: Case, now: int, message: Send, error: str) -> None:
     """A message that could not be delivered after all retries is surfaced, never dropped."""
     case.state.undelivered += 1

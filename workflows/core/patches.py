@@ -46,6 +46,10 @@ DEADLINES_AS_REGIMES_COUNT = "deadlines-as-regimes-count"
 #: proposal awaiting a level's approval, an undelivered message) are search attributes, for the
 #: work queues to filter on.
 STAFF_WORK_THROUGH_THE_API = "staff-work-through-the-api"
+#: Cases reach helpdesks (issue 23): decisions are published to the settings' webhooks (when the
+#: input names event types), and a message's later delivery status (a bounce, a provider's
+#: failure) is logged and sends the message on the policy's next channel.
+CASES_REACH_HELPDESKS = "cases-reach-helpdesks"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -57,4 +61,5 @@ PATCHES = (
     MESSAGES_WORTH_READING,
     DEADLINES_AS_REGIMES_COUNT,
     STAFF_WORK_THROUGH_THE_API,
+    CASES_REACH_HELPDESKS,
 )
