@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -392,7 +393,16 @@ async def test_ombuds_dev_demo_prints_the_console_and_the_form_that_work(env: En
     """`ombuds dev --demo`: follow-ups minutes after resolution (copies of the policies), the
     console address where the printed admin token signs in, and the customers' form."""
     from .web_support import browser
+    from .webhook_receiver import receiver
 
+    helpdesk_ctx = receiver()
+    helpdesk = helpdesk_ctx.__enter__()
+    env.home.mkdir(parents=True, exist_ok=True)  # a helpdesk hears of hand-offs (docs/plugins.md)
+    (env.home / "settings.toml").write_text(
+        f'[webhooks.helpdesk]\nurl = "{helpdesk.url}"\nsecret = "{helpdesk.secret}"\n'
+        'events = ["complaint.escalated", "clock.breached"]\n',
+        "utf-8",
+    )
     log_path = env.home / "dev.log"
     with open(log_path, "w") as out:
         dev = subprocess.Popen([OMBUDS, "dev", "--demo"], env=env.vars, stdout=out, stderr=subprocess.STDOUT)
@@ -446,6 +456,29 @@ async def test_ombuds_dev_demo_prints_the_console_and_the_form_that_work(env: En
             return any(e["action"] == "customer message recorded" for e in view.get("log", []))
 
         assert env.until(replied, timeout=30)
+
+        # staff hand the case to the next level: the helpdesk gets it, signed, with the summary
+        escalated = httpx.post(
+            f"{base}/complaints/{cid}/events/escalate",
+            json={"summary": "Card blocked; the customer needs a new one today."},
+            headers=headers,
+            timeout=30,
+        )
+        assert escalated.status_code == 200, escalated.text
+        summary = "Card blocked; the customer needs a new one today."
+
+        def handed_off() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in helpdesk.of_type("complaint.escalated")
+                if e["data"]["handoff"]["summary"] == summary
+            ]
+
+        (handoff,) = env.until(handed_off, timeout=30)
+        assert handoff["data"]["complaint_id"] == cid
+        assert handoff["data"]["decision"]["actor"].startswith("staff:admin")
+        assert all(status in (204,) for _, status in helpdesk.requests)  # every one signed right
     finally:
         dev.send_signal(signal.SIGTERM)
         dev.wait(timeout=30)
+        helpdesk_ctx.__exit__(None, None, None)
