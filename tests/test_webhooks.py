@@ -172,3 +172,22 @@ def test_the_cli_makes_a_secret_and_says_which_setting_is_wrong(tmp_path: Path) 
     listed = subprocess.run([ombuds, "webhooks", "list"], capture_output=True, text=True, env=bad, timeout=60)
     assert listed.returncode == 2 and "Traceback" not in listed.stderr
     assert "webhooks.hd.url: Value error, a webhook's url starts with https://" in listed.stderr
+
+
+@pytest.mark.workflow
+async def test_a_receiver_that_never_takes_an_event_is_given_up_on_and_that_is_logged(tmp_path: Path) -> None:
+    with receiver(fail_first=10_000) as down:
+        hooks = {"down": Webhook(url=down.url, secret=down.secret, events=["complaint.assigned"])}
+        async with time_skipping() as env, running_case(env, tmp_path, webhooks=hooks) as case:
+            await case.submit(make_complaint(id="WH-4"))
+            await case.act("assign", STAFF_AGENT, assignee="alice")
+            await case.act("resolve", SUPERVISOR, justified=True, root_cause="fee rule")
+            await case.skip(3 * DAY)
+            await case.act("survey_answer", CUSTOMER, score=4)
+            result = await case.result()
+    assigned = next(e for e in result.log if e.action == "assigned")
+    (gave_up,) = [e for e in result.log if e.action == "publication failed"]
+    assert gave_up.trigger == f"publish:{assigned.seq}" and gave_up.detail["type"] == "complaint.assigned"
+    assert "down: answered 503" in gave_up.detail["error"]
+    assert len(down.requests) == 18  # every attempt of the retry policy
+    assert not down.events

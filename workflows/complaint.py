@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         MESSAGES_REACH_PEOPLE,
         STAFF_WORK_THROUGH_THE_API,
     )
-    from .core.publications import events
+    from .core.publications import events, failed
     from .model import CaseResult, ComplaintInput
 
 _UNSET = object()
@@ -294,7 +294,7 @@ class ComplaintWorkflow:
         error = done.exception() if not done.cancelled() else None
         if error is not None:
             cause = error.cause if isinstance(error, ActivityError) and error.cause else error
-            self.core.publication_failed(self.now(), event, str(cause))
+            failed(self.core, self.now(), event, str(cause))
             self.changed = True
 
     async def deliver(self, send: Send) -> None:

@@ -340,17 +340,6 @@ class Interpreter(Case):
     ) -> None:
         notifications.delivery_reported(self, now, message, channel, status, reason, rest)
 
-    def publication_failed(self, now: int, event: dict[str, Any], error: str) -> None:
-        """A decision the webhooks did not take after every retry: kept in the log."""
-        self.log(
-            now,
-            f"publish:{str(event.get('id', '')).rsplit(':', 1)[-1]}",
-            "webhooks",
-            "publication failed",
-            type=event.get("type"),
-            error=error[:300],
-        )
-
     def calendar_extension(self, now: int) -> ExtendCalendar | None:
         """A longer case calendar, once less than half of the calendar's horizon is left."""
         instance = self.instance

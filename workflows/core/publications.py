@@ -70,6 +70,19 @@ def event(case: Case, entry: LogEntry) -> dict[str, Any]:
     }
 
 
+def failed(case: Case, now: int, event: dict[str, Any], error: str) -> None:
+    """A decision the webhooks did not take after every retry: kept in the log (by its
+    sequence number: the log names no complaint id)."""
+    case.log(
+        now,
+        f"publish:{str(event.get('id', '')).rsplit(':', 1)[-1]}",
+        "webhooks",
+        "publication failed",
+        type=event.get("type"),
+        error=error[:300],
+    )
+
+
 def _handoff(case: Case, entry: LogEntry) -> dict[str, Any] | None:
     """What the next level needs to know, from the escalation rule the entry names."""
     index = entry.rule.removeprefix("escalation[").removesuffix("]")
