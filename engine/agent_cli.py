@@ -295,14 +295,16 @@ async def run_until_stopped(worker: Any) -> None:
 async def _replay(s: Settings, complaint_id: str | None, history_file: Path | None, fmt: str) -> bool:
     from ombuds.engine.policy.store import Store
 
+    from .codec import CodecError, opened
     from .replay import SnapshotsMissing, replay, with_own_id
+    from .temporal import codec_of
 
     if history_file is not None:
         try:
             history = WorkflowHistory.from_json(history_file.stem, history_file.read_text("utf-8"))
         except (OSError, ValueError, KeyError) as exc:
             raise fail(f"cannot read history {history_file}: {exc}") from None
-        history = with_own_id(history)
+        history = with_own_id(await opened(history, codec_of(s)))
     else:
         client = await _client(s)
         assert complaint_id is not None
@@ -310,6 +312,10 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
             history = await client.get_workflow_handle(complaint_id).fetch_history()
         except RPCError as exc:
             raise fail(f"complaint {complaint_id}: {exc.message}") from None
+        try:
+            history = await opened(history, client.data_converter.payload_codec)
+        except CodecError as exc:
+            raise fail(f"cannot read {complaint_id}: {exc}") from None
     try:
         report = await replay(history, Store(s.store_dir))
     except SnapshotsMissing as exc:

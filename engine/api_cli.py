@@ -20,6 +20,41 @@ webhooks_app = typer.Typer(
 )
 
 
+keys_app = typer.Typer(
+    help="The keys that seal the cases' payloads (<home>/keys.sqlite).", no_args_is_help=True
+)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a system key that seals every payload from now on; payloads sealed before stay readable.
+
+    Workers and the API read the newest key within seconds, so nothing needs a restart.  Back up
+    <home>/keys.sqlite after a rotation: without it no case can be read."""
+    from .keys import key_store
+
+    settings = Settings()
+    kid = key_store(settings.home, create=True).rotate()
+    typer.echo(
+        f"new payloads are sealed with key {kid} (kept in {settings.home / 'keys.sqlite'}: back it up)"
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The system keys, oldest first, the one that seals marked."""
+    from .keys import KeyMissing, key_store
+
+    settings = Settings()
+    try:
+        keys = key_store(settings.home).system_keys()
+    except KeyMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for n, (kid, created) in enumerate(keys):
+        typer.echo(f"{kid}  made {created}" + ("  (seals new payloads)" if n == len(keys) - 1 else ""))
+
+
 @webhooks_app.command("secret")
 def webhook_secret() -> None:
     """Print a new signing secret for a [webhooks.<name>] section (whsec_ and 32 random bytes)."""
@@ -160,6 +195,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(links_app, name="links")
     app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(keys_app, name="keys")
 
     @app.command()
     def serve(

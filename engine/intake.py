@@ -29,6 +29,7 @@ from ombuds.workflows import names, search
 from ombuds.workflows.core import Interpreter, NeedsLongerCalendar, StatusView
 from ombuds.workflows.model import ComplaintInput
 
+from .codec import opened
 from .replay import started_input
 from .settings import Settings
 from .webhooks import subscribed
@@ -333,7 +334,8 @@ class Intake:
 
 async def original_input(client: Client, complaint_id: str) -> ComplaintInput:
     """The workflow input of a complaint, read from the first event of its history."""
-    found = started_input(await client.get_workflow_handle(complaint_id).fetch_history())
+    history = await client.get_workflow_handle(complaint_id).fetch_history()
+    found = started_input(await opened(history, client.data_converter.payload_codec))
     if found is None:
         raise IntakeError(f"{complaint_id} is not a complaint's workflow")
     return found

@@ -200,6 +200,16 @@ class Settings(BaseSettings):
         None, description="Verify staff tokens from an OIDC provider as well as the locally signed ones."
     )
     log_format: Literal["console", "json"] = "console"
+    codec_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of a Temporal UI that may open payloads through /console/codec "
+        "(besides http://127.0.0.1:<ui_port>), e.g. https://temporal.example.com.",
+    )
+    encryption: bool = Field(
+        True,
+        description="Seal every payload written to Temporal (personal data with the customer's key); "
+        "the keys are in <home>/keys.sqlite. See docs/records.md.",
+    )
     ledger_key: str | None = Field(
         None, description="Secret of the keyed hashes that name customers' ledgers; else <home>/ledger.key."
     )

@@ -473,6 +473,15 @@ def status_lines(view: Any, log: list[Any], delayed: list[dict[str, Any]]) -> li
     lines = [
         f"{view.complaint_id}: {view.status}, stage {view.stage or '-'}, level {view.level}",
         f"policy {view.policy_id} {view.policy_version} sha256 {view.policy_sha[:12]}",
+        "customer "
+        + ", ".join(
+            str(part)
+            for part in [
+                (view.customer or {}).get("name"),
+                *((view.customer or {}).get("contacts") or {}).values(),
+            ]
+            if part
+        ),
         f"severity {view.severity or '-'}, priority {view.priority or '-'}, category {view.category or '-'}, "
         f"queue {view.queue or '-'}, assignee {view.assignee or '-'}",
         ("now " if view.real_time else "case time ")

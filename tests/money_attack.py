@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from ombuds.engine import temporal
 from ombuds.engine.devserver import dev_server
 from ombuds.engine.intake import Intake, load_policies
 from ombuds.engine.policy.model import Complaint
@@ -72,10 +72,6 @@ def complaint(round_: int, rank: int, now: dt.datetime) -> Complaint:
             "description": "I was charged an overdraft fee although my account was in credit.",
         }
     )
-
-
-async def connect(address: str) -> Client:
-    return await Client.connect(address, data_converter=pydantic_data_converter)
 
 
 async def submit(client: Client, intake: Intake, queue: str, case: Complaint) -> None:
@@ -116,7 +112,7 @@ async def propose_twice(client: Client, complaint_id: str, rank: int) -> list[An
 async def attack(
     settings: Settings, rank: int, rounds: range, barrier: multiprocessing.synchronize.Barrier
 ) -> None:
-    client = await connect(settings.address)
+    client = await temporal.connect(settings)  # sealed payloads, with the home's keys
     policies, report = load_policies(settings.policies)
     assert report.ok, report.render_text()
     intake = Intake(settings, policies)

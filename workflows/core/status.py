@@ -71,6 +71,9 @@ class StatusView(Payload):
     condition_errors: list[ConditionError] = Field(default_factory=list)
     locale: str = Field("", description="The language the customer is written to in.")
     subject: str | None = Field(None, description="The complaint's subject, as submitted.")
+    customer: dict[str, Any] | None = Field(
+        None, description="Who complained: name and contacts, for staff (sealed in every history)."
+    )
     customer_timezone: str | None = Field(None, description="The customer's timezone, when they gave one.")
     told: dict[str, Any] = Field(
         default_factory=dict,
@@ -181,6 +184,10 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
         condition_errors=s.condition_errors,
         locale=core.complaint.customer.locale or core.policy.policy.locale,
         subject=core.complaint.subject,
+        customer={
+            "name": core.complaint.customer.name,
+            "contacts": core.complaint.customer.contacts.model_dump(exclude_none=True),
+        },
         customer_timezone=core.complaint.customer.timezone,
         told=told_customer(core, now),
     )
