@@ -51,6 +51,8 @@ def command(settings: Settings, host: str, port: int, *, search_attributes: bool
         "--log-level",
         "warn",
     ]
+    if settings.encryption:  # the UI opens the sealed payloads through the API (docs/records.md)
+        args += ["--ui-codec-endpoint", f"{settings.web_url}/console/codec"]
     for name, kind in search.TYPES.items() if search_attributes else ():
         args += ["--search-attribute", f"{name}={kind}"]
     return args

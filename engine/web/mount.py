@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from . import console, customer
+from . import codec_endpoint, console, customer
 from .links import hide_links_in_access_logs
 from .pages import HERE, SECURITY_HEADERS, Desk
 
@@ -19,6 +19,7 @@ def mount(app: FastAPI, desk: Desk) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     customer.routes(app, desk)
     console.routes(app, desk)
+    codec_endpoint.routes(app, desk)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
