@@ -476,11 +476,12 @@ def create_app(
             raise _problem(503, f"the case cannot answer now: {type(exc).__name__}") from None
         return sent
 
-    from .delivery_status import routes
+    from . import delivery_status, records_api
     from .web.mount import mount
     from .web.pages import Desk
 
-    routes(app, settings, client)
+    delivery_status.routes(app, settings, client)
+    records_api.routes(app, settings, client, caller, the_intake)
 
     mount(
         app,

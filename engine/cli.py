@@ -332,6 +332,10 @@ from .staff_cli import register as _register_staff_commands  # noqa: E402
 
 _register_staff_commands(app)
 
+from .records_cli import register as _register_records_commands  # noqa: E402
+
+_register_records_commands(app)
+
 
 def main() -> None:
     """Run the CLI; exit without interpreter finalisation once a Temporal client has run.

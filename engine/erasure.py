@@ -1,0 +1,282 @@
+"""A customer's right to erasure, and to a copy of their data.
+
+Erasing a customer destroys their data key (:mod:`.keys`): their personal data becomes
+unreadable in every history that holds it, sealed there, and each case still replays to the
+same decisions.  Before that the request is checked against each of their complaints:
+
+* a complaint still open, or closed less than the policy's ``records.retention_years`` ago,
+  keeps its records: the request is refused, naming the rule and the date erasure becomes
+  possible;
+* a legal hold on the customer (``ombuds hold``) blocks it, and the refusal is recorded.
+
+The clear-text copies outside Temporal go with it: the mail in the Maildir, the SMS file's
+lines, the letters and outbox files, the replies kept for staff, the attachments.  Delivery
+records (keys, channels, message ids, text digests) and ledgers (keyed hashes and amounts)
+hold no personal data and stay.  Every request, done or refused, is recorded in
+``<home>/erasures.jsonl`` by the customer's keyed hash, never their identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import json
+import mailbox
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from ombuds.activities.outbox import file_stem
+from ombuds.workflows import names
+
+from . import identity
+from .codec import Sealing
+from .intake import IntakeError, original_input
+from .keys import LocalKeys
+from .settings import Settings
+
+#: How a customer is named in a request: ``email:ana@example.org``, ``id:CUST-1``, ...
+KINDS = ("id", "email", "phone", "account")
+
+
+class ErasureError(Exception):
+    """A request that names no customer this deployment knows, or cannot be checked."""
+
+
+@dataclass
+class Refusal:
+    complaint_id: str
+    why: str
+    rule: str = ""
+    possible_from: str | None = None
+
+
+@dataclass
+class Outcome:
+    customer: str
+    complaints: list[str]
+    erased: bool
+    refused: list[Refusal] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "complaints": self.complaints,
+            "erased": self.erased,
+            "refused": [r.__dict__ for r in self.refused],
+            "removed": self.removed,
+        }
+
+
+def named(customer: str) -> dict[str, str]:
+    """``kind:value`` as an identifier (a bare value is an id)."""
+    kind, sep, value = customer.partition(":")
+    if not sep or kind not in KINDS:
+        kind, value = "id", customer
+    if not value.strip() or len(value) > 320:
+        raise ErasureError(f"name the customer as {', '.join(k + ':…' for k in KINDS)}")
+    return {kind: value.strip()}
+
+
+class Records:
+    """A customer's records in one deployment: their complaints, holds and erasure."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        codec = client.data_converter.payload_codec
+        if not isinstance(codec, Sealing) or not isinstance(codec.keys, LocalKeys):
+            raise ErasureError("payloads are not sealed here (encryption is off): there is no key to destroy")
+        self.client = client
+        self.settings = settings
+        self.keys: LocalKeys = codec.keys
+        self.secret = codec.secret
+
+    def subjects(self, customer: str) -> list[str]:
+        found = self.keys.subjects_of(identity.keys(self.secret, named(customer)))
+        if not found:
+            raise ErasureError(f"no complaint of {customer} is known here")
+        return found
+
+    def complaints(self, subjects: list[str]) -> list[str]:
+        return sorted({cid for subject in subjects for cid in self.keys.cases_of(subject)})
+
+    # ------------------------------------------------------------------ holds
+
+    def hold(self, customer: str, reason: str, by: str) -> list[str]:
+        subjects = self.subjects(customer)
+        for subject in subjects:
+            self.keys.hold(subject, reason, by)
+        self._record("hold", subjects, by, reason=reason)
+        return self.complaints(subjects)
+
+    def release(self, customer: str, by: str) -> list[str]:
+        subjects = self.subjects(customer)
+        for subject in subjects:
+            self.keys.release(subject)
+        self._record("hold released", subjects, by)
+        return self.complaints(subjects)
+
+    # ------------------------------------------------------------------ erasure
+
+    async def erase(self, customer: str, by: str, reason: str, now: dt.datetime | None = None) -> Outcome:
+        subjects = self.subjects(customer)
+        complaints = self.complaints(subjects)
+        outcome = Outcome(customer=customer, complaints=complaints, erased=False)
+        held = [h for s in subjects if (h := self.keys.held(s)) is not None]
+        if held:
+            outcome.refused.append(Refusal("", f"a legal hold is on the customer: {held[0]}", "legal hold"))
+        when = now or dt.datetime.now(dt.UTC)
+        for complaint_id in complaints:
+            refusal = await self.retained(complaint_id, when)
+            if refusal is not None:
+                outcome.refused.append(refusal)
+        if outcome.refused:
+            self._record(
+                "erasure refused", subjects, by, reason=reason, refused=[r.__dict__ for r in outcome.refused]
+            )
+            return outcome
+        contacts = await self.contacts(complaints)
+        for subject in subjects:
+            self.keys.destroy(subject)
+        outcome.removed = scrub(self.settings.home, complaints, contacts)
+        outcome.erased = True
+        self._record(
+            "erased", subjects, by, reason=reason, complaints=complaints, removed=len(outcome.removed)
+        )
+        return outcome
+
+    async def retained(self, complaint_id: str, now: dt.datetime) -> Refusal | None:
+        """Why the complaint's records must be kept now, or None when they may go."""
+        handle = self.client.get_workflow_handle(complaint_id)
+        try:
+            log = await handle.query(names.LOG_QUERY)
+        except RPCError:
+            return Refusal(complaint_id, "its record is not in Temporal: its closing date cannot be checked")
+        ended = [e for e in log if e.get("action") in ("closed", "refused", "withdrawn")]
+        if not ended:
+            return Refusal(
+                complaint_id,
+                "the complaint is open: its records are kept until its retention period after it closes",
+                "records.retention_years",
+            )
+        last = ended[-1]
+        years = int(last.get("detail", {}).get("retention_years") or 0) or await self._retention(complaint_id)
+        closed = dt.datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
+        until = _years_after(closed, years)
+        if now < until:
+            return Refusal(
+                complaint_id,
+                f"the complaint ended on {closed.date().isoformat()} and its records are kept {years} years",
+                f"records.retention_years ({last.get('source') or 'the policy'})",
+                until.date().isoformat(),
+            )
+        return None
+
+    async def _retention(self, complaint_id: str) -> int:
+        from .policy.store import Store
+
+        started = await original_input(self.client, complaint_id)
+        return Store(self.settings.store_dir).policy(started.policy_sha).policy.records.retention_years
+
+    async def contacts(self, complaints: list[str]) -> list[str]:
+        """The customer's email addresses as their complaints give them (to find kept replies)."""
+        found = set()
+        for complaint_id in complaints:
+            try:
+                started = await original_input(self.client, complaint_id)
+            except (IntakeError, RPCError):
+                continue
+            address = started.complaint.customer.contacts.email
+            if address:
+                found.add(address.strip().lower())
+        return sorted(found)
+
+    async def export(self, customer: str) -> dict[str, Any]:
+        """Everything kept of the customer, in one document (a subject-access request)."""
+        complaints = self.complaints(self.subjects(customer))
+        out: dict[str, Any] = {"customer": customer, "exported": _now(), "complaints": []}
+        for complaint_id in complaints:
+            handle = self.client.get_workflow_handle(complaint_id)
+            entry: dict[str, Any] = {"id": complaint_id}
+            try:
+                started = await original_input(self.client, complaint_id)
+                entry["complaint"] = started.complaint.model_dump(mode="json")
+                entry["status"] = await handle.query(names.STATUS_QUERY)
+                entry["decisions"] = await handle.query(names.LOG_QUERY)
+                entry["messages"] = [
+                    {k: m.get(k) for k in ("status", "channel", "at")}
+                    | {"template": m["send"].get("template")}
+                    for m in await handle.query(names.MESSAGES_QUERY)
+                ]
+            except (IntakeError, RPCError) as exc:
+                entry["unavailable"] = str(exc)
+            folder = self.settings.home / "attachments" / complaint_id
+            entry["attachments"] = (
+                sorted(f.name.split("-", 1)[-1] for f in folder.iterdir()) if folder.is_dir() else []
+            )
+            out["complaints"].append(entry)
+        return out
+
+    def _record(self, what: str, subjects: list[str], by: str, **more: Any) -> None:
+        line = {"at": _now(), "what": what, "customer": subjects, "by": by, **more}
+        with open(self.settings.home / "erasures.jsonl", "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+
+
+def scrub(home: Path, complaints: list[str], emails: list[str]) -> list[str]:
+    """Remove the clear-text copies of the complaints outside Temporal; what was removed."""
+    removed: list[str] = []
+    ids = set(complaints)
+    for box in ("mail", "inbound"):
+        folder = home / box
+        if not folder.is_dir():
+            continue
+        kept = mailbox.Maildir(folder, create=False)
+        for key, message in list(kept.items()):
+            sender = email.utils.parseaddr(str(message.get("From", "")))[1].strip().lower()
+            if message.get("X-Ombuds-Complaint") in ids or (box == "inbound" and sender in emails):
+                kept.remove(key)
+                removed.append(f"{box}/{key}")
+    sms = home / "sms" / "messages.jsonl"
+    if sms.exists():
+        lines = sms.read_text("utf-8").splitlines()
+        left = [line for line in lines if _complaint_of_line(line) not in ids]
+        if len(left) != len(lines):
+            sms.write_text("".join(line + "\n" for line in left), "utf-8")
+            removed.append(f"sms/messages.jsonl ({len(lines) - len(left)} lines)")
+    for kind in ("letters", "outbox"):
+        for complaint_id in ids:
+            for path in (home / kind).glob(f"{file_stem(complaint_id)}*"):
+                path.unlink()
+                removed.append(f"{kind}/{path.name}")
+    for complaint_id in ids:
+        attached = home / "attachments" / complaint_id
+        if attached.is_dir():
+            shutil.rmtree(attached)
+            removed.append(f"attachments/{complaint_id}")
+    return removed
+
+
+def _complaint_of_line(line: str) -> str | None:
+    try:
+        found = json.loads(line).get("complaint")
+    except (ValueError, AttributeError):
+        return None
+    return str(found) if found is not None else None
+
+
+def _years_after(at: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return at.replace(year=at.year + years)
+    except ValueError:  # 29 February
+        return at.replace(year=at.year + years, day=28)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
