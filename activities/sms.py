@@ -111,7 +111,9 @@ class SmsSettings(BaseModel):
         "address; each message's key is added to it.",
     )
     callback_secret: SecretStr | None = Field(
-        None, description="For http: the bearer token the provider's status callbacks carry."
+        None,
+        min_length=16,
+        description="For http: the bearer token the provider's status callbacks carry (16+ characters).",
     )
     # http
     url: str | None = Field(None, description="For http: where to POST.")

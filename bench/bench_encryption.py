@@ -53,9 +53,10 @@ def complaint(n: int, side: str) -> Complaint:
             "received_at": "2027-03-01T10:00:00+00:00",
             "channel": "email",
             "customer": {
-                "id": f"CUST-{n}",
+                # each side's customers its own (a customer's ledger is one workflow, read by one side)
+                "id": f"{side}-CUST-{n}",
                 "name": f"Customer {n}",
-                "contacts": {"email": f"c{n}@example.org", "phone": "+44 20 7946 0000"},
+                "contacts": {"email": f"{side.lower()}{n}@example.org"},
                 "locale": "en",
                 "region": "GB-ENG",
             },

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,20 @@ log = structlog.get_logger("ombuds.delivery")
 
 #: The domain of the addresses a level without directory entries is written to (the Maildir shows them).
 STAFF_DOMAIN = "staff.ombuds.localhost"
+
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NUMBER = re.compile(r"\+?\d[\d ().-]{6,}\d")
+
+
+def redacted(error: str) -> str:
+    """An error as the worker's log keeps it: no email address or phone number of a customer
+    (a channel's refusal may quote the address it refused)."""
+
+    def number(found: re.Match[str]) -> str:  # a phone number has 8 digits or more; "550 5.1.1" stays
+        return "<number>" if sum(c.isdigit() for c in found[0]) >= 8 else found[0]
+
+    return _NUMBER.sub(number, _ADDRESS.sub("<address>", error))[:300]
 
 
 def printable(value: Any) -> Any:
@@ -246,16 +261,16 @@ class Activities:
             try:
                 receipt = await plugin.send(rendered, self.context)
             except PermanentFailure as exc:
-                said.warning("message refused by channel", channel=channel, error=str(exc)[:300])
+                said.warning("message refused by channel", channel=channel, error=redacted(str(exc)))
                 refused.append(f"{channel}: {exc}")
                 continue
             except RetryLater as exc:  # the plugin says when to try again
                 said.warning(
-                    "message not sent", channel=channel, error=str(exc)[:300], retry_after=str(exc.after)
+                    "message not sent", channel=channel, error=redacted(str(exc)), retry_after=str(exc.after)
                 )
                 raise ApplicationError(str(exc), type="RetryLater", next_retry_delay=exc.after) from None
             except Exception as exc:  # retried by Temporal; each failed attempt is worth a line
-                said.warning("message not sent", channel=channel, error=str(exc)[:300])
+                said.warning("message not sent", channel=channel, error=redacted(str(exc)))
                 raise
             kept: dict[str, Any] = {"text_sha256": text_sha256}  # what the channel got, for the audit
             if refused:

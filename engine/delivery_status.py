@@ -136,8 +136,9 @@ def routes(app: FastAPI, settings: Settings, client: Callable[[], Awaitable[Clie
         s = sms()
         if s.callback_secret is None:
             raise HTTPException(404, {"message": "no callback_secret is set ([channels.sms])"})
-        given = authorization.removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(given, s.callback_secret.get_secret_value().encode()):
+        scheme, _, given = authorization.partition(" ")
+        expected = s.callback_secret.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
             log.warning("delivery report refused", provider="http", reason="bad secret")
             raise HTTPException(403, {"message": "the secret does not match"})
         await _told(client, key, body.status, body.reason or body.status)

@@ -22,6 +22,7 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
+import fcntl
 import json
 import mailbox
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
 from ombuds.activities.outbox import file_stem
@@ -39,6 +41,7 @@ from . import identity
 from .codec import Sealing
 from .intake import IntakeError, original_input
 from .keys import LocalKeys
+from .policy.store import StoreError
 from .settings import Settings
 
 #: How a customer is named in a request: ``email:ana@example.org``, ``id:CUST-1``, ...
@@ -47,6 +50,10 @@ KINDS = ("id", "email", "phone", "account")
 
 class ErasureError(Exception):
     """A request that names no customer this deployment knows, or cannot be checked."""
+
+
+class BadName(ErasureError):
+    """A customer named in no way this deployment reads."""
 
 
 @dataclass
@@ -81,7 +88,7 @@ def named(customer: str) -> dict[str, str]:
     if not sep or kind not in KINDS:
         kind, value = "id", customer
     if not value.strip() or len(value) > 320:
-        raise ErasureError(f"name the customer as {', '.join(k + ':…' for k in KINDS)}")
+        raise BadName(f"name the customer as {', '.join(k + ':…' for k in KINDS)}")
     return {kind: value.strip()}
 
 
@@ -99,7 +106,7 @@ class Records:
 
     def subjects(self, customer: str) -> list[str]:
         found = self.keys.subjects_of(identity.keys(self.secret, named(customer)))
-        if not found:
+        if not found or not self.complaints(found):
             raise ErasureError(f"no complaint of {customer} is known here")
         return found
 
@@ -144,7 +151,7 @@ class Records:
         contacts = await self.contacts(complaints)
         for subject in subjects:
             self.keys.destroy(subject)
-        outcome.removed = scrub(self.settings.home, complaints, contacts)
+        outcome.removed = scrub(self.settings.home, complaints, contacts, channel_folders(self.settings))
         outcome.erased = True
         self._record(
             "erased", subjects, by, reason=reason, complaints=complaints, removed=len(outcome.removed)
@@ -156,8 +163,11 @@ class Records:
         handle = self.client.get_workflow_handle(complaint_id)
         try:
             log = await handle.query(names.LOG_QUERY)
-        except RPCError:
-            return Refusal(complaint_id, "its record is not in Temporal: its closing date cannot be checked")
+        except (RPCError, TemporalError):
+            return Refusal(
+                complaint_id,
+                "its record cannot be read from Temporal now: its closing date cannot be checked",
+            )
         ended = [e for e in log if e.get("action") in ("closed", "refused", "withdrawn")]
         if not ended:
             return Refusal(
@@ -166,7 +176,14 @@ class Records:
                 "records.retention_years",
             )
         last = ended[-1]
-        years = int(last.get("detail", {}).get("retention_years") or 0) or await self._retention(complaint_id)
+        try:
+            years = int(last.get("detail", {}).get("retention_years") or 0) or await self._retention(
+                complaint_id
+            )
+        except (IntakeError, StoreError, RPCError, TemporalError):
+            return Refusal(
+                complaint_id, "its policy's retention cannot be read (the snapshot store of this home)"
+            )
         closed = dt.datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
         until = _years_after(closed, years)
         if now < until:
@@ -211,10 +228,10 @@ class Records:
                 entry["decisions"] = await handle.query(names.LOG_QUERY)
                 entry["messages"] = [
                     {k: m.get(k) for k in ("status", "channel", "at")}
-                    | {"template": m["send"].get("template")}
+                    | {"template": (m.get("send") or {}).get("template")}
                     for m in await handle.query(names.MESSAGES_QUERY)
                 ]
-            except (IntakeError, RPCError) as exc:
+            except (IntakeError, RPCError, TemporalError) as exc:
                 entry["unavailable"] = str(exc)
             folder = self.settings.home / "attachments" / complaint_id
             entry["attachments"] = (
@@ -229,30 +246,46 @@ class Records:
             out.write(json.dumps(line) + "\n")
 
 
-def scrub(home: Path, complaints: list[str], emails: list[str]) -> list[str]:
-    """Remove the clear-text copies of the complaints outside Temporal; what was removed."""
+def scrub(
+    home: Path, complaints: list[str], emails: list[str], folders: dict[str, Path] | None = None
+) -> list[str]:
+    """Remove the clear-text copies of the complaints outside Temporal (``folders``: where the
+    channels were set to keep them, else their places in the home); what was removed."""
+    folders = folders or {}
     removed: list[str] = []
     ids = set(complaints)
-    for box in ("mail", "inbound"):
-        folder = home / box
+    for box, folder in (("mail", folders.get("mail", home / "mail")), ("inbound", home / "inbound")):
         if not folder.is_dir():
             continue
         kept = mailbox.Maildir(folder, create=False)
-        for key, message in list(kept.items()):
+        for key in list(kept.keys()):
+            raw = kept.get_bytes(key)
+            message = email.message_from_bytes(raw, policy=email.policy.compat32)
             sender = email.utils.parseaddr(str(message.get("From", "")))[1].strip().lower()
-            if message.get("X-Ombuds-Complaint") in ids or (box == "inbound" and sender in emails):
+            # a bounce returns our message (its X-Ombuds-Complaint is inside); a reply is the customer's
+            returned = any(f"X-Ombuds-Complaint: {cid}".encode() in raw for cid in ids)
+            if (
+                message.get("X-Ombuds-Complaint") in ids
+                or returned
+                or (box == "inbound" and sender in emails)
+            ):
                 kept.remove(key)
                 removed.append(f"{box}/{key}")
-    sms = home / "sms" / "messages.jsonl"
+    sms = folders.get("sms", home / "sms") / "messages.jsonl"
     if sms.exists():
-        lines = sms.read_text("utf-8").splitlines()
-        left = [line for line in lines if _complaint_of_line(line) not in ids]
-        if len(left) != len(lines):
-            sms.write_text("".join(line + "\n" for line in left), "utf-8")
-            removed.append(f"sms/messages.jsonl ({len(lines) - len(left)} lines)")
+        with open(sms, "r+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # as the SMS channel appends under it
+            lines = handle.read().splitlines()
+            left = [line for line in lines if _complaint_of_line(line) not in ids]
+            if len(left) != len(lines):
+                handle.seek(0)
+                handle.write("".join(line + "\n" for line in left))
+                handle.truncate()
+                removed.append(f"sms/messages.jsonl ({len(lines) - len(left)} lines)")
     for kind in ("letters", "outbox"):
         for complaint_id in ids:
-            for path in (home / kind).glob(f"{file_stem(complaint_id)}*"):
+            # a message key is <complaint>:<seq>:<n>: its file starts with the stem of <complaint>:
+            for path in folders.get(kind, home / kind).glob(f"{file_stem(complaint_id + ':')}*"):
                 path.unlink()
                 removed.append(f"{kind}/{path.name}")
     for complaint_id in ids:
@@ -261,6 +294,21 @@ def scrub(home: Path, complaints: list[str], emails: list[str]) -> list[str]:
             shutil.rmtree(attached)
             removed.append(f"attachments/{complaint_id}")
     return removed
+
+
+def channel_folders(settings: Settings) -> dict[str, Path]:
+    """Where the built-in channels were set to keep their files, when not in the home."""
+    found: dict[str, Path] = {}
+    for kind, channel, setting in (
+        ("mail", "email", "maildir"),
+        ("sms", "sms", "folder"),
+        ("letters", "letter", "folder"),
+        ("outbox", "outbox", "folder"),
+    ):
+        value = (settings.channels.get(channel) or {}).get(setting)
+        if value:
+            found[kind] = Path(str(value))
+    return found
 
 
 def _complaint_of_line(line: str) -> str | None:

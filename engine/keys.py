@@ -63,11 +63,15 @@ class KeyProvider(Protocol):
         ...
 
     def data_key(self, subject: str, identifiers: list[str]) -> DataKey:
-        """The customer's data key, made at their first complaint; :class:`Erased` once destroyed."""
+        """The customer's data key, made at their first complaint (and again after an erasure)."""
         ...
 
     def open_data_key(self, kid: str) -> bytes:
         """A data key by id; :class:`Erased` once destroyed, :class:`KeyMissing` when unknown."""
+        ...
+
+    def subject_for(self, identifiers: list[str]) -> str:
+        """The customer a complaint's identifier hashes name (one already known, else the first)."""
         ...
 
     def remember_case(self, workflow_id: str, subject: str) -> None: ...
@@ -78,8 +82,9 @@ class KeyProvider(Protocol):
 _SCHEMA = """
 create table if not exists system_keys (kid text primary key, secret blob not null, created text not null);
 create table if not exists data_keys (
-    kid text primary key, subject text not null unique, wrapped blob not null, wrapped_by text not null,
+    kid text primary key, subject text not null, wrapped blob not null, wrapped_by text not null,
     created text not null, destroyed text);
+create unique index if not exists live_data_keys on data_keys (subject) where destroyed is null;
 create table if not exists identifiers (identifier text primary key, subject text not null);
 create table if not exists cases (workflow_id text primary key, subject text not null);
 create table if not exists holds (subject text primary key, reason text not null, by text not null, since text not null);
@@ -153,11 +158,12 @@ class LocalKeys:
         cached = self._customers.get(subject)
         if cached is not None and cached[0] > time.monotonic() and not identifiers:
             return cached[1]
+        live = "select kid, wrapped, wrapped_by, destroyed from data_keys where subject = ? and destroyed is null"
         with self._lock:
-            row = self._db.execute(
-                "select kid, wrapped, wrapped_by, destroyed from data_keys where subject = ?", (subject,)
-            ).fetchone()
-            if row is None:  # another process may make it at the same moment: the first one stays
+            row = self._db.execute(live, (subject,)).fetchone()
+            # none yet, or the customer was erased and complains again: a new key (another process
+            # may make it at the same moment: the first one stays)
+            if row is None:
                 kid = f"dk-{secrets.token_hex(8)}"
                 by, wrapping = self.sealing_key()
                 wrapped = _seal(wrapping, secrets.token_bytes(KEY_BYTES), kid.encode())
@@ -165,14 +171,10 @@ class LocalKeys:
                     "insert or ignore into data_keys values (?, ?, ?, ?, ?, null)",
                     (kid, subject, wrapped, by, _now()),
                 )
-                row = self._db.execute(
-                    "select kid, wrapped, wrapped_by, destroyed from data_keys where subject = ?", (subject,)
-                ).fetchone()
+                row = self._db.execute(live, (subject,)).fetchone()
             for identifier in identifiers:
                 self._db.execute("insert or ignore into identifiers values (?, ?)", (identifier, subject))
-        kid, wrapped, by, destroyed = row
-        if destroyed:
-            raise Erased(f"the customer's data was erased on {destroyed}")
+        kid, wrapped, by, _destroyed = row
         found = DataKey(str(kid), self._unwrap(str(kid), bytes(wrapped), str(by)))
         self._customers[subject] = (time.monotonic() + CACHED, found)
         return found
@@ -205,6 +207,18 @@ class LocalKeys:
         self._data.clear()
         self._customers.clear()
         return bool(done)
+
+    def subject_for(self, identifiers: list[str]) -> str:
+        """The customer these identifier hashes name: the one any of them already points at (a
+        complaint giving only an email finds the customer an earlier one named by id and email),
+        else a new one named after the first."""
+        for identifier in identifiers:
+            row = self._db.execute(
+                "select subject from identifiers where identifier = ?", (identifier,)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        return identifiers[0]
 
     def subjects_of(self, identifiers: list[str]) -> list[str]:
         """The customers any of these identifier hashes points at."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from . import tokens
-from .erasure import ErasureError, Records
+from .erasure import BadName, ErasureError, Records
 from .intake import Intake
 from .settings import Settings
 
@@ -64,6 +64,8 @@ def routes(
             outcome = await (await records()).erase(
                 body.customer, f"{who.kind}:{who.user}@{who.level}", body.reason
             )
+        except BadName as exc:
+            raise HTTPException(422, {"message": str(exc), "field": "customer"}) from None
         except ErasureError as exc:
             raise HTTPException(404, {"message": str(exc)}) from None
         if not outcome.erased:
@@ -87,6 +89,8 @@ def routes(
     async def hold(body: Request, who: Annotated[tokens.Identity, Depends(keeper)]) -> dict[str, Any]:
         try:
             complaints = (await records()).hold(body.customer, body.reason, f"{who.user}@{who.level}")
+        except BadName as exc:
+            raise HTTPException(422, {"message": str(exc), "field": "customer"}) from None
         except ErasureError as exc:
             raise HTTPException(404, {"message": str(exc)}) from None
         return {"held": True, "complaints": complaints}
@@ -95,6 +99,8 @@ def routes(
     async def release(body: Named, who: Annotated[tokens.Identity, Depends(keeper)]) -> dict[str, Any]:
         try:
             complaints = (await records()).release(body.customer, f"{who.user}@{who.level}")
+        except BadName as exc:
+            raise HTTPException(422, {"message": str(exc), "field": "customer"}) from None
         except ErasureError as exc:
             raise HTTPException(404, {"message": str(exc)}) from None
         return {"held": False, "complaints": complaints}
@@ -103,5 +109,7 @@ def routes(
     async def export(body: Named, who: Annotated[tokens.Identity, Depends(keeper)]) -> dict[str, Any]:
         try:
             return await (await records()).export(body.customer)
+        except BadName as exc:
+            raise HTTPException(422, {"message": str(exc), "field": "customer"}) from None
         except ErasureError as exc:
             raise HTTPException(404, {"message": str(exc)}) from None

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -56,7 +56,12 @@ def data_converter(settings: Settings) -> DataConverter:
     codec = codec_of(settings, create=True)
     if codec is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    # failures are sealed too: an error may name an address ("the mail server refused ana@…")
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def codec_of(settings: Settings, *, create: bool = False) -> Sealing | None:

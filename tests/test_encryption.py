@@ -95,7 +95,9 @@ async def test_an_erased_customer_opens_as_erased_of_the_same_shape_and_others_d
     ana = codec(tmp_path, "C-1")
     bob = codec(tmp_path, "C-2")
     (ana_sealed,) = await ana.encode([payload(intake_input())])
-    bob_input = intake_input(id="CUST-2", name="Bob Ross", contacts={"email": "bob@example.org"})
+    bob_input = intake_input(
+        id="CUST-2", name="Bob Ross", contacts={"email": "bob@example.org"}, account_number=None
+    )
     (bob_sealed,) = await bob.encode([payload(bob_input)])
     store = key_store(tmp_path)
     (subject,) = store.subjects_of([store.subject_of("C-1") or ""])
@@ -235,3 +237,51 @@ async def test_a_worker_without_the_key_cannot_run_a_case_and_says_which_key(tmp
                     break
                 await asyncio.sleep(0.1)
     assert "system key sk1-" in said and f"is not in {stranger.home}/keys.sqlite" in said
+
+
+async def test_an_erased_customer_who_complains_again_gets_a_new_key_and_old_cases_still_answer(
+    tmp_path: Path,
+) -> None:
+    first = codec(tmp_path, "C-1")
+    (old,) = await first.encode([payload(intake_input())])
+    store = key_store(tmp_path)
+    assert store.destroy(store.subject_of("C-1") or "")
+    # the old case's query answers are sealed again (with the erased values) and nothing fails (a
+    # process sees an erasure within seconds: this one is new)
+    later = codec(tmp_path, "C-1")
+    (answer,) = await later.decode(await later.encode(await later.decode([old])))
+    assert json.loads(answer.data)["complaint"]["customer"]["name"].startswith(ERASED)
+    again = codec(tmp_path, "C-9")
+    value = intake_input()
+    value["complaint"]["id"] = "C-9"
+    (new,) = await again.encode([payload(value)])
+    (opened,) = await again.decode([new])
+    assert json.loads(opened.data)["complaint"]["customer"]["name"] == NAME
+
+
+async def test_a_complaint_giving_fewer_identifiers_is_the_same_customer(tmp_path: Path) -> None:
+    await codec(tmp_path, "C-1").encode([payload(intake_input())])  # by id, email and phone
+    by_email = intake_input(id=None, contacts={"email": "ANA@example.org"}, account_number=None)
+    await codec(tmp_path, "C-2").encode([payload(by_email)])
+    store = key_store(tmp_path)
+    assert store.subject_of("C-1") == store.subject_of("C-2")
+    assert store.cases_of(store.subject_of("C-1") or "") == ["C-1", "C-2"]
+
+
+async def test_numbers_keep_their_value_after_an_erasure(tmp_path: Path) -> None:
+    sealing = codec(tmp_path)
+    await sealing.encode([payload(intake_input())])
+    answer = Event(kind="survey_answer", actor=Actor(kind="customer"), score=2, answers=[2, 4])
+    (sealed,) = await sealing.encode([payload(answer.model_dump(mode="json"))])
+    store = key_store(tmp_path)
+    store.destroy(store.subject_of("C-1") or "")
+    (opened,) = await codec(tmp_path, None).decode([sealed])
+    assert json.loads(opened.data)["answers"] == [2, 4]  # a score decides what follows: it stays
+
+
+async def test_a_changed_payload_is_refused_as_changed_not_with_a_traceback(tmp_path: Path) -> None:
+    sealing = codec(tmp_path)
+    (sealed,) = await sealing.encode([payload(intake_input())])
+    tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
+    with pytest.raises(CodecError, match="it was changed"):
+        await sealing.decode([tampered])

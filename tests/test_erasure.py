@@ -68,7 +68,12 @@ async def test_erasure_waits_for_retention_and_holds_then_leaves_nothing_readabl
                 assert done.status_code == 200, done.text
             # Bob's complaint is open: his records are kept
             bobs = complaint(
-                customer={"id": "CUST-2", "name": "Bob Ross", "contacts": {"email": "bob@example.org"}}
+                customer={
+                    "id": "CUST-2",
+                    "name": "Bob Ross",
+                    "contacts": {"email": "bob@example.org"},
+                    "account_number": "11223344",
+                }
             )
             made = await http.post("/complaints", json=bobs, headers=bearer)
             bob = made.json()["id"]
@@ -157,3 +162,15 @@ async def test_erasure_waits_for_retention_and_holds_then_leaves_nothing_readabl
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         assert "deterministic" in replayed.stdout
     assert dt.date.today().year >= 2026
+
+
+def test_scrubbing_one_complaint_leaves_another_whose_id_starts_alike(tmp_path: Path) -> None:
+    from ombuds.activities.outbox import file_stem
+    from ombuds.engine.erasure import scrub
+
+    (tmp_path / "letters").mkdir()
+    for key in ("C-1:4:0", "C-10:4:0"):
+        (tmp_path / "letters" / f"{file_stem(key)}.txt").write_text("Ana Novak\n1 High Street", "utf-8")
+    removed = scrub(tmp_path, ["C-1"], [])
+    assert removed == [f"letters/{file_stem('C-1:4:0')}.txt"]
+    assert (tmp_path / "letters" / f"{file_stem('C-10:4:0')}.txt").exists()

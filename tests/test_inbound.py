@@ -172,7 +172,7 @@ def dsn(to: str, returned: Message, action: str = "failed") -> EmailMessage:
 async def test_a_bounce_and_a_providers_receipts_reach_the_case(tmp_path: Path) -> None:
     home = tmp_path / "home"
     sms = {"provider": "twilio", "account_sid": "AC1", "auth_token": "tw-token", "status_callback": CALLBACK}
-    sms_http = {**sms, "callback_secret": "cb-secret"}
+    sms_http = {**sms, "callback_secret": "cb-secret-0123456789"}
     env = {"OMBUDS_CHANNELS__EMAIL__REPLY_TO": REPLY_TO, "OMBUDS_CHANNELS__EMAIL__BOUNCE_TO": BOUNCE_TO}
     async with web(home, worker_env=env, channels={"sms": sms_http}) as site:
         staff = site.token("bob", "supervisor")
@@ -208,10 +208,12 @@ async def test_a_bounce_and_a_providers_receipts_reach_the_case(tmp_path: Path) 
                 refused = await http.post(
                     f"/deliveries/sms/http?key={urllib.parse.quote(junk)}",
                     json=body,
-                    headers={"Authorization": "Bearer cb-secret"},
+                    headers={"Authorization": "Bearer cb-secret-0123456789"},
                 )
                 assert refused.status_code == 422, (junk, refused.text)
-            told = await http.post(generic, json=body, headers={"Authorization": "Bearer cb-secret"})
+            told = await http.post(
+                generic, json=body, headers={"Authorization": "Bearer cb-secret-0123456789"}
+            )
             assert told.status_code == 204, told.text
 
         replies = Replies(

@@ -1,6 +1,6 @@
 """The codec endpoint: the Temporal UI opens the sealed payloads it shows through it.
 
-``POST /console/codec/decode`` (and ``/encode``) take and answer Temporal's remote codec
+``POST /console/codec/decode`` takes and answers Temporal's remote codec
 format, ``{"payloads": [{"metadata": {name: base64}, "data": base64}]}``, for staff only: a
 bearer token (the UI's "pass access token", with an OIDC provider the API trusts) or the
 console's session cookie (the UI's "include cross-origin credentials"; the endpoint is under
@@ -60,7 +60,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             return None
         return who if who.kind == "staff" else None
 
-    async def run(request: Request, way: str) -> Response:
+    async def run(request: Request) -> Response:
         origin = request.headers.get("origin")
         if origin is not None and origin not in allowed:
             return JSONResponse({"message": "this origin may not use the codec"}, 403)
@@ -70,19 +70,19 @@ def routes(app: FastAPI, desk: Desk) -> None:
             )
         try:
             body = await request.json()
-            payloads = [_payload(item) for item in body["payloads"]][: MAX_PAYLOADS + 1]
-        except (ValueError, KeyError, TypeError, binascii.Error):
+            items = body["payloads"]
+            if not isinstance(items, list) or len(items) > MAX_PAYLOADS:
+                return cors(
+                    request, JSONResponse({"message": f"payloads: a list of at most {MAX_PAYLOADS}"}, 413)
+                )
+            payloads = [_payload(item) for item in items]
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             return cors(request, JSONResponse({"message": 'the body is {"payloads": [...]}'}, 422))
-        if len(payloads) > MAX_PAYLOADS:
-            return cors(request, JSONResponse({"message": f"at most {MAX_PAYLOADS} payloads"}, 413))
         codec = (await desk.client()).data_converter.payload_codec
-        if codec is None:
-            done = payloads
-        else:
-            try:
-                done = await (codec.decode(payloads) if way == "decode" else codec.encode(payloads))
-            except CodecError as exc:
-                return cors(request, JSONResponse({"message": str(exc)}, 422))
+        try:
+            done = payloads if codec is None else await codec.decode(payloads)
+        except CodecError as exc:
+            return cors(request, JSONResponse({"message": str(exc)}, 422))
         return cors(request, JSONResponse({"payloads": [_json(p) for p in done]}))
 
     @app.options("/console/codec/{way}", include_in_schema=False)
@@ -91,11 +91,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
 
     @app.post("/console/codec/decode", include_in_schema=False)
     async def decode(request: Request) -> Response:
-        return await run(request, "decode")
-
-    @app.post("/console/codec/encode", include_in_schema=False)
-    async def encode(request: Request) -> Response:
-        return await run(request, "encode")
+        return await run(request)
 
 
 def _payload(item: dict[str, Any]) -> Payload:
