@@ -6,8 +6,8 @@ activity signs the event as the Standard Webhooks convention does (``webhook-id`
 event's id, ``<complaint>:<seq>``, the same on every retry; ``webhook-timestamp``;
 ``webhook-signature``: ``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body`` with the
 receiver's secret) and POSTs it to every receiver that wants its type.  A receiver answers
-2xx when it has it; any other answer, or none, is tried again with backoff for about a
-15 hours (18 attempts), and the receiver drops a duplicate by its ``webhook-id``.  The delivery ledger keeps
+2xx when it has it; any other answer, or none, is tried again with backoff for about 15
+hours (18 attempts), and the receiver drops a duplicate by its ``webhook-id``.  The delivery ledger keeps
 which receivers took which event, so a retry reaches only those that have not.
 
 The event's typed values (a level's label, an instant, an amount) are worded in the
