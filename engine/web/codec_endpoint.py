@@ -15,14 +15,13 @@ import binascii
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from temporalio.api.common.v1 import Payload
 
 from .. import tokens
 from ..codec import CodecError
 from .console import COOKIE
-from .pages import Desk
+from .pages import Desk, staff_of
 
 #: The most payloads one call opens.
 MAX_PAYLOADS = 1_000
@@ -52,13 +51,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
     async def staff(request: Request) -> tokens.Identity | None:
         bearer = request.headers.get("authorization", "")
         token = bearer[7:] if bearer.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-        if not token:
-            return None
-        try:
-            who = await run_in_threadpool(desk.verifier.verify, token)
-        except tokens.TokenError:
-            return None
-        return who if who.kind == "staff" else None
+        return await staff_of(desk, token)
 
     async def run(request: Request) -> Response:
         origin = request.headers.get("origin")

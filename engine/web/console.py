@@ -29,7 +29,7 @@ from ..policy.model import Channel, Policy, text_in
 from . import oidc as oidc_flow
 from .console_words import TEXTS
 from .i18n import LANGUAGES, texts
-from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect
+from .pages import Desk, FormError, csrf_ok, csrf_token, form, language_of, page, redirect, staff_of
 
 #: The cookie that keeps the signed-in staff member's token.
 COOKIE = "ombuds_staff"
@@ -86,14 +86,8 @@ def routes(app: FastAPI, desk: Desk) -> None:
 
     async def signed_in(request: Request) -> Signed | None:
         token = request.cookies.get(COOKIE, "")
-        if not token:
-            return None
-        try:
-            # a plain call: an OIDC provider's keys may have to be fetched
-            who = await run_in_threadpool(desk.verifier.verify, token)
-        except tokens.TokenError:
-            return None
-        return Signed(who, token) if who.kind == "staff" else None
+        who = await staff_of(desk, token)
+        return Signed(who, token) if who is not None else None
 
     def sign_in_page(request: Request, problems: list[str], status: int = 200, notice: str = "") -> Response:
         language = language_of(request)

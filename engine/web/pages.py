@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from temporalio.client import Client
 
@@ -87,6 +88,18 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+async def staff_of(desk: Desk, token: str) -> tokens.Identity | None:
+    """The staff member a token names, or None (verified off the event loop: an OIDC
+    provider's keys may have to be fetched)."""
+    if not token:
+        return None
+    try:
+        who = await run_in_threadpool(desk.verifier.verify, token)
+    except tokens.TokenError:
+        return None
+    return who if who.kind == "staff" else None
 
 
 def page(
