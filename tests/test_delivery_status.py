@@ -105,3 +105,28 @@ def test_the_twilio_signature_covers_the_address_and_every_field() -> None:
     assert signature != twilio_signature("token", url.replace("4", "5"), fields)
     assert signature != twilio_signature("token", url, {**fields, "MessageStatus": "delivered"})
     assert signature != twilio_signature("other", url, fields)
+
+
+async def test_a_bounce_after_the_case_continued_as_new_still_finds_its_message(tmp_path: Path) -> None:
+    async with time_skipping() as env, running_case(env, tmp_path) as case:
+        contacts = {"email": "ana@example.org", "postal_address": "1 High Street, Leeds LS1 1AA"}
+        await case.submit(make_complaint(id="DS-3", customer={"contacts": contacts}), history_limit=20)
+        (ack,) = await acknowledgement(case)
+        first_run = (await case.handle.describe()).run_id
+        for n in range(6):  # a few decisions: the history passes its limit and the case continues
+            await case.act("agent_reply", SUPERVISOR, text=f"We are on it ({n}).", internal=True)
+        for _ in range(100):
+            if (await case.client.get_workflow_handle("DS-3").describe()).run_id != first_run:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the case did not continue as new")
+        latest = case.client.get_workflow_handle("DS-3")
+        await latest.signal(names.DELIVERY_SIGNAL, {"key": ack["send"]["key"], "status": "bounced"})
+        for _ in range(100):
+            log = await latest.query("log")
+            if any(e["action"] == "message bounced" for e in log):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bounce found no message after continue-as-new")

@@ -63,6 +63,8 @@ PUBLISH_RETRY = RetryPolicy(
     maximum_attempts=18,
 )
 MESSAGE_PART = re.compile(r":(\d{1,9}:\d{1,4}(?:\.[a-z0-9_-]{1,40}){0,5})$")
+#: Messages a case carries over when it continues as new (their later reports find them).
+CARRIED_MESSAGES = 200
 #: Delivery reports a case keeps waiting at once (more are dropped: a provider repeating itself).
 MAX_REPORTS = 100
 
@@ -107,7 +109,7 @@ class ComplaintWorkflow:
         self.changed = False
         self.busy = 0
         #: The messages sent and their outcome, for the case's pages (a query; not in the history).
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = list(input.sent or [])
         #: The last decision published to the webhooks (a continued case published its log).
         self.published = input.state.seq if input.state is not None else 0
         #: Delivery reports (``delivery`` signal) waiting to be read.
@@ -155,9 +157,10 @@ class ComplaintWorkflow:
             if self.should_continue_as_new():
                 await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
                 core.state.case_now = self.now()
-                workflow.continue_as_new(
-                    input.model_copy(update={"state": core.state, "calendar_sha": core.calendar_sha})
-                )
+                carried: dict[str, Any] = {"state": core.state, "calendar_sha": core.calendar_sha}
+                if self.patched(CASES_REACH_HELPDESKS):  # a bounce may come after: its message goes along
+                    carried["sent"] = self.sent[-CARRIED_MESSAGES:]
+                workflow.continue_as_new(input.model_copy(update=carried))
             wake = core.next_wake()
             timeout = None if wake is None else max(wake - self.now(), 0)
             self.report_log_to_replay()

@@ -7,6 +7,8 @@ live in :mod:`ombuds.workflows.core`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from ombuds.engine.policy.model import Complaint
@@ -23,6 +25,9 @@ class ComplaintInput(Payload):
     calendar_sha: str
     linked_to: str | None = Field(None, description="The complaint this one reopens.")
     state: CaseState | None = Field(None, description="Carried over by continue-as-new.")
+    sent: list[dict[str, Any]] | None = Field(
+        None, description="Carried by continue-as-new: the latest messages sent and their outcome."
+    )
     search_attributes: bool = True
     history_limit: int = Field(2_000, ge=20, description="Continue as new past this many history events.")
     publish: list[str] = Field(

@@ -15,7 +15,7 @@ EVENT_SIGNAL = "event"
 ACT_UPDATE = "act"
 STATUS_QUERY = "status"
 LOG_QUERY = "log"
-#: The messages the case sent (since it last continued as new), each with its outcome.
+#: The messages the case sent (the latest 200 carried over a continue-as-new), each with its outcome.
 MESSAGES_QUERY = "messages"
 #: Signal: a message's delivery status, reported later by its channel (a bounce, an SMS receipt).
 DELIVERY_SIGNAL = "delivery"
