@@ -25,7 +25,7 @@ async def sent(case: Any) -> list[dict[str, Any]]:
 
 async def settled(case: Any, check: Any) -> list[dict[str, Any]]:
     """The case's messages once ``check`` holds of them (the signal is read by the main loop)."""
-    for _ in range(100):
+    for _ in range(300):
         found = await sent(case)
         if check(found):
             return found
@@ -115,7 +115,7 @@ async def test_a_bounce_after_the_case_continued_as_new_still_finds_its_message(
         first_run = (await case.handle.describe()).run_id
         for n in range(6):  # a few decisions: the history passes its limit and the case continues
             await case.act("agent_reply", SUPERVISOR, text=f"We are on it ({n}).", internal=True)
-        for _ in range(100):
+        for _ in range(300):
             if (await case.client.get_workflow_handle("DS-3").describe()).run_id != first_run:
                 break
             await asyncio.sleep(0.05)
@@ -123,7 +123,7 @@ async def test_a_bounce_after_the_case_continued_as_new_still_finds_its_message(
             raise AssertionError("the case did not continue as new")
         latest = case.client.get_workflow_handle("DS-3")
         await latest.signal(names.DELIVERY_SIGNAL, {"key": ack["send"]["key"], "status": "bounced"})
-        for _ in range(100):
+        for _ in range(300):
             log = await latest.query("log")
             if any(e["action"] == "message bounced" for e in log):
                 break

@@ -3,6 +3,7 @@ retried while the receiver fails, each taken once by its id."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -191,3 +192,32 @@ async def test_a_receiver_that_never_takes_an_event_is_given_up_on_and_that_is_l
     assert "down: answered 503" in gave_up.detail["error"]
     assert len(down.requests) == 18  # every attempt of the retry policy
     assert not down.events
+
+
+@pytest.mark.workflow
+async def test_publications_under_way_go_on_after_the_case_continues_as_new(tmp_path: Path) -> None:
+    with receiver(fail_first=3) as helpdesk:
+        hooks = {"helpdesk": Webhook(url=helpdesk.url, secret=helpdesk.secret)}
+        async with time_skipping() as env, running_case(env, tmp_path, webhooks=hooks) as case:
+            await case.submit(make_complaint(id="WH-5"), history_limit=20)
+            assert case.handle is not None
+            first_run = (await case.handle.describe()).run_id
+            await case.act("assign", STAFF_AGENT, assignee="alice")
+            for n in range(6):
+                await case.act("agent_reply", SUPERVISOR, text=f"Looking into it ({n}).", internal=True)
+            latest = case.client.get_workflow_handle("WH-5")
+            for _ in range(300):  # the history passed its limit: the case continues as new
+                if (await latest.describe()).run_id != first_run:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the case did not continue as new")
+            await case.act("resolve", SUPERVISOR, justified=True, root_cause="fee rule")
+            await case.act("close", SUPERVISOR)
+            result = await case.result()
+    kinds = sorted(e["type"] for e in helpdesk.events.values())
+    for kind in ("complaint.received", "complaint.assigned", "complaint.resolved", "complaint.closed"):
+        assert kind in kinds, kinds
+    taken = [event_id for event_id, status in helpdesk.requests if status == 204]
+    assert len(taken) == len(set(taken)), "an event was taken twice"
+    assert not [e for e in result.log if e.action == "publication failed"]

@@ -112,6 +112,8 @@ class ComplaintWorkflow:
         self.sent: list[dict[str, Any]] = list(input.sent or [])
         #: The last decision published to the webhooks (a continued case published its log).
         self.published = input.state.seq if input.state is not None else 0
+        #: Decisions being published, by event id (a continue-as-new carries them on).
+        self.publishing: dict[str, dict[str, Any]] = {}
         #: Delivery reports (``delivery`` signal) waiting to be read.
         self.reports: list[Any] = []
         #: Reports that came before their message's activity had answered, by key.
@@ -144,6 +146,8 @@ class ComplaintWorkflow:
     async def run(self, input: ComplaintInput) -> CaseResult:
         core = self.core
         self.real_time = workflow.patched(CASES_KEEP_MOVING) and not input.simulated
+        for event in input.publishing or []:  # under way when the case continued as new
+            self.start_publication(event)
         if input.state is None:
             await self.within_calendar(lambda: core.start(self.now(), input.linked_to))
             self.ready = True
@@ -160,6 +164,9 @@ class ComplaintWorkflow:
                 carried: dict[str, Any] = {"state": core.state, "calendar_sha": core.calendar_sha}
                 if self.patched(CASES_REACH_HELPDESKS):  # a bounce may come after: its message goes along
                     carried["sent"] = self.sent[-CARRIED_MESSAGES:]
+                    # so do the publications under way: the next run starts them again (the
+                    # ledger and the receivers' ids keep each event from being taken twice)
+                    carried["publishing"] = list(self.publishing.values())
                 workflow.continue_as_new(input.model_copy(update=carried))
             wake = core.next_wake()
             timeout = None if wake is None else max(wake - self.now(), 0)
@@ -173,7 +180,10 @@ class ComplaintWorkflow:
                 await self.take(self.inbox.pop(0))
             while self.reports:
                 await self.delivery_reported(self.reports.pop(0))
-        await workflow.wait_condition(lambda: self.busy == 0 and workflow.all_handlers_finished())
+        # the case ends once every publication is taken or given up (a continue-as-new carries them)
+        await workflow.wait_condition(
+            lambda: self.busy == 0 and not self.publishing and workflow.all_handlers_finished()
+        )
         self.upsert_search_attributes()
         self.report_log_to_replay()
         return CaseResult(
@@ -283,18 +293,22 @@ class ComplaintWorkflow:
         fresh = [entry for entry in log if entry.seq > self.published]
         self.published = log[-1].seq
         for event in events(self.core, fresh, self.input.publish):
-            self.busy += 1
-            workflow.start_activity(
-                names.PUBLISH,
-                args=[self.core.state.policy_sha, event],
-                # receivers one after another, each given its own timeout (at most a minute)
-                start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=PUBLISH_RETRY,
-            ).add_done_callback(functools.partial(self.published_one, event=event))
+            self.start_publication(event)
+
+    def start_publication(self, event: dict[str, Any]) -> None:
+        self.publishing[str(event.get("id", ""))] = event
+        workflow.start_activity(
+            names.PUBLISH,
+            args=[self.core.state.policy_sha, event],
+            # receivers one after another, each given its own timeout (at most a minute)
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=PUBLISH_RETRY,
+        ).add_done_callback(functools.partial(self.published_one, event=event))
 
     def published_one(self, done: asyncio.Future[Any], event: dict[str, Any]) -> None:
         """A publication ended: one given up on is logged (for the next step to publish)."""
-        self.busy -= 1
+        if self.publishing.pop(str(event.get("id", "")), None) is None:
+            return  # carried on by a continue-as-new
         error = done.exception() if not done.cancelled() else None
         if error is not None:
             cause = error.cause if isinstance(error, ActivityError) and error.cause else error

@@ -28,6 +28,9 @@ class ComplaintInput(Payload):
     sent: list[dict[str, Any]] | None = Field(
         None, description="Carried by continue-as-new: the latest messages sent and their outcome."
     )
+    publishing: list[dict[str, Any]] | None = Field(
+        None, description="Carried by continue-as-new: the decisions being published to webhooks."
+    )
     search_attributes: bool = True
     history_limit: int = Field(2_000, ge=20, description="Continue as new past this many history events.")
     publish: list[str] = Field(
