@@ -103,9 +103,12 @@ class LocalKeys:
         if not path.exists() and not create:
             raise KeyMissing(f"no key store at {path}: this home has no keys to open the cases' payloads")
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # readable by its owner from the start
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         with self._lock:
+            # a destroyed key is overwritten in the file, not left in a free page
+            self._db.execute("pragma secure_delete = on")
             self._db.executescript(_SCHEMA)
         os.chmod(path, 0o600)
         self._system: dict[str, bytes] = {}

@@ -285,3 +285,16 @@ async def test_a_changed_payload_is_refused_as_changed_not_with_a_traceback(tmp_
     tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
     with pytest.raises(CodecError, match="it was changed"):
         await sealing.decode([tampered])
+
+
+async def test_the_key_store_is_its_owners_alone_and_a_destroyed_key_leaves_no_copy(tmp_path: Path) -> None:
+    sealing = codec(tmp_path)
+    await sealing.encode([payload(intake_input())])
+    store = key_store(tmp_path)
+    path = tmp_path / "keys.sqlite"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    (wrapped,) = store._db.execute("select wrapped from data_keys").fetchone()
+    assert store.destroy(store.subject_of("C-1") or "")
+    store._db.execute("pragma wal_checkpoint(truncate)")
+    kept = b"".join(f.read_bytes() for f in tmp_path.glob("keys.sqlite*"))
+    assert bytes(wrapped) not in kept
