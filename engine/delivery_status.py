@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
@@ -36,16 +35,14 @@ log = structlog.get_logger("ombuds.delivery")
 Status = Literal["delivered", "failed", "bounced"]
 #: A Twilio-style message status, as the case reads it (the others are on the way: ignored).
 TWILIO_STATUS: dict[str, Status] = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
-#: A message key: the complaint id, the decision and the message's number (and a later channel).
-KEY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}):\d{1,9}:\d{1,4}(\.[a-z0-9_-]{1,40}){0,5}$")
 #: The longest reason kept from a report.
 MAX_REASON = 300
 
 
 def complaint_of(key: str) -> str | None:
     """The complaint a message key belongs to, or None for what is no key of ours."""
-    found = KEY.fullmatch(key)
-    return found[1] if found else None
+    found = names.message_key(key)
+    return found[0] if found else None
 
 
 async def report(client: Client, key: str, status: Status, reason: str) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -62,7 +61,6 @@ PUBLISH_RETRY = RetryPolicy(
     maximum_interval=timedelta(hours=2),
     maximum_attempts=18,
 )
-MESSAGE_PART = re.compile(r":(\d{1,9}:\d{1,4}(?:\.[a-z0-9_-]{1,40}){0,5})$")
 #: Messages a case carries over when it continues as new (their later reports find them).
 CARRIED_MESSAGES = 200
 #: Delivery reports a case keeps waiting at once (more are dropped: a provider repeating itself).
@@ -71,7 +69,7 @@ MAX_REPORTS = 100
 
 def message_of(key: str) -> str:
     """A message key without its complaint id: ``<decision>:<n>`` and any later channel."""
-    found = MESSAGE_PART.search(key)
+    found = names.message_key(key)
     return found[1] if found else ""
 
 
@@ -353,8 +351,10 @@ class ComplaintWorkflow:
             return
         if sent["status"] not in ("sent", "already_sent", "delivered"):
             return
-        if status == "delivered" or not self.patched(CASES_REACH_HELPDESKS):
-            sent["status"] = "delivered" if status == "delivered" else sent["status"]
+        if status == "delivered":
+            sent["status"] = "delivered"
+            return
+        if not self.patched(CASES_REACH_HELPDESKS):
             return
         sent["status"] = status
         send = Send.model_validate(sent["send"])

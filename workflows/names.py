@@ -7,6 +7,8 @@ system in two.
 
 from __future__ import annotations
 
+import re
+
 #: The workflow of one complaint, its id the complaint id.
 COMPLAINT_WORKFLOW = "Complaint"
 #: Signal: an event that needs no answer.
@@ -42,6 +44,17 @@ LEDGER_REGISTER = "ledger_register"
 LEDGER_RESERVE = "ledger_reserve"
 #: A decision published to the webhooks of the settings file.
 PUBLISH = "publish"
+
+
+#: A message key: the complaint id, then the decision and the message's number, and any later
+#: channel it went on (``C-1:12:0.email``).
+MESSAGE_KEY = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}):(\d{1,9}:\d{1,4}(?:\.[a-z0-9_-]{1,40}){0,5})")
+
+
+def message_key(key: str) -> tuple[str, str] | None:
+    """(complaint id, the message's own part) of a message key, or None for what is no key of ours."""
+    found = MESSAGE_KEY.fullmatch(key)
+    return (found[1], found[2]) if found else None
 
 
 def ledger_id(customer_key: str) -> str:
