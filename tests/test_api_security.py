@@ -8,7 +8,6 @@ import datetime as dt
 import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from ombuds.engine.api import create_app
 from ombuds.engine.limits import RateLimit
 from ombuds.engine.settings import Directory, Oidc, Settings, StaffMember
 
+from .http_server import serving
 from .workflow_support import ROOT, make_complaint
 
 KEY = b"k" * 32
@@ -52,19 +52,14 @@ def provider(key: rsa.RSAPrivateKey) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    issuer = f"http://127.0.0.1:{server.server_address[1]}/realms/staff"
-    served["/realms/staff/.well-known/openid-configuration"] = {
-        "issuer": issuer,
-        "jwks_uri": issuer + "/certs",
-    }
-    served["/realms/staff/certs"] = jwks
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        issuer = f"{base}/realms/staff"
+        served["/realms/staff/.well-known/openid-configuration"] = {
+            "issuer": issuer,
+            "jwks_uri": issuer + "/certs",
+        }
+        served["/realms/staff/certs"] = jwks
         yield issuer
-    finally:
-        server.shutdown()
 
 
 def signed(key: Any, issuer: str, algorithm: str = "RS256", **claims: Any) -> str:

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 import venv
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from ombuds.engine.settings import Settings
 from ombuds.workflows.core import Answer, Event
 
 from .conftest import POLICIES, ROOT
+from .http_server import serving
 from .smtp_server import free_port
 from .workflow_support import CUSTOMER, make_complaint
 
@@ -104,13 +104,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def chat_hook() -> Iterator[str]:
     Hook.posts = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/complaints"
-    finally:
-        server.shutdown()
+    with serving(Hook) as base:
+        yield f"{base}/hooks/complaints"
 
 
 async def test_a_running_complaint_notifies_staff_through_the_plugin(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from ombuds.activities.sms import Sms, SmsSettings, e164, segments
 from ombuds.engine.activities import Activities
 from ombuds.engine.policy.store import Store
 
+from .http_server import serving
 from .workflow_support import shipped_policies
 
 CONTEXT = DeliveryContext(home=Path("/nonexistent"), secret=b"s" * 32)
@@ -75,13 +75,9 @@ def provider(fail_first: int = 0) -> Iterator[Provider]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
 
 
 def rendered(

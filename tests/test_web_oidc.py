@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import json
 import secrets
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import pytest
 
 from ombuds.engine.settings import Directory, Oidc, StaffMember
 
+from .http_server import serving
 from .test_api_security import AUDIENCE, rsa_key, signed
 from .web_support import browser, shot, web
 
@@ -98,13 +98,9 @@ def provider(key: Any, refuse: bool = False) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    issuer = f"http://127.0.0.1:{server.server_address[1]}/realms/staff"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Handler) as base:
+        issuer = f"{base}/realms/staff"  # the handler answers with it
         yield issuer
-    finally:
-        server.shutdown()
 
 
 DIRECTORY = Directory(

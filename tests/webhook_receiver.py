@@ -16,6 +16,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from ombuds.engine.webhooks import new_secret
 
+from .http_server import serving
+
 
 @dataclass
 class Receiver:
@@ -60,14 +62,9 @@ def receiver(fail_first: int = 0) -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/ombuds"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}/hooks/ombuds"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def as_json(event: dict[str, Any]) -> str:
