@@ -102,8 +102,8 @@ class Sealing(PayloadCodec, WithSerializationContext):
         return Payload(metadata={"encoding": ENCODING, KEY_ID: kid.encode()}, data=_seal(key, inner, b""))
 
     def seal_fields(self, value: Any) -> Any:
-        subject = self.subject(value)
-        data_key = self.keys.data_key(subject, self._identifiers)
+        subject, identifiers = self.subject(value)
+        data_key = self.keys.data_key(subject, identifiers)
         kid = data_key.kid.encode()
 
         def seal(v: Any) -> dict[str, Any]:
@@ -125,22 +125,21 @@ class Sealing(PayloadCodec, WithSerializationContext):
 
         return walk(value)
 
-    def subject(self, value: Any) -> str:
-        """Whose personal data this is: the customer a complaint in it names, else the customer
-        of the complaint the payload is for (its workflow id)."""
-        self._identifiers: list[str] = []
+    def subject(self, value: Any) -> tuple[str, list[str]]:
+        """Whose personal data this is, and the identifier hashes the payload gives of them: the
+        customer a complaint in it names, else the customer of the complaint the payload is for
+        (its workflow id)."""
         customer = _customer_in(value)
-        if customer is not None:
-            self._identifiers = identity.keys(self.secret, customer)
-            if self._identifiers:
-                subject = self.keys.subject_for(self._identifiers)
-                if self.workflow_id:
-                    self.keys.remember_case(self.workflow_id, subject)
-                return subject
+        identifiers = identity.keys(self.secret, customer) if customer is not None else []
+        if identifiers:
+            subject = self.keys.subject_for(identifiers)
+            if self.workflow_id:
+                self.keys.remember_case(self.workflow_id, subject)
+            return subject, identifiers
         if self.workflow_id:
             known = self.keys.subject_of(self.workflow_id)
-            return known or f"workflow:{self.workflow_id}"
-        return "unattributed"
+            return known or f"workflow:{self.workflow_id}", []
+        return "unattributed", []
 
     # ------------------------------------------------------------------ opening
 
