@@ -89,11 +89,26 @@ def register(app: typer.Typer) -> None:
         history: Annotated[
             Path | None, typer.Option(help="A history JSON file (temporal workflow show -o json).")
         ] = None,
+        archive: Annotated[
+            bool, typer.Option("--archive", help="Replay every archived complaint, in one process.")
+        ] = False,
+        since: Annotated[
+            str | None, typer.Option(help="With --archive: only the complaints closed on or after this date.")
+        ] = None,
         format: Output = "text",
     ) -> None:
-        """Replay a history through the current code and rebuild its decision log (exit 1 on any difference)."""
+        """Replay a history through the current code and rebuild its decision log (exit 1 on any
+        difference).  A complaint Temporal no longer has is replayed from the archive."""
+        if archive:
+            if complaint_id is not None or history is not None:
+                raise fail("--archive replays every archived complaint: give no id or --history", 2)
+            from .archive_replay import replay_archive
+
+            raise typer.Exit(0 if asyncio.run(replay_archive(settings(), since, format)) else 1)
+        if since is not None:
+            raise fail("--since goes with --archive", 2)
         if (complaint_id is None) == (history is None):
-            raise fail("give a complaint id or --history FILE", 2)
+            raise fail("give a complaint id, --history FILE or --archive", 2)
         ok = asyncio.run(_replay(settings(), complaint_id, history, format))
         raise typer.Exit(0 if ok else 1)
 
@@ -165,6 +180,7 @@ async def _run_dev(s: Settings) -> None:
             typer.echo(line)
         with dev_api(s):
             receiving = await dev_inbound(s, client)
+            await say_archive(client, s)
             typer.echo("Ctrl-C stops; starting again continues every complaint")
             worker = build_worker(client, s)
             try:
@@ -250,8 +266,26 @@ async def _worker(s: Settings) -> None:
         typer.echo(
             f"warning: could not register search attributes ({exc.message}); register them by hand", err=True
         )
+    await say_archive(client, s)
     typer.echo(f"worker on {s.address} namespace {s.namespace} queue {s.task_queue}")
     await run_until_stopped(build_worker(client, s))
+
+
+async def say_archive(client: Client, s: Settings) -> None:
+    """Create or update the schedule that archives the closed complaints, and say where to."""
+    from .archive import backend
+    from .archive_sweep import ensure_schedule
+
+    try:
+        where = backend(s).where
+        every = await ensure_schedule(client, s)
+    except Exception as exc:  # the archive's settings or the schedule: said, and the worker still runs
+        typer.echo(f"warning: closed complaints are not archived: {exc}", err=True)
+        return
+    if every is None:
+        typer.echo(f"archive: {where} (no schedule: `ombuds archive run` archives)")
+    else:
+        typer.echo(f"archive: closed complaints to {where}, {every} (schedule ombuds-archive)")
 
 
 async def _receive(s: Settings, host: str, port: int) -> None:
@@ -292,10 +326,45 @@ async def run_until_stopped(worker: Any) -> None:
     typer.echo("stopped")
 
 
+async def _history_of(s: Settings, complaint_id: str) -> WorkflowHistory:
+    """A complaint's history, opened: from Temporal, else (deleted there, or Temporal gone) from
+    the archive, its snapshots copied into the home's store."""
+    from temporalio.service import RPCStatusCode
+
+    from .archive_replay import ArchiveError, archived_history
+    from .codec import CodecError, opened
+    from .temporal import codec_of, connect
+
+    why = ""
+    try:
+        try:
+            client = await connect(s)
+        except Exception:  # Temporal is down or gone: the archive may still have the complaint
+            raise typer.Exit(1) from None
+        history = await client.get_workflow_handle(complaint_id).fetch_history()
+        return await opened(history, client.data_converter.payload_codec)
+    except typer.Exit:
+        why = f"Temporal at {s.address} cannot be reached"
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise fail(f"complaint {complaint_id}: {exc.message}") from None
+        why = f"Temporal no longer has complaint {complaint_id}"
+    except CodecError as exc:
+        raise fail(f"cannot read {complaint_id}: {exc}") from None
+    try:
+        history, where = archived_history(s, complaint_id)
+        typer.echo(f"{why}: replaying it from the archive ({where})", err=True)
+        return await opened(history, codec_of(s))
+    except ArchiveError as exc:
+        raise fail(f"complaint {complaint_id}: {why}, and {exc}") from None
+    except CodecError as exc:
+        raise fail(f"cannot read {complaint_id}: {exc}") from None
+
+
 async def _replay(s: Settings, complaint_id: str | None, history_file: Path | None, fmt: str) -> bool:
     from ombuds.engine.policy.store import Store
 
-    from .codec import CodecError, opened
+    from .codec import opened
     from .replay import SnapshotsMissing, replay, with_own_id
     from .temporal import codec_of
 
@@ -306,16 +375,8 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
             raise fail(f"cannot read history {history_file}: {exc}") from None
         history = with_own_id(await opened(history, codec_of(s)))
     else:
-        client = await _client(s)
         assert complaint_id is not None
-        try:
-            history = await client.get_workflow_handle(complaint_id).fetch_history()
-        except RPCError as exc:
-            raise fail(f"complaint {complaint_id}: {exc.message}") from None
-        try:
-            history = await opened(history, client.data_converter.payload_codec)
-        except CodecError as exc:
-            raise fail(f"cannot read {complaint_id}: {exc}") from None
+        history = await _history_of(s, complaint_id)
     try:
         report = await replay(history, Store(s.store_dir))
     except SnapshotsMissing as exc:
@@ -330,6 +391,8 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
                     "logs_match": report.logs_match,
                     "answers_match": report.answers_match,
                     "answers_differing": report.answers_differing,
+                    "inputs_differing": report.inputs_differing,
+                    "log_head": report.rebuilt[-1].chain if report.rebuilt else None,
                     "log": [e.model_dump(mode="json") for e in report.rebuilt],
                 },
                 indent=2,
@@ -357,4 +420,32 @@ async def _replay(s: Settings, complaint_id: str | None, history_file: Path | No
             + ", ".join(report.answers_differing)
             + ")"
         )
+    if report.inputs_differing:
+        typer.echo(
+            "activity inputs: DIFFER from what the code asks (activities "
+            + ", ".join(report.inputs_differing)
+            + ")"
+        )
+    if report.rebuilt and report.rebuilt[-1].chain:
+        typer.echo(f"decision log chain ends in {report.rebuilt[-1].chain}")
+    _pinned_text(s, report)
     return report.ok
+
+
+def _pinned_text(s: Settings, report: Any) -> None:
+    """Where the rules' file:line point: the pinned text, and a warning when the file differs now."""
+    from ombuds.engine.policy.store import Store, StoreError
+
+    from .policy_cli import drift
+
+    for sha in sorted({e.policy_sha for e in report.rebuilt}):
+        try:
+            policy = Store(s.store_dir).policy(sha)
+        except StoreError:
+            continue
+        if policy.source:
+            typer.echo(
+                f"rules' lines: the pinned text of {policy.id} {policy.version} (ombuds policy show {sha[:12]})"
+            )
+        for warning in drift(policy, s.policies):
+            typer.echo(f"warning: {warning}", err=True)

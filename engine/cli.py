@@ -337,6 +337,15 @@ from .records_cli import register as _register_records_commands  # noqa: E402
 _register_records_commands(app)
 
 
+from .policy_cli import register as _register_policy_commands  # noqa: E402
+
+_register_policy_commands(app)
+
+from .archive_cli import register as _register_archive_commands  # noqa: E402
+
+_register_archive_commands(app)
+
+
 def main() -> None:
     """Run the CLI; exit without interpreter finalisation once a Temporal client has run.
 

@@ -4,6 +4,7 @@ and the answers its updates gave."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from ombuds.engine.policy.store import Store
 from ombuds.workflows import capture, names
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.core import LogEntry
+from ombuds.workflows.core.patches import TAMPER_EVIDENT_RECORDS
 from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 from ombuds.workflows.model import CaseResult, ComplaintInput
 
@@ -32,6 +34,9 @@ class ReplayReport:
     #: Update id → the answer the update gave, as the history records it and as replay rebuilt it.
     answers_recorded: dict[str, Any] = field(default_factory=dict)
     answers_rebuilt: dict[str, Any] = field(default_factory=dict)
+    #: The activities whose input, as the history records it, is not what the code asks of them
+    #: (``<activity id> <type>``: a changed recipient, amount, template or key).
+    inputs_differing: list[str] = field(default_factory=list)
 
     @property
     def logs_match(self) -> bool | None:
@@ -55,7 +60,12 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        return self.deterministic and self.logs_match is not False and self.answers_match is not False
+        return (
+            self.deterministic
+            and self.logs_match is not False
+            and self.answers_match is not False
+            and not self.inputs_differing
+        )
 
 
 def recorded_log(history: WorkflowHistory) -> list[LogEntry] | None:
@@ -81,6 +91,53 @@ def recorded_answers(history: WorkflowHistory) -> dict[str, Any]:
             else:
                 found[done.meta.update_id] = {"refused": done.outcome.failure.message}
     return found
+
+
+def patches(history: WorkflowHistory) -> set[str]:
+    """The change ids (``workflow.patched``) the history recorded."""
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            for payloads in event.marker_recorded_event_attributes.details.values():
+                for payload in payloads.payloads:
+                    data = _plain(payload) if payload.data else None
+                    if isinstance(data, dict) and isinstance(data.get("id"), str):
+                        found.add(data["id"])
+    return found
+
+
+def inputs_differing(history: WorkflowHistory, rebuilt: dict[str, tuple[str, list[Any]]]) -> list[str]:
+    """The activities the history scheduled with another type or input than the code asks for
+    (``<activity id> <type>``), each send's recipient, template and key and each reservation
+    recomputed from the core."""
+    out = []
+    for event in history.events:
+        if not event.HasField("activity_task_scheduled_event_attributes"):
+            continue
+        scheduled = event.activity_task_scheduled_event_attributes
+        kind = scheduled.activity_type.name
+        recorded = [_plain(p) for p in scheduled.input.payloads]
+        again = rebuilt.get(scheduled.activity_id)
+        if again is None or again[0] != kind or not _same(recorded, again[1]):
+            out.append(f"{scheduled.activity_id} {kind}")
+    return out
+
+
+def _same(recorded: Any, rebuilt: Any) -> bool:
+    """Equal, but for fields the code now writes with an empty default that an older history
+    does not have (a field added since: ``custom: {}``)."""
+    if isinstance(recorded, dict) and isinstance(rebuilt, dict):
+        if any(key not in rebuilt for key in recorded):
+            return False
+        return all(
+            _same(recorded[key], value) if key in recorded else value in (None, {}, [], "", 0, False)
+            for key, value in rebuilt.items()
+        )
+    if isinstance(recorded, list) and isinstance(rebuilt, list):
+        return len(recorded) == len(rebuilt) and all(
+            _same(a, b) for a, b in zip(recorded, rebuilt, strict=True)
+        )
+    return bool(recorded == rebuilt)
 
 
 def _as_json(value: Any) -> Any:
@@ -147,12 +204,9 @@ def with_own_id(history: WorkflowHistory) -> WorkflowHistory:
     return history
 
 
-async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
-    """Replay one history; the store supplies the pinned snapshots it names.
-
-    Raises :class:`SnapshotsMissing` before replaying when the store lacks them:
-    a replay without them would fail in a way that looks like a changed history.
-    """
+def check_snapshots(history: WorkflowHistory, store: Store) -> None:
+    """Raise :class:`SnapshotsMissing` when the store lacks a snapshot the history names: a
+    replay without them would fail in a way that looks like a changed history."""
     missing = [sha for sha in pinned_snapshots(history) if store.get(sha) is None]
     if missing:
         raise SnapshotsMissing(
@@ -160,6 +214,25 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
             f"({', '.join(sha[:12] for sha in missing)}); use the home whose store holds them "
             "(OMBUDS_HOME), or copy the files named <sha>.json into this store"
         )
+
+
+async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
+    """Replay one history; the store supplies the pinned snapshots it names.
+
+    Raises :class:`SnapshotsMissing` before replaying when the store lacks them.
+    """
+    check_snapshots(history, store)
+
+    async def one() -> AsyncIterator[WorkflowHistory]:
+        yield history
+
+    (report,) = [report async for report in replay_many(one(), store)]
+    return report
+
+
+async def replay_many(histories: AsyncIterator[WorkflowHistory], store: Store) -> AsyncIterator[ReplayReport]:
+    """Replay many histories with one replayer, a report for each as it is done (the caller
+    checks their snapshots first, :func:`check_snapshots`)."""
     capture.start()
     try:
         replayer = Replayer(
@@ -167,21 +240,31 @@ async def replay(history: WorkflowHistory, store: Store) -> ReplayReport:
             data_converter=pydantic_data_converter,
             workflow_runner=workflow_runner(store),
         )
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        rebuilt = capture.logs(history.workflow_id)
-        answers = {
-            update: answer if isinstance(answer, dict) and "refused" in answer else _as_json(answer)
-            for update, answer in capture.answers().items()
-        }
+        async with replayer.workflow_replay_iterator(histories) as results:
+            async for result in results:
+                history = result.history
+                rebuilt = capture.logs(history.workflow_id)
+                recorded = recorded_answers(history)
+                answers = {
+                    update: answer if isinstance(answer, dict) and "refused" in answer else _as_json(answer)
+                    for update, answer in capture.answers().items()
+                    if update in recorded
+                }
+                differing = inputs_differing(history, capture.activities(history.workflow_id))
+                if TAMPER_EVIDENT_RECORDS not in patches(history):
+                    # recorded before activity inputs were pinned: the code has worded some since
+                    differing = []
+                capture.forget(history.workflow_id, list(recorded))
+                failure = str(result.replay_failure) if result.replay_failure else None
+                yield ReplayReport(
+                    history.workflow_id,
+                    failure is None,
+                    failure,
+                    rebuilt,
+                    recorded_log(history),
+                    recorded,
+                    answers,
+                    differing if failure is None else [],
+                )
     finally:
         capture.stop()
-    failure = str(result.replay_failure) if result.replay_failure else None
-    return ReplayReport(
-        history.workflow_id,
-        failure is None,
-        failure,
-        rebuilt,
-        recorded_log(history),
-        recorded_answers(history),
-        answers,
-    )

@@ -24,7 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
 from ombuds.engine.policy.store import Store
-from ombuds.workflows import names, snapshots
+from ombuds.workflows import capture, names, snapshots
 
 #: Modules imported once, outside the sandbox: pure code, or the snapshot registry itself.
 PASSTHROUGH = ("ombuds", "cel", "pydantic", "pydantic_core", "annotated_types", "typing_extensions")
@@ -65,6 +65,7 @@ class _Loading(WorkflowInstance):
         self.store = store
         #: Activity type by the sequence number the workflow scheduled it with.
         self.activities: dict[int, str] = {}
+        self.workflow_id = ""
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         for sha, kind in self.named(act):
@@ -76,6 +77,13 @@ class _Loading(WorkflowInstance):
                 if command.HasField("schedule_activity"):
                     scheduled = command.schedule_activity
                     self.activities[scheduled.seq] = scheduled.activity_type
+                    if capture.active():  # replaying: what the code asks each activity to do
+                        capture.activity(
+                            self.workflow_id,
+                            scheduled.activity_id,
+                            scheduled.activity_type,
+                            [_json(p.data) for p in scheduled.arguments],
+                        )
         return completion
 
     def load(self, sha: str, kind: type[CompiledPolicy] | type[Instance]) -> None:
@@ -93,6 +101,7 @@ class _Loading(WorkflowInstance):
         for job in act.jobs:
             if job.HasField("initialize_workflow"):
                 start = job.initialize_workflow
+                self.workflow_id = start.workflow_id
                 if start.workflow_type == names.COMPLAINT_WORKFLOW and start.arguments:
                     data = _json(start.arguments[0].data)
                     if isinstance(data, dict):

@@ -229,6 +229,18 @@ class Settings(BaseSettings):
         None,
         description="The delivery ledger: a postgresql:// URL shared by every worker; else <home>/deliveries.sqlite.",
     )
+    archive: str | None = Field(
+        None,
+        description="Where closed complaints are archived: a folder, or s3://bucket/prefix (credentials, "
+        "region and endpoint from the AWS_* variables); else <home>/archive. See docs/records.md.",
+    )
+    archive_every_minutes: int = Field(
+        60,
+        ge=0,
+        le=24 * 60,
+        description="How often the Temporal schedule `ombuds-archive` archives the closed complaints "
+        "(0: no schedule; `ombuds archive run` by hand).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -17,11 +17,13 @@ from temporalio.worker import Worker
 from ombuds.activities.deliveries import open_ledger
 from ombuds.activities.outbox import Outbox
 from ombuds.engine.policy.store import Store
+from ombuds.workflows.archiving import ArchiveSweep
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 
 from . import identity, plugins
 from .activities import Activities
+from .archive_sweep import ArchiveActivities
 from .codec import Sealing
 from .customers import LedgerActivities
 from .keys import key_store
@@ -135,8 +137,13 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias],
-        activities=[*activities.all(), *publisher.all(), *ledger.all()],
+        workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias, ArchiveSweep],
+        activities=[
+            *activities.all(),
+            *publisher.all(),
+            *ledger.all(),
+            *ArchiveActivities(client, settings).all(),
+        ],
         workflow_runner=workflow_runner(store),
         **options,  # type: ignore[arg-type]
     )

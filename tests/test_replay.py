@@ -7,13 +7,16 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 
 from ombuds.engine.policy.store import Store
-from ombuds.engine.replay import recorded_log, replay, started_input
+from ombuds.engine.replay import recorded_log, replay, started_input, with_own_id
+from ombuds.workflows.core.state import chain_start
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 #: Oldest version first (v9 before v10).
@@ -239,3 +242,116 @@ def test_the_published_golden_took_its_change_and_publishes_and_resends() -> Non
     assert any(a.activity_type.name == "deliver" and b".email" in a.input.payloads[1].data for a in scheduled)
     log = recorded_log(history) or []
     assert [e.action for e in log].count("message bounced") == 1
+
+
+# --------------------------------------------------------------- consistent tamperings (issue 25)
+
+
+def _edit(name: str, change: Callable[[dict[str, Any]], None]) -> WorkflowHistory:
+    """A v11 golden history with ``change`` applied to its JSON events."""
+    data = json.loads((GOLDEN / "v11" / f"{name}.json").read_text("utf-8"))
+    change(data)
+    return with_own_id(WorkflowHistory.from_json(name, json.dumps(data)))
+
+
+def _payloads(data: dict[str, Any], attributes: str) -> list[dict[str, Any]]:
+    """Every payload of the events with these attributes (as JSON values to edit in place)."""
+    found = []
+    for event in data["events"]:
+        holder = event.get(attributes)
+        if holder is None:
+            continue
+        stack: list[Any] = [holder]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if "data" in item and "metadata" in item:
+                    found.append(item)
+                else:
+                    stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return found
+
+
+def _rewrite(payload: dict[str, Any], change: Callable[[str], str]) -> None:
+    payload["data"] = base64.b64encode(change(base64.b64decode(payload["data"]).decode()).encode()).decode()
+
+
+async def test_a_v11_history_pins_its_activity_inputs_and_chains_its_log() -> None:
+    report = await replay(with_own_id(load(GOLDEN / "v11" / "financial-full-path.json")), STORE)
+    assert report.ok and not report.inputs_differing
+    log = report.recorded or []
+    registered = log[0]
+    assert registered.action == "registered" and len(registered.detail["complaint_sha256"]) == 64
+    previous = chain_start(registered.policy_sha, registered.detail["complaint_sha256"])
+    for entry in log:
+        assert entry.chain == entry.chained(previous).chain
+        previous = entry.chain or ""
+
+
+@pytest.mark.parametrize(
+    ("what", "attributes", "old", "new"),
+    [
+        # a message's recipient changed in the send the history records
+        ("recipient", "activityTaskScheduledEventAttributes", '"to":"customer"', '"to":"staff"'),
+        # a ledger reservation's amount changed in the activity input
+        ("ledger amount", "activityTaskScheduledEventAttributes", '"amount":"900"', '"amount":"90"'),
+        # a template swapped for another in the send
+        ("template", "activityTaskScheduledEventAttributes", '"template":"closed"', '"template":"survey"'),
+    ],
+)
+async def test_a_changed_activity_input_is_reported(what: str, attributes: str, old: str, new: str) -> None:
+    def change(data: dict[str, Any]) -> None:
+        hits = 0
+        for payload in _payloads(data, attributes):
+            text = base64.b64decode(payload["data"]).decode()
+            if old in text:
+                _rewrite(payload, lambda t: t.replace(old, new))
+                hits += 1
+        assert hits, what
+
+    report = await replay(_edit("financial-full-path", change), STORE)
+    assert report.deterministic and report.inputs_differing, what
+    assert not report.ok
+
+
+async def test_an_amount_changed_in_the_update_and_the_recorded_log_alike_is_reported() -> None:
+    """The amount of the second proposal, changed where staff gave it and where the log recorded
+    it (and in the answer): replay rebuilds the same log, but the ledger reservation the code now
+    asks for is not the one the history made."""
+
+    def change(data: dict[str, Any]) -> None:
+        for attributes in (
+            "workflowExecutionUpdateAcceptedEventAttributes",
+            "workflowExecutionUpdateCompletedEventAttributes",
+            "workflowExecutionCompletedEventAttributes",
+        ):
+            for payload in _payloads(data, attributes):
+                _rewrite(
+                    payload,
+                    lambda t: t.replace('"900"', '"9000"'),
+                )
+
+    report = await replay(_edit("financial-full-path", change), STORE)
+    assert report.inputs_differing and any("ledger_reserve" in i for i in report.inputs_differing)
+    assert not report.ok
+
+
+async def test_an_approver_renamed_in_the_update_and_the_log_breaks_the_chain() -> None:
+    def change(data: dict[str, Any]) -> None:
+        for attributes in (
+            "workflowExecutionUpdateAcceptedEventAttributes",
+            "workflowExecutionUpdateCompletedEventAttributes",
+            "workflowExecutionCompletedEventAttributes",
+        ):
+            for payload in _payloads(data, attributes):
+                _rewrite(
+                    payload, lambda t: t.replace('"bob"', '"carol"').replace("staff:bob@", "staff:carol@")
+                )
+
+    report = await replay(_edit("financial-full-path", change), STORE)
+    # the rebuilt entries name carol too, but their chain links are not the recorded ones
+    rebuilt = {e.seq: e for e in report.rebuilt}
+    assert any("carol" in e.actor for e in rebuilt.values())
+    assert report.logs_match is False and not report.ok

@@ -65,3 +65,9 @@ def ledger_id(customer_key: str) -> str:
 def alias_id(identifier_key: str) -> str:
     """The workflow id of one identifier of a customer."""
     return f"alias-{identifier_key}"
+
+
+#: The workflow the Temporal schedule ``ombuds-archive`` starts: archive the closed complaints.
+ARCHIVE_WORKFLOW = "ArchiveSweep"
+ARCHIVE_SCHEDULE = "ombuds-archive"
+ARCHIVE_SWEEP = "archive_sweep"

@@ -64,6 +64,7 @@ def compile_validated(validated: Validated) -> CompiledPolicy:
         templates=_templates(validated.templates),
         sources=_sources(validated.document),
         conditions=_conditions(validated.document),
+        source={Path(validated.document.file).name: validated.document.text},
     )
     sha = hashlib.sha256(compiled.canonical_json().encode()).hexdigest()
     return compiled.model_copy(update={"sha256": sha})

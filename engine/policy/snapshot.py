@@ -50,6 +50,11 @@ class CompiledPolicy(BaseModel):
     templates: dict[str, dict[str, CompiledTemplate]]
     sources: dict[str, SourceRef] = Field(description="Rule path (e.g. escalation[2]) → file and line.")
     conditions: dict[str, str] = Field(description="Rule path of every CEL condition → its source.")
+    source: dict[str, str] = Field(
+        default_factory=dict,
+        description="The policy file's name → its exact text, as it was compiled (what each rule's "
+        "file:line points at, years later).",
+    )
     sha256: str = ""
 
     @property

@@ -9,6 +9,8 @@ any I/O: case time ``now`` is passed in as integer UTC seconds.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +23,8 @@ from ombuds.engine.policy.rules import default_calendar
 from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
 
 from .events import SYSTEM, Actor, Answer
-from .state import CapCheck, CaseState, ConditionError, LogEntry, Send
+from .patches import TAMPER_EVIDENT_RECORDS
+from .state import CapCheck, CaseState, ConditionError, LogEntry, Send, chain_start
 
 #: Distinct condition errors kept per case (a broken condition repeats the same one).
 MAX_CONDITION_ERRORS = 20
@@ -183,8 +186,20 @@ class Case(ABC):
             detail={k: v for k, v in detail.items() if v is not None},
             policy_sha=self.compiled.sha256,
         )
+        if self.patched(TAMPER_EVIDENT_RECORDS):
+            log = self.state.log
+            entry = entry.chained(
+                log[-1].chain or "" if log else chain_start(entry.policy_sha, self.complaint_sha256())
+            )
         self.state.log.append(entry)
         return entry
+
+    def complaint_sha256(self) -> str:
+        """The digest of the complaint as received: it survives the erasure of what it digests."""
+        body = json.dumps(
+            self.complaint.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
 
     def text(self, value: str | dict[str, str] | None) -> str:
         """A title of the policy in its default locale (a title may be one text per locale)."""

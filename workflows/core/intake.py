@@ -11,13 +11,22 @@ from . import callbacks, classification, escalation, notifications, stages
 from .case import Case, answer, event_first
 from .clocks import deadlines, running
 from .events import SYSTEM, Acknowledge, Actor, Answer, CustomerMessage
-from .patches import CASES_KEEP_MOVING
+from .patches import CASES_KEEP_MOVING, TAMPER_EVIDENT_RECORDS
 
 
 def start(case: Case, now: int) -> None:
     """Register the complaint, then refuse it, or accept it: classify, arm clocks, first messages."""
     policy = case.policy
-    case.log(now, "intake", "policy", "registered", policy=policy.policy.id, version=policy.policy.version)
+    digest = case.complaint_sha256() if case.patched(TAMPER_EVIDENT_RECORDS) else None
+    case.log(
+        now,
+        "intake",
+        "policy",
+        "registered",
+        policy=policy.policy.id,
+        version=policy.policy.version,
+        complaint_sha256=digest,
+    )
     # the clocks count from receipt, also for a complaint entered late (``cases-keep-moving``);
     # what fell due before it was entered is handled at the first tick, in order
     received = min(case.state.received, now) if case.patched(CASES_KEEP_MOVING) else now

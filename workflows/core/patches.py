@@ -50,6 +50,10 @@ STAFF_WORK_THROUGH_THE_API = "staff-work-through-the-api"
 #: input names event types), and a message's later delivery status (a bounce, a provider's
 #: failure) is logged and sends the message on the policy's next channel.
 CASES_REACH_HELPDESKS = "cases-reach-helpdesks"
+#: Records an auditor can trust (issue 25): each decision-log entry commits to the one before it,
+#: the first to the policy sha and the complaint's digest (logged at registration), so that the
+#: log's last digest stands for all of it; replay holds every activity input to what the code asks.
+TAMPER_EVIDENT_RECORDS = "tamper-evident-records"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -62,4 +66,5 @@ PATCHES = (
     DEADLINES_AS_REGIMES_COUNT,
     STAFF_WORK_THROUGH_THE_API,
     CASES_REACH_HELPDESKS,
+    TAMPER_EVIDENT_RECORDS,
 )

@@ -6,6 +6,8 @@ a default, never renamed or removed without a decoder for the old form.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -108,6 +110,26 @@ class LogEntry(Payload):
     action: str
     detail: dict[str, Any] = Field(default_factory=dict)
     policy_sha: str
+    chain: str | None = Field(
+        None,
+        description="sha256 of the entry before's chain and this entry: the last one stands for the "
+        "whole log (tamper-evident-records).",
+    )
+
+    def chained(self, previous: str) -> LogEntry:
+        """This entry with its link in the chain after ``previous``."""
+        body = json.dumps(
+            self.model_dump(mode="json", exclude={"chain"}),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return self.model_copy(update={"chain": hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()})
+
+
+def chain_start(policy_sha: str, complaint_sha256: str) -> str:
+    """Where a case's decision-log chain starts: its policy and its complaint as received."""
+    return hashlib.sha256(f"ombuds-log/1\n{policy_sha}\n{complaint_sha256}".encode()).hexdigest()
 
 
 class ConditionError(Payload):
