@@ -436,7 +436,7 @@ def _pinned_text(s: Settings, report: Any) -> None:
     """Where the rules' file:line point: the pinned text, and a warning when the file differs now."""
     from ombuds.engine.policy.store import Store, StoreError
 
-    from .policy_cli import drift
+    from .snapshot_cli import drift
 
     for sha in sorted({e.policy_sha for e in report.rebuilt}):
         try:

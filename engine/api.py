@@ -262,6 +262,7 @@ def create_app(
         shown: dict[str, Any] = status_now(store, view).model_dump(mode="json")
         if who.kind != "staff":  # an integration works the case; who complained is staff's to read
             shown["customer"] = None
+            shown["texts"] = {}
         handle = (await client()).get_workflow_handle(complaint_id)
         shown["log"] = await handle.query(names.LOG_QUERY)
         shown["delayed_messages"] = await delayed_messages(handle)

@@ -337,7 +337,7 @@ from .records_cli import register as _register_records_commands  # noqa: E402
 _register_records_commands(app)
 
 
-from .policy_cli import register as _register_policy_commands  # noqa: E402
+from .snapshot_cli import register as _register_policy_commands  # noqa: E402
 
 _register_policy_commands(app)
 

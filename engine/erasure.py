@@ -164,10 +164,7 @@ class Records:
         try:
             log = await handle.query(names.LOG_QUERY)
         except (RPCError, TemporalError):
-            return Refusal(
-                complaint_id,
-                "its record cannot be read from Temporal now: its closing date cannot be checked",
-            )
+            return self._archived(complaint_id, now)
         ended = [e for e in log if e.get("action") in ("closed", "refused", "withdrawn")]
         if not ended:
             return Refusal(
@@ -191,6 +188,30 @@ class Records:
                 complaint_id,
                 f"the complaint ended on {closed.date().isoformat()} and its records are kept {years} years",
                 f"records.retention_years ({last.get('source') or 'the policy'})",
+                until.date().isoformat(),
+            )
+        return None
+
+    def _archived(self, complaint_id: str, now: dt.datetime) -> Refusal | None:
+        """The retention of a complaint Temporal no longer has, from its archived manifest."""
+        from .archive import ArchiveError, open_archive
+
+        try:
+            manifest = open_archive(self.settings).manifests().get(complaint_id)
+        except (ArchiveError, ValueError):
+            manifest = None
+        if manifest is None:
+            return Refusal(
+                complaint_id,
+                "its record cannot be read from Temporal or the archive now: its closing date cannot be checked",
+            )
+        until = dt.datetime.fromisoformat(manifest.keep_until)
+        if now < until:
+            return Refusal(
+                complaint_id,
+                f"the complaint ended on {manifest.closed_at[:10]} and its records are kept "
+                f"{manifest.retention_years} years (archived)",
+                f"records.retention_years (policy {manifest.policy_id} {manifest.policy_version})",
                 until.date().isoformat(),
             )
         return None

@@ -455,16 +455,24 @@ def event_app() -> typer.Typer:
 # ------------------------------------------------------------------------------------ output
 
 
-def details(detail: dict[str, Any]) -> str:
-    """A log entry's details on one line (the hand-off summary is left to --format json)."""
-    shown = ", ".join(f"{k}={v}" for k, v in detail.items() if k != "handoff")
+def details(detail: dict[str, Any], texts: dict[str, str] | None = None) -> str:
+    """A log entry's details on one line (the hand-off summary is left to --format json); a text
+    the log refers to by sha256 is shown from ``texts`` when they have it."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, dict) and isinstance(v.get("sha256"), str):
+            known = (texts or {}).get(v["sha256"])
+            return repr(known) if known is not None else f"<text sha256 {v['sha256'][:12]}>"
+        return v
+
+    shown = ", ".join(f"{k}={value(v)}" for k, v in detail.items() if k != "handoff")
     return f"  {shown[:160]}…" if len(shown) > 160 else f"  {shown}" if shown else ""
 
 
-def log_line(entry: Any) -> str:
+def log_line(entry: Any, texts: dict[str, str] | None = None) -> str:
     return (
         f"{entry.seq:>3} {entry.at} {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor} [{entry.trigger}]"
-        + details(entry.detail)
+        + details(entry.detail, texts)
     )
 
 
@@ -533,8 +541,10 @@ def status_lines(view: Any, log: list[Any], delayed: list[dict[str, Any]]) -> li
             f"{failed.error} (first at {failed.first_at})"
         )
     if log:
-        lines.append("decision log:")
-        lines.extend("  " + log_line(entry) for entry in log)
+        lines.append(
+            f"decision log (rules' lines in the pinned text: ombuds policy show {view.policy_sha[:12]}):"
+        )
+        lines.extend("  " + log_line(entry, view.texts) for entry in log)
     return lines
 
 

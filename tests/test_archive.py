@@ -250,6 +250,12 @@ async def test_retention_reduces_an_expired_case_keeps_a_held_one_and_shows_the_
         assert manifest["retention_years"] == 5  # the financial policy's records.retention_years
         later = f"{int(manifest['keep_until'][:4]) + 1}-01-01"
 
+        # Temporal no longer has Bob's complaint: his erasure is checked against the archive
+        await delete_from_temporal(site, ids[1])
+        refused = await cli(site, home, "erase", "email:bob@example.org", "--reason", "asked by letter")
+        assert refused.returncode == 1
+        assert "(archived)" in refused.stderr and manifest["keep_until"][:10] in refused.stderr
+
         # a year after their retention ended (simulated): Bob's case reduced, Ana's kept (held)
         ran = await cli(site, home, "archive", "run", "--as-of", later)
         assert ran.returncode == 0, ran.stderr

@@ -32,7 +32,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 #: history took (its markers), so the older ones show the behaviour before a change.
 SCENARIOS: dict[str, Callable[[Any], Awaitable[None]]] = {
     f"{version}/{name}": scenario
-    for version in ("v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11")
+    for version in ("v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12")
     for name, scenario in (
         ("financial-full-path", record.financial_full_path),
         ("financial-refused", record.refused),

@@ -355,3 +355,19 @@ async def test_an_approver_renamed_in_the_update_and_the_log_breaks_the_chain() 
     rebuilt = {e.seq: e for e in report.rebuilt}
     assert any("carol" in e.actor for e in rebuilt.values())
     assert report.logs_match is False and not report.ok
+
+
+async def test_a_v12_log_refers_to_free_texts_by_their_digest() -> None:
+    """`personal-data-by-reference`: what the customer and staff wrote is in the log as a field
+    name and a sha256 only, so the log can be kept and checked after an erasure."""
+    history = with_own_id(load(GOLDEN / "v12" / "financial-full-path.json"))
+    log = recorded_log(history) or []
+    written = json.dumps([e.detail for e in log])
+    for text in ("here", "unhappy with progress", "fee rule"):
+        assert f'"{text}"' not in written, text
+    recorded = next(e for e in log if e.action == "customer message recorded")
+    assert recorded.detail["text"] == {"field": "text", "sha256": hashlib.sha256(b"here").hexdigest()}
+    resolved = next(e for e in log if e.action == "resolved")
+    assert resolved.detail["root_cause"]["sha256"] == hashlib.sha256(b"fee rule").hexdigest()
+    report = await replay(history, STORE)
+    assert report.ok and not report.inputs_differing

@@ -56,22 +56,26 @@ def _with_key_patterns(schema: Any) -> Any:
     return out
 
 
+#: The formats the schema checks, the same wherever it runs: jsonschema checks ``date-time`` only
+#: when an optional package is installed, so instants are left to the models, whose message
+#: says what is wrong ("has no UTC offset").
+FORMATS = jsonschema.FormatChecker(formats=("date",))
+
+
 @lru_cache(maxsize=4)
 def validator(kind: str) -> jsonschema.Draft202012Validator:
     try:
         schema = checked_in(kind)
     except (FileNotFoundError, ModuleNotFoundError):
         schema = generated(kind)
-    return jsonschema.Draft202012Validator(
-        _inline_refs(_with_key_patterns(schema)), format_checker=jsonschema.FormatChecker()
-    )
+    return jsonschema.Draft202012Validator(_inline_refs(_with_key_patterns(schema)), format_checker=FORMATS)
 
 
 @lru_cache(maxsize=4)
 def quick_check(kind: str) -> Check | None:
     """The yes/no check compiled from the same schema, or None when the schema is beyond it."""
     full = validator(kind)
-    checker = full.format_checker or jsonschema.FormatChecker()
+    checker = full.format_checker or FORMATS
     try:
         return compile_check(full.schema, checker.conforms)
     except Unsupported:

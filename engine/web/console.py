@@ -356,7 +356,7 @@ def routes(app: FastAPI, desk: Desk) -> None:
             level_known=policy is None or any(lv.id == signed.who.level for lv in policy.authority),
             log=list(reversed(view.get("log", []))),
             utc=_utc,
-            detail=_detail,
+            detail=lambda d: _detail(d, view.get("texts") or {}),
             **_chrome(desk, signed, language),
         )
 
@@ -763,7 +763,13 @@ def _answered(request: Request, t: dict[str, str], view: dict[str, Any], words: 
     return t["done"].format(kind=kind_text, status=status.replace("_", " ")), ""
 
 
-def _detail(detail: dict[str, Any]) -> str:
-    """A log entry's detail on one line (its scalar values, shortened)."""
-    said = "; ".join(f"{k}: {v}" for k, v in detail.items() if isinstance(v, str | int | float | bool))
+def _detail(detail: dict[str, Any], texts: dict[str, str]) -> str:
+    """A log entry's detail on one line (its scalar values and the texts it refers to, shortened)."""
+    values = {
+        k: texts.get(v["sha256"], "[erased]")
+        if isinstance(v, dict) and isinstance(v.get("sha256"), str)
+        else v
+        for k, v in detail.items()
+    }
+    said = "; ".join(f"{k}: {v}" for k, v in values.items() if isinstance(v, str | int | float | bool))
     return said if len(said) <= 200 else said[:199] + "…"

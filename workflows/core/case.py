@@ -23,8 +23,8 @@ from ombuds.engine.policy.rules import default_calendar
 from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
 
 from .events import SYSTEM, Actor, Answer
-from .patches import TAMPER_EVIDENT_RECORDS
-from .state import CapCheck, CaseState, ConditionError, LogEntry, Send, chain_start
+from .patches import PERSONAL_DATA_BY_REFERENCE, TAMPER_EVIDENT_RECORDS
+from .state import CapCheck, CaseState, ConditionError, LogEntry, Send, by_reference, chain_start
 
 #: Distinct condition errors kept per case (a broken condition repeats the same one).
 MAX_CONDITION_ERRORS = 20
@@ -183,7 +183,7 @@ class Case(ABC):
             source=self.source(rule),
             actor=actor.describe(),
             action=action,
-            detail={k: v for k, v in detail.items() if v is not None},
+            detail=self.detail_to_log({k: v for k, v in detail.items() if v is not None}, actor),
             policy_sha=self.compiled.sha256,
         )
         if self.patched(TAMPER_EVIDENT_RECORDS):
@@ -193,6 +193,19 @@ class Case(ABC):
             )
         self.state.log.append(entry)
         return entry
+
+    def detail_to_log(self, detail: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """A decision's detail as the log keeps it: free texts by reference (from
+        ``personal-data-by-reference`` on), so that the log holds no personal data."""
+        if not detail or not self.patched(PERSONAL_DATA_BY_REFERENCE):
+            return detail
+        return by_reference(detail, actor.kind == "customer", self.state.texts)
+
+    def logged_text(self, value: Any) -> str | None:
+        """A text of a decision's detail: as logged, or the one a reference names."""
+        if isinstance(value, dict) and isinstance(value.get("sha256"), str):
+            return self.state.texts.get(value["sha256"])
+        return value if isinstance(value, str) else None
 
     def complaint_sha256(self) -> str:
         """The digest of the complaint as received: it survives the erasure of what it digests."""

@@ -54,6 +54,11 @@ CASES_REACH_HELPDESKS = "cases-reach-helpdesks"
 #: the first to the policy sha and the complaint's digest (logged at registration), so that the
 #: log's last digest stands for all of it; replay holds every activity input to what the code asks.
 TAMPER_EVIDENT_RECORDS = "tamper-evident-records"
+#: Personal data out of the decision log (issue 24): a free text in a decision's detail (what the
+#: customer or staff wrote to or about the customer, and a reason the customer gave) is logged as
+#: a reference, its field and sha256, so the log can be kept and verified after an erasure; the
+#: text itself stays in the case's state (sealed with the customer's key) for staff to read.
+PERSONAL_DATA_BY_REFERENCE = "personal-data-by-reference"
 #: Every change id, oldest first.
 PATCHES = (
     EXTENSION_KEEPS_PAUSED_TIME,
@@ -67,4 +72,5 @@ PATCHES = (
     STAFF_WORK_THROUGH_THE_API,
     CASES_REACH_HELPDESKS,
     TAMPER_EVIDENT_RECORDS,
+    PERSONAL_DATA_BY_REFERENCE,
 )

@@ -127,6 +127,24 @@ class LogEntry(Payload):
         return self.model_copy(update={"chain": hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()})
 
 
+#: Decision details that are free text about the customer, whoever wrote them.
+LOG_TEXTS = frozenset({"text", "question", "root_cause", "resolution", "summary", "comment", "handoff"})
+
+
+def by_reference(detail: dict[str, Any], by_customer: bool, texts: dict[str, str]) -> dict[str, Any]:
+    """The detail with each free text (and a reason the customer gave) replaced by a reference
+    to it, ``{"field", "sha256"}``; the texts go to ``texts`` by their sha256."""
+    out: dict[str, Any] = {}
+    for key, value in detail.items():
+        if isinstance(value, str) and value and (key in LOG_TEXTS or (key == "reason" and by_customer)):
+            digest = hashlib.sha256(value.encode()).hexdigest()
+            texts[digest] = value
+            out[key] = {"field": key, "sha256": digest}
+        else:
+            out[key] = value
+    return out
+
+
 def chain_start(policy_sha: str, complaint_sha256: str) -> str:
     """Where a case's decision-log chain starts: its policy and its complaint as received."""
     return hashlib.sha256(f"ombuds-log/1\n{policy_sha}\n{complaint_sha256}".encode()).hexdigest()
@@ -185,6 +203,10 @@ class CaseState(Payload):
     case_now: int | None = Field(None, description="Case time when the run continued as new.")
     seq: int = 0
     log: list[LogEntry] = Field(default_factory=list)
+    texts: dict[str, str] = Field(
+        default_factory=dict,
+        description="The free texts the log refers to, by sha256 (personal-data-by-reference).",
+    )
     condition_errors: list[ConditionError] = Field(
         default_factory=list, description="Conditions that failed to evaluate (counted as false)."
     )

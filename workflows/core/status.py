@@ -75,6 +75,10 @@ class StatusView(Payload):
         None, description="Who complained: name and contacts, for staff (sealed in every history)."
     )
     customer_timezone: str | None = Field(None, description="The customer's timezone, when they gave one.")
+    texts: dict[str, str] = Field(
+        default_factory=dict,
+        description="The free texts the decision log refers to by sha256, for staff (sealed in every history).",
+    )
     told: dict[str, Any] = Field(
         default_factory=dict,
         description="The deadlines as the customer's messages tell them (`deadlines`: each still to come, "
@@ -189,6 +193,7 @@ def status_view(core: Interpreter, now: int, real_time: bool = False) -> StatusV
             "contacts": core.complaint.customer.contacts.model_dump(exclude_none=True),
         },
         customer_timezone=core.complaint.customer.timezone,
+        texts=dict(s.texts),
         told=told_customer(core, now),
     )
 
