@@ -61,6 +61,10 @@ PERSONAL = frozenset(
 #: Fields of a ``customer`` that name them (their locale, region and timezone decide how a case
 #: is counted and worded, and stay).
 IDENTIFYING = frozenset({"id", "name", "contacts", "account_number"})
+#: A customer's identifiers as a complaint hands them to its ledger (``ledger_register``,
+#: ``ledger_reserve``): the identifying ones are sealed with the customer's key too.
+LEDGER_IDENTIFIERS = frozenset({"id", "email", "phone", "account", "region", "policy"})
+LEDGER_IDENTIFYING = frozenset({"id", "email", "phone", "account"})
 SEALED = "$sealed"
 #: What an erased text opens as.
 ERASED = "[erased]"
@@ -110,6 +114,11 @@ class Sealing(PayloadCodec, WithSerializationContext):
             return _envelope(data_key.kid, _seal(data_key.key, _dumps(v), kid), v)
 
         def walk(item: Any) -> Any:
+            if _ledger_identifiers(item):
+                return {
+                    k: seal(v) if k in LEDGER_IDENTIFYING and v not in (None, "") else v
+                    for k, v in item.items()
+                }
             if isinstance(item, dict):
                 return {
                     k: seal(v)
@@ -221,7 +230,18 @@ def _customer(customer: dict[str, Any], seal: Any) -> dict[str, Any]:
     }
 
 
+def _ledger_identifiers(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and "policy" in value
+        and set(value) <= LEDGER_IDENTIFIERS
+        and any(value.get(k) for k in LEDGER_IDENTIFYING)
+    )
+
+
 def _has_personal(value: Any) -> bool:
+    if _ledger_identifiers(value):
+        return True
     if isinstance(value, dict):
         return any(
             (k in PERSONAL and v not in (None, "", [], {})) or k == "customer" or _has_personal(v)

@@ -27,6 +27,7 @@ from ombuds.engine.policy.store import Store
 from ombuds.engine.policy.validate import Validated, across_policies, validate_file
 from ombuds.workflows import names, search
 from ombuds.workflows.core import Interpreter, NeedsLongerCalendar, StatusView
+from ombuds.workflows.core.state import complaint_digest
 from ombuds.workflows.model import ComplaintInput
 
 from .codec import opened
@@ -210,6 +211,7 @@ class Intake:
             complaint=complaint,
             policy_sha=policy.sha256,
             calendar_sha=calendar_sha,
+            complaint_sha256=complaint_digest(complaint),
             search_attributes=search_attributes,
             simulated=simulated,
             publish=subscribed(self.settings.webhooks),

@@ -18,9 +18,11 @@ from ombuds.workflows import capture, names
 from ombuds.workflows.complaint import ComplaintWorkflow
 from ombuds.workflows.core import LogEntry
 from ombuds.workflows.core.patches import TAMPER_EVIDENT_RECORDS
+from ombuds.workflows.core.state import REFERENCE, chain_start
 from ombuds.workflows.ledger import CustomerAlias, CustomerLedger
 from ombuds.workflows.model import CaseResult, ComplaintInput
 
+from .codec import ERASED, ERASED_AS
 from .runner import workflow_runner
 
 
@@ -37,12 +39,25 @@ class ReplayReport:
     #: The activities whose input, as the history records it, is not what the code asks of them
     #: (``<activity id> <type>``: a changed recipient, amount, template or key).
     inputs_differing: list[str] = field(default_factory=list)
+    #: The texts the rebuilt log refers to by sha256 (an erased customer's open as placeholders).
+    rebuilt_texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def logs_match(self) -> bool | None:
         if self.recorded is None:
             return None
-        return [e.model_dump() for e in self.rebuilt] == [e.model_dump() for e in self.recorded]
+        rebuilt = [e.model_dump() for e in self.rebuilt]
+        recorded = [e.model_dump() for e in self.recorded]
+        if rebuilt == recorded:
+            return True
+        erased = {digest for digest, text in self.rebuilt_texts.items() if _erased(text)}
+        if not erased or len(rebuilt) != len(recorded):
+            return False
+        # an erased customer's texts are unreadable: their digests (and so the chain's links) are
+        # not derived again; every other part of every decision is, and the recorded chain holds
+        return all(map(_same_but_erased, rebuilt, recorded, [erased] * len(rebuilt))) and chain_holds(
+            self.recorded
+        )
 
     @property
     def answers_match(self) -> bool | None:
@@ -125,7 +140,10 @@ def inputs_differing(history: WorkflowHistory, rebuilt: dict[str, tuple[str, lis
 
 def _same(recorded: Any, rebuilt: Any) -> bool:
     """Equal, but for fields the code now writes with an empty default that an older history
-    does not have (a field added since: ``custom: {}``)."""
+    does not have (a field added since: ``custom: {}``), and for personal data erased since
+    (unreadable in the history, it cannot be compared)."""
+    if _erased(recorded):
+        return True
     if isinstance(recorded, dict) and isinstance(rebuilt, dict):
         if any(key not in rebuilt for key in recorded):
             return False
@@ -138,6 +156,37 @@ def _same(recorded: Any, rebuilt: Any) -> bool:
             _same(a, b) for a, b in zip(recorded, rebuilt, strict=True)
         )
     return bool(recorded == rebuilt)
+
+
+def _same_but_erased(rebuilt: dict[str, Any], recorded: dict[str, Any], erased: set[str]) -> bool:
+    gone = {k for k, v in rebuilt["detail"].items() if k.endswith(REFERENCE) and v in erased}
+
+    def kept(entry: dict[str, Any]) -> dict[str, Any]:
+        detail = {k: v for k, v in entry["detail"].items() if k not in gone}
+        return {**entry, "chain": None, "detail": detail}
+
+    return kept(rebuilt) == kept(recorded)
+
+
+def chain_holds(log: list[LogEntry]) -> bool:
+    """Whether every entry of a recorded log links to the one before (from its policy and the
+    complaint's digest at registration); a log from before the chain holds trivially."""
+    if not log or log[0].chain is None:
+        return True
+    digest = str(log[0].detail.get("complaint_sha256", ""))
+    previous = chain_start(log[0].policy_sha, digest)
+    for entry in log:
+        if entry.chained(previous).chain != entry.chain:
+            return False
+        previous = entry.chain or ""
+    return True
+
+
+def _erased(value: Any) -> bool:
+    """Whether a value is what an erased customer's sealed field opens as."""
+    return isinstance(value, str) and (
+        value in ERASED_AS.values() or value.startswith(ERASED) or (value != "" and ERASED.startswith(value))
+    )
 
 
 def _as_json(value: Any) -> Any:
@@ -254,6 +303,7 @@ async def replay_many(histories: AsyncIterator[WorkflowHistory], store: Store) -
                 if TAMPER_EVIDENT_RECORDS not in patches(history):
                     # recorded before activity inputs were pinned: the code has worded some since
                     differing = []
+                texts = capture.texts(history.workflow_id)
                 capture.forget(history.workflow_id, list(recorded))
                 failure = str(result.replay_failure) if result.replay_failure else None
                 yield ReplayReport(
@@ -265,6 +315,7 @@ async def replay_many(histories: AsyncIterator[WorkflowHistory], store: Store) -
                     recorded,
                     answers,
                     differing if failure is None else [],
+                    texts,
                 )
     finally:
         capture.stop()

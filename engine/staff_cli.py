@@ -459,13 +459,13 @@ def details(detail: dict[str, Any], texts: dict[str, str] | None = None) -> str:
     """A log entry's details on one line (the hand-off summary is left to --format json); a text
     the log refers to by sha256 is shown from ``texts`` when they have it."""
 
-    def value(v: Any) -> Any:
-        if isinstance(v, dict) and isinstance(v.get("sha256"), str):
-            known = (texts or {}).get(v["sha256"])
-            return repr(known) if known is not None else f"<text sha256 {v['sha256'][:12]}>"
-        return v
+    def said(k: str, v: Any) -> str:
+        if k.endswith("_sha256") and isinstance(v, str) and k != "complaint_sha256":
+            known = (texts or {}).get(v)
+            return f"{k.removesuffix('_sha256')}={known!r}" if known is not None else f"{k}={v[:12]}"
+        return f"{k}={v}"
 
-    shown = ", ".join(f"{k}={value(v)}" for k, v in detail.items() if k != "handoff")
+    shown = ", ".join(said(k, v) for k, v in detail.items() if k not in ("handoff", "handoff_sha256"))
     return f"  {shown[:160]}…" if len(shown) > 160 else f"  {shown}" if shown else ""
 
 

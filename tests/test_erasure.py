@@ -5,6 +5,7 @@ replays to the same decisions."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import mailbox
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from ombuds.engine.codec import opened
 
 from .test_api import complaint
 from .web_support import Web, web
@@ -37,6 +40,22 @@ async def cli(site: Web, home: Path, token: str, *args: str) -> subprocess.Compl
     return await asyncio.to_thread(
         subprocess.run, [OMBUDS, *args], capture_output=True, text=True, env=env, timeout=120
     )
+
+
+def payload_texts(node: Any) -> str:
+    """Every payload of an exported history, decoded, as one text."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "data" in item and "metadata" in item:
+                found.append(base64.b64decode(item["data"]).decode("utf-8", "replace"))
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return "\n".join(found)
 
 
 async def until(check: Any, what: str) -> Any:
@@ -161,6 +180,15 @@ async def test_erasure_waits_for_retention_and_holds_then_leaves_nothing_readabl
         replayed = await cli(site, home, admin, "replay", ana)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         assert "deterministic" in replayed.stdout
+        # opened with every key this home has: nothing of hers is readable in her history any more,
+        # the identifiers her complaint gave its ledger included
+        raw = await site.client.get_workflow_handle(ana).fetch_history()
+        readable = payload_texts(
+            json.loads((await opened(raw, site.client.data_converter.payload_codec)).to_json())
+        )
+        for hers in ("Ana Novak", "ana@example.org", "99887766", "+442079460000", "7946 0000"):
+            assert hers not in readable, hers
+        assert '"registered"' in readable and "erased@erased.invalid" in readable
     assert dt.date.today().year >= 2026
 
 

@@ -114,7 +114,7 @@ async def test_a_reply_resumes_the_case_and_what_cannot_be_matched_is_kept(tmp_p
         resumed = [c for c in view["clocks"] if c["id"] in {p["id"] for p in paused}]
         assert all(c["status"] == "running" for c in resumed), resumed
         (taken,) = [e for e in view["log"] if e["action"] == "customer message recorded"]
-        assert taken["detail"]["text"] == (
+        assert view["texts"][taken["detail"]["text_sha256"]] == (
             "It was my current account, ending 1234.\n\n"
             "Attachments: statement.pdf (18 bytes), .._.._etc_passwd (1 bytes)"
         )

@@ -286,7 +286,11 @@ async def test_every_message_reads_plainly_in_the_readers_language(
         assert re.search(MONEY[locale], customer), "amounts are written with their currency"
     if path is full_path:
         resolution = next(b for send, _, b in messages if send.template in ("resolved", "final-response"))
-        said = next(str(e.detail["text"]) for e in case.case.state.log if e.action == "resolved")
+        said = next(
+            str(case.case.logged_text(e.detail, "text"))
+            for e in case.case.state.log
+            if e.action == "resolved"
+        )
         assert said in resolution, "the resolution says what was done"
 
 

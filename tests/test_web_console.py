@@ -259,3 +259,34 @@ async def test_the_console_speaks_german(tmp_path: Path) -> None:
         )
         await expect(page.locator("table.log")).to_contain_text("financial-services.yaml:")
         await shot(page, "console-case-german")
+
+
+async def test_a_rule_line_in_the_log_opens_the_pinned_policy_text(tmp_path: Path) -> None:
+    """The policy line of a decision leads to the text the case pinned, that line marked; the
+    texts the log refers to by sha256 are shown from the case."""
+    async with web(tmp_path) as w, browser() as chromium:
+        alice = w.token("alice", "agent")
+        async with httpx.AsyncClient(base_url=w.url, timeout=60) as http:
+            cid = await started(http, bearer(alice))
+            said = await http.post(
+                f"/complaints/{cid}/events/agent_reply",
+                json={"text": "We are checking the fee with the branch."},
+                headers=bearer(alice),
+            )
+            assert said.status_code == 200, said.text
+        page = await signed_in(await chromium.new_context(), w.url, alice)
+        await page.goto(f"{w.url}/console/cases/{cid}?lang=en")
+        log = page.locator("table.log")
+        await expect(log).to_contain_text("text: We are checking the fee with the branch.")
+        link = log.locator("a", has_text=re.compile(r"^financial-services\.yaml:9$")).first
+        await link.click()
+        await page.wait_for_url(re.compile(r"/console/policies/[0-9a-f]{64}\?lang=en#L9$"))
+        await expect(page.locator("h1")).to_contain_text("Policy financial-services")
+        pinned = (Path(__file__).resolve().parent.parent / "policies" / "financial-services.yaml").read_text()
+        line = page.locator("#L9")
+        await expect(line).to_contain_text(pinned.splitlines()[8].strip())
+        background = await line.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert background == "rgb(255, 243, 191)"  # the line the decision points at is marked
+        await shot(page, "console-pinned-policy")
+        missing = await page.goto(f"{w.url}/console/policies/{'0' * 64}")
+        assert missing is not None and missing.status == 404

@@ -144,9 +144,8 @@ async def test_customer_chooses_among_offered_remedies(tmp_path: Path) -> None:
         view = await case.status()
         assert (view.chosen, view.assignee) == ("refund", "eva")
         log = await case.log()
-        assert any(
-            e.action == "finding recorded" and e.detail["root_cause"] == "faulty heating element" for e in log
-        )
+        (finding,) = [e for e in log if e.action == "finding recorded"]
+        assert await case.text(finding.detail, "root_cause") == "faulty heating element"
         (message,) = [m for m in case.outbox() if m["template"] == "options"]
         assert message["locale"] == "de"
 

@@ -136,6 +136,12 @@ class Case:
         view: StatusView = await self.handle.query("status", result_type=StatusView)
         return view
 
+    async def text(self, detail: dict[str, Any], field: str) -> str | None:
+        """A text of a decision's detail: the log has its sha256 only (``<field>_sha256``), the
+        case keeps the text."""
+        assert field not in detail and len(detail[field + "_sha256"]) == 64, detail
+        return (await self.status()).texts.get(detail[field + "_sha256"])
+
     async def skip(self, delta: dt.timedelta) -> None:
         await self.env.sleep(delta)
 

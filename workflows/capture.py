@@ -10,6 +10,7 @@ from typing import Any
 
 _logs: dict[str, list[object]] | None = None
 _answers: dict[str, object] = {}
+_texts: dict[str, dict[str, str]] = {}
 #: Workflow id → activity id → (activity type, its arguments as JSON), as the code schedules them.
 _activities: dict[str, dict[str, tuple[str, list[object]]]] = {}
 
@@ -27,6 +28,7 @@ def stop() -> None:
     _logs = None
     _answers.clear()
     _activities.clear()
+    _texts.clear()
 
 
 def active() -> bool:
@@ -43,9 +45,15 @@ def activities(workflow_id: str) -> dict[str, tuple[str, list[object]]]:
     return dict(_activities.get(workflow_id, {}))
 
 
-def log(workflow_id: str, entries: list[object]) -> None:
+def log(workflow_id: str, entries: list[object], texts: dict[str, str] | None = None) -> None:
     if _logs is not None:
         _logs[workflow_id] = list(entries)
+        _texts[workflow_id] = dict(texts or {})
+
+
+def texts(workflow_id: str) -> dict[str, str]:
+    """The texts the rebuilt log refers to by sha256."""
+    return dict(_texts.get(workflow_id, {}))
 
 
 def answer(update_id: str, value: object) -> None:
@@ -59,6 +67,7 @@ def forget(workflow_id: str, updates: list[str]) -> None:
     if _logs is not None:
         _logs.pop(workflow_id, None)
     _activities.pop(workflow_id, None)
+    _texts.pop(workflow_id, None)
     for update in updates:
         _answers.pop(update, None)
 

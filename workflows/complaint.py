@@ -93,6 +93,8 @@ class ComplaintWorkflow:
             patched=self.patched,
             calendar_sha=input.calendar_sha,
         )
+        # the digest intake took of the complaint: an erasure leaves it, and the log's chain, intact
+        self.core.received_digest = input.complaint_sha256
         self.started = workflow.now()
         #: Case time is the real time (``cases-keep-moving``, not simulated); set as the run starts.
         self.real_time = False
@@ -194,7 +196,7 @@ class ComplaintWorkflow:
     def report_log_to_replay(self) -> None:
         """While an auditor replays a history, hand the rebuilt decision log to the replayer."""
         if workflow.unsafe.is_replaying():
-            capture.log(self.core.state.complaint_id, list(self.core.state.log))
+            capture.log(self.core.state.complaint_id, list(self.core.state.log), dict(self.core.state.texts))
 
     def should_continue_as_new(self) -> bool:
         info = workflow.info()

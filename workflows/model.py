@@ -24,6 +24,11 @@ class ComplaintInput(Payload):
     policy_sha: str
     calendar_sha: str
     linked_to: str | None = Field(None, description="The complaint this one reopens.")
+    complaint_sha256: str | None = Field(
+        None,
+        description="The digest of the complaint as intake received it (tamper-evident-records): the "
+        "decision log's chain starts from it, and it outlives an erasure of what it digests.",
+    )
     state: CaseState | None = Field(None, description="Carried over by continue-as-new.")
     sent: list[dict[str, Any]] | None = Field(
         None, description="Carried by continue-as-new: the latest messages sent and their outcome."

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import tokens
 from ..event_bodies import BODIES, STAFF_KINDS, names_across
 from ..policy.model import Channel, Policy, text_in
+from ..policy.store import StoreError
 from . import oidc as oidc_flow
 from .console_words import TEXTS
 from .i18n import LANGUAGES, texts
@@ -40,6 +41,7 @@ PROVIDER_COOKIE = "ombuds_provider"
 #: Longest a sign-in lasts (a working day), however long the token lives.
 SESSION_SECONDS = 12 * 3600
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+_SHA = re.compile(r"[0-9a-f]{64}")
 _STATUSES = ("open", "resolved", "closed", "refused", "withdrawn")
 #: Fields written as several lines of text.
 _LONG = frozenset({"text", "summary", "question"})
@@ -366,6 +368,40 @@ def routes(app: FastAPI, desk: Desk) -> None:
         if signed is None:
             return redirect(_sign_in_url(request))
         return await case_page(request, signed, complaint_id, [])
+
+    @app.get("/console/policies/{sha}", include_in_schema=False)
+    async def pinned_policy(request: Request, sha: str) -> Response:
+        """The exact policy text a snapshot was compiled from: what each decision's line points at."""
+        signed = await signed_in(request)
+        if signed is None:
+            return redirect(_sign_in_url(request))
+        language = language_of(request)
+        t = _texts(request)
+        try:
+            if not _SHA.fullmatch(sha):
+                raise StoreError(sha)
+            policy = desk.store.policy(sha)
+        except StoreError:
+            return _problem_page(request, signed, [t["pinned_none"].format(sha=sha[:64])], 404)
+        changed = []
+        for name, text in sorted(policy.source.items()):
+            current = desk.settings.policies / name
+            try:
+                same = current.read_text("utf-8") == text
+            except OSError:
+                same = False
+            if not same:
+                changed.append(str(current))
+        return page(
+            request,
+            "console_policy.html",
+            language,
+            TEXTS,
+            policy=policy,
+            files=[(name, text.splitlines()) for name, text in sorted(policy.source.items())],
+            changed=changed,
+            **_chrome(desk, signed, language),
+        )
 
     @app.post("/console/cases/{complaint_id}/events/{kind}", include_in_schema=False)
     async def event(request: Request, complaint_id: str, kind: str) -> Response:
@@ -765,11 +801,12 @@ def _answered(request: Request, t: dict[str, str], view: dict[str, Any], words: 
 
 def _detail(detail: dict[str, Any], texts: dict[str, str]) -> str:
     """A log entry's detail on one line (its scalar values and the texts it refers to, shortened)."""
-    values = {
-        k: texts.get(v["sha256"], "[erased]")
-        if isinstance(v, dict) and isinstance(v.get("sha256"), str)
-        else v
+    pairs = [
+        (k.removesuffix("_sha256"), texts.get(v, "[erased]"))
+        if k.endswith("_sha256") and k != "complaint_sha256" and isinstance(v, str)
+        else (k, v)
         for k, v in detail.items()
-    }
+    ]
+    values = dict(pairs)
     said = "; ".join(f"{k}: {v}" for k, v in values.items() if isinstance(v, str | int | float | bool))
     return said if len(said) <= 200 else said[:199] + "…"

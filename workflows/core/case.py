@@ -9,8 +9,6 @@ any I/O: case time ``now`` is passed in as integer UTC seconds.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +22,16 @@ from ombuds.engine.policy.snapshot import CompiledPolicy, Instance
 
 from .events import SYSTEM, Actor, Answer
 from .patches import PERSONAL_DATA_BY_REFERENCE, TAMPER_EVIDENT_RECORDS
-from .state import CapCheck, CaseState, ConditionError, LogEntry, Send, by_reference, chain_start
+from .state import (
+    CapCheck,
+    CaseState,
+    ConditionError,
+    LogEntry,
+    Send,
+    by_reference,
+    chain_start,
+    complaint_digest,
+)
 
 #: Distinct condition errors kept per case (a broken condition repeats the same one).
 MAX_CONDITION_ERRORS = 20
@@ -70,6 +77,8 @@ class Case(ABC):
         self.calendar_sha = calendar_sha
         self.complaint = complaint
         self.complaint_id = complaint_id
+        #: The digest intake took of the complaint (``complaint_sha256`` of the workflow input).
+        self.received_digest: str | None = None
         self.evaluator = Evaluator()
         self.complaint_vars = complaint_variables(complaint)
         # what templates see of the complaint: no free text, which stays in the history once
@@ -183,7 +192,7 @@ class Case(ABC):
             source=self.source(rule),
             actor=actor.describe(),
             action=action,
-            detail=self.detail_to_log({k: v for k, v in detail.items() if v is not None}, actor),
+            detail=self.detail_to_log({k: v for k, v in detail.items() if v is not None}, trigger),
             policy_sha=self.compiled.sha256,
         )
         if self.patched(TAMPER_EVIDENT_RECORDS):
@@ -194,25 +203,25 @@ class Case(ABC):
         self.state.log.append(entry)
         return entry
 
-    def detail_to_log(self, detail: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    def detail_to_log(self, detail: dict[str, Any], trigger: str) -> dict[str, Any]:
         """A decision's detail as the log keeps it: free texts by reference (from
         ``personal-data-by-reference`` on), so that the log holds no personal data."""
         if not detail or not self.patched(PERSONAL_DATA_BY_REFERENCE):
             return detail
-        return by_reference(detail, actor.kind == "customer", self.state.texts)
+        return by_reference(detail, trigger, self.state.texts)
 
-    def logged_text(self, value: Any) -> str | None:
-        """A text of a decision's detail: as logged, or the one a reference names."""
-        if isinstance(value, dict) and isinstance(value.get("sha256"), str):
-            return self.state.texts.get(value["sha256"])
-        return value if isinstance(value, str) else None
+    def logged_text(self, detail: dict[str, Any], field: str) -> str | None:
+        """A text of a decision's detail: as logged, or the one its sha256 names."""
+        value = detail.get(field)
+        if isinstance(value, str):
+            return value
+        digest = detail.get(field + "_sha256")
+        return self.state.texts.get(digest) if isinstance(digest, str) else None
 
     def complaint_sha256(self) -> str:
-        """The digest of the complaint as received: it survives the erasure of what it digests."""
-        body = json.dumps(
-            self.complaint.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(body.encode()).hexdigest()
+        """The digest of the complaint as received: the one intake took (it survives the erasure
+        of what it digests), else taken now."""
+        return self.received_digest or complaint_digest(self.complaint)
 
     def text(self, value: str | dict[str, str] | None) -> str:
         """A title of the policy in its default locale (a title may be one text per locale)."""

@@ -88,6 +88,6 @@ def _handoff(case: Case, entry: LogEntry) -> dict[str, Any] | None:
     index = entry.rule.removeprefix("escalation[").removesuffix("]")
     if not index.isdigit() or int(index) >= len(case.policy.escalation):
         return None
-    summary = case.logged_text(entry.detail.get("handoff"))
+    summary = case.logged_text(entry.detail, "handoff")
     written = summary if summary and summary != "built from the case" else None
     return handoff_values(case, case.policy.escalation[int(index)], written)

@@ -131,18 +131,39 @@ class LogEntry(Payload):
 LOG_TEXTS = frozenset({"text", "question", "root_cause", "resolution", "summary", "comment", "handoff"})
 
 
-def by_reference(detail: dict[str, Any], by_customer: bool, texts: dict[str, str]) -> dict[str, Any]:
-    """The detail with each free text (and a reason the customer gave) replaced by a reference
-    to it, ``{"field", "sha256"}``; the texts go to ``texts`` by their sha256."""
+#: The suffix of a detail that refers to a text by its sha256 (``text_sha256``).
+REFERENCE = "_sha256"
+#: The suffix of a detail that refers to a text by its sha256 (``text_sha256``).
+REFERENCE = "_sha256"
+#: The triggers whose ``reason`` is the customer's own words (their withdrawal).
+CUSTOMER_REASONS = frozenset({"event:withdraw"})
+
+
+def by_reference(detail: dict[str, Any], trigger: str, texts: dict[str, str]) -> dict[str, Any]:
+    """The detail with each free text (and a reason the customer gave) replaced by its sha256,
+    under ``<field>_sha256`` (a name no seal takes: the digest outlives an erasure); the texts go
+    to ``texts`` by their sha256."""
     out: dict[str, Any] = {}
     for key, value in detail.items():
-        if isinstance(value, str) and value and (key in LOG_TEXTS or (key == "reason" and by_customer)):
+        if (
+            isinstance(value, str)
+            and value
+            and (key in LOG_TEXTS or (key == "reason" and trigger in CUSTOMER_REASONS))
+        ):
             digest = hashlib.sha256(value.encode()).hexdigest()
             texts[digest] = value
-            out[key] = {"field": key, "sha256": digest}
+            out[key + REFERENCE] = digest
         else:
             out[key] = value
     return out
+
+
+def complaint_digest(complaint: Any) -> str:
+    """sha256 of a complaint's canonical JSON."""
+    body = json.dumps(
+        complaint.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def chain_start(policy_sha: str, complaint_sha256: str) -> str:
