@@ -38,6 +38,7 @@ from ombuds.activities.outbox import file_stem
 from ombuds.workflows import names
 
 from . import identity
+from .archive import years_after
 from .codec import Sealing
 from .intake import IntakeError, original_input
 from .keys import LocalKeys
@@ -182,7 +183,7 @@ class Records:
                 complaint_id, "its policy's retention cannot be read (the snapshot store of this home)"
             )
         closed = dt.datetime.fromisoformat(str(last["at"]).replace("Z", "+00:00"))
-        until = _years_after(closed, years)
+        until = years_after(closed, years)
         if now < until:
             return Refusal(
                 complaint_id,
@@ -259,6 +260,17 @@ class Records:
                 sorted(f.name.split("-", 1)[-1] for f in folder.iterdir()) if folder.is_dir() else []
             )
             out["complaints"].append(entry)
+        # what was sent to them and what they wrote, as kept outside Temporal (mail, SMS, letters)
+        out["messages_kept"] = [
+            {"where": copy.where, "text": copy.text}
+            for copy in kept_copies(
+                self.settings.home,
+                complaints,
+                await self.contacts(complaints),
+                channel_folders(self.settings),
+            )
+            if copy.text
+        ]
         return out
 
     def _record(self, what: str, subjects: list[str], by: str, **more: Any) -> None:
@@ -267,13 +279,26 @@ class Records:
             out.write(json.dumps(line) + "\n")
 
 
-def scrub(
+@dataclass
+class Kept:
+    """One clear-text copy of a complaint's messages outside Temporal."""
+
+    where: (
+        str  # mail/<key>, inbound/<key>, sms/messages.jsonl, letters/<file>, outbox/<file>, attachments/<id>
+    )
+    text: str  # what it says ("" for a folder of attachments)
+    path: Path
+    key: str = ""  # the Maildir key, or the SMS line
+
+
+def kept_copies(
     home: Path, complaints: list[str], emails: list[str], folders: dict[str, Path] | None = None
-) -> list[str]:
-    """Remove the clear-text copies of the complaints outside Temporal (``folders``: where the
-    channels were set to keep them, else their places in the home); what was removed."""
+) -> list[Kept]:
+    """The clear-text copies of the complaints outside Temporal (``folders``: where the channels
+    were set to keep them, else their places in the home): the mail sent and returned, the replies
+    kept for staff from the customer's addresses, SMS lines, letters and outbox files, attachments."""
     folders = folders or {}
-    removed: list[str] = []
+    found: list[Kept] = []
     ids = set(complaints)
     for box, folder in (("mail", folders.get("mail", home / "mail")), ("inbound", home / "inbound")):
         if not folder.is_dir():
@@ -290,30 +315,50 @@ def scrub(
                 or returned
                 or (box == "inbound" and sender in emails)
             ):
-                kept.remove(key)
-                removed.append(f"{box}/{key}")
+                found.append(Kept(f"{box}/{key}", raw.decode("utf-8", "replace"), folder, key))
     sms = folders.get("sms", home / "sms") / "messages.jsonl"
     if sms.exists():
-        with open(sms, "r+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # as the SMS channel appends under it
-            lines = handle.read().splitlines()
-            left = [line for line in lines if _complaint_of_line(line) not in ids]
-            if len(left) != len(lines):
-                handle.seek(0)
-                handle.write("".join(line + "\n" for line in left))
-                handle.truncate()
-                removed.append(f"sms/messages.jsonl ({len(lines) - len(left)} lines)")
+        for line in sms.read_text("utf-8").splitlines():
+            if _complaint_of_line(line) in ids:
+                found.append(Kept("sms/messages.jsonl", line, sms, line))
     for kind in ("letters", "outbox"):
-        for complaint_id in ids:
+        for complaint_id in sorted(ids):
             # a message key is <complaint>:<seq>:<n>: its file starts with the stem of <complaint>:
-            for path in folders.get(kind, home / kind).glob(f"{file_stem(complaint_id + ':')}*"):
-                path.unlink()
-                removed.append(f"{kind}/{path.name}")
-    for complaint_id in ids:
+            for path in sorted(folders.get(kind, home / kind).glob(f"{file_stem(complaint_id + ':')}*")):
+                found.append(Kept(f"{kind}/{path.name}", path.read_text("utf-8", "replace"), path))
+    for complaint_id in sorted(ids):
         attached = home / "attachments" / complaint_id
         if attached.is_dir():
-            shutil.rmtree(attached)
-            removed.append(f"attachments/{complaint_id}")
+            found.append(Kept(f"attachments/{complaint_id}", "", attached))
+    return found
+
+
+def scrub(
+    home: Path, complaints: list[str], emails: list[str], folders: dict[str, Path] | None = None
+) -> list[str]:
+    """Remove the clear-text copies of the complaints outside Temporal; what was removed."""
+    removed: list[str] = []
+    lines: dict[Path, set[str]] = {}
+    for copy in kept_copies(home, complaints, emails, folders):
+        if copy.where.startswith(("mail/", "inbound/")):
+            mailbox.Maildir(copy.path, create=False).discard(copy.key)
+        elif copy.where.startswith("sms/"):
+            lines.setdefault(copy.path, set()).add(copy.key)
+            continue
+        elif copy.path.is_dir():
+            shutil.rmtree(copy.path)
+        else:
+            copy.path.unlink(missing_ok=True)
+        removed.append(copy.where)
+    for sms, gone in lines.items():
+        with open(sms, "r+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # as the SMS channel appends under it
+            before = handle.read().splitlines()
+            left = [line for line in before if line not in gone]
+            handle.seek(0)
+            handle.write("".join(line + "\n" for line in left))
+            handle.truncate()
+        removed.append(f"sms/messages.jsonl ({len(before) - len(left)} lines)")
     return removed
 
 
@@ -338,13 +383,6 @@ def _complaint_of_line(line: str) -> str | None:
     except (ValueError, AttributeError):
         return None
     return str(found) if found is not None else None
-
-
-def _years_after(at: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return at.replace(year=at.year + years)
-    except ValueError:  # 29 February
-        return at.replace(year=at.year + years, day=28)
 
 
 def _now() -> str:

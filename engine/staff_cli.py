@@ -168,7 +168,8 @@ def register(app: typer.Typer) -> None:
         """Show a complaint: stage, level, clocks with deadlines, promises, compensation, decision log."""
         from ombuds.workflows.core import LogEntry, StatusView
 
-        shown = Api(Settings()).call("GET", f"/complaints/{complaint_id}")
+        s = Settings()
+        shown = Api(s).call("GET", f"/complaints/{complaint_id}")
         if not log:
             shown["log"] = []
         if format == "json":
@@ -185,6 +186,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"attachment: {item.get('name')} ({item.get('bytes')} bytes, received {item.get('received')})"
             )
+        for warning in pinned_drift(s, str(shown.get("policy_sha", ""))):
+            typer.echo(f"warning: {warning}", err=True)
 
     @app.command("list")
     def list_(
@@ -546,6 +549,17 @@ def status_lines(view: Any, log: list[Any], delayed: list[dict[str, Any]]) -> li
         )
         lines.extend("  " + log_line(entry, view.texts) for entry in log)
     return lines
+
+
+def pinned_drift(s: Settings, sha: str) -> list[str]:
+    """When this home's store has the pinned snapshot: the policy files that now read otherwise."""
+    from .policy.store import Store, StoreError
+    from .snapshot_cli import drift
+
+    try:
+        return drift(Store(s.store_dir).policy(sha), s.policies) if len(sha) == 64 else []
+    except (StoreError, OSError):
+        return []
 
 
 def next_deadline(when: Any, now: Any = None) -> str:

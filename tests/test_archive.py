@@ -291,3 +291,6 @@ async def test_retention_reduces_an_expired_case_keeps_a_held_one_and_shows_the_
         replayed = await cli(site, home, "replay", ids[0], OMBUDS_POLICIES=str(policies))
         assert f"ombuds policy show {sha[:12]}" in replayed.stdout
         assert "has changed since" in replayed.stderr
+        status = await cli(site, home, "status", ids[0], OMBUDS_POLICIES=str(policies))
+        assert status.returncode == 0, status.stderr
+        assert f"ombuds policy show {sha[:12]}" in status.stdout and "has changed since" in status.stderr

@@ -127,6 +127,10 @@ async def test_erasure_waits_for_retention_and_holds_then_leaves_nothing_readabl
             assert copy["complaints"][0]["decisions"] and copy["complaints"][0]["attachments"] == [
                 "statement.pdf"
             ]
+            # the messages kept of hers: the mail sent, her SMS line, her reply kept for staff
+            kept = {m["where"].split("/")[0]: m["text"] for m in copy["messages_kept"]}
+            assert "Ana, we call" in kept["sms"] and "My card again." in kept["inbound"]
+            assert ana in kept["mail"] and "Bob" not in json.dumps(copy["messages_kept"])
 
             refused = await cli(
                 site, home, admin, "erase", "email:bob@example.org", "--reason", "asked by phone"
