@@ -345,6 +345,10 @@ from .archive_cli import register as _register_archive_commands  # noqa: E402
 
 _register_archive_commands(app)
 
+from .simulate_cli import register as _register_simulate_commands  # noqa: E402
+
+_register_simulate_commands(app)
+
 
 def main() -> None:
     """Run the CLI; exit without interpreter finalisation once a Temporal client has run.

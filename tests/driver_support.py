@@ -1,163 +1,34 @@
-"""A case run by the pure driver alone, with its effects answered in memory.
-
-It follows the workflow's order of calls (intake, then messages and the ledger
-registration; after each input or timer: calendar horizon, what falls due,
-messages), so a scenario written for the workflow runs here unchanged
-(``submit``, ``act``, ``skip``, ``result``).
-"""
+"""A case run by the pure driver alone (``ombuds.engine.simulation``), with the workflow tests'
+interface (``submit``, ``act``, ``skip``, ``result`` awaited), so a scenario written for the
+workflow runs here unchanged."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
-from ombuds.activities.plugin import OutboundMessage
-from ombuds.engine import identity
-from ombuds.engine.activities import recipient
-from ombuds.engine.policy.compile import extended
-from ombuds.engine.policy.model import Complaint
-from ombuds.engine.policy.store import Store
-from ombuds.workflows import ledger
-from ombuds.workflows.core import Actor, Answer, Event, Interpreter, LogEntry, Send, StatusView, status_view
-from ombuds.workflows.model import CaseResult, ComplaintInput
+from ombuds.engine.simulation import Ledgers, Prepare, Simulation
+from ombuds.workflows.core import Actor, Answer, LogEntry, StatusView
+from ombuds.workflows.model import CaseResult
 
-#: What intake makes of a complaint: its workflow input, with the snapshots in the store.
-Prepare = Callable[[Complaint], ComplaintInput]
+__all__ = ["DriverCase", "Ledgers", "Prepare"]
 
 
-class Ledgers:
-    """Every customer's ledger, in memory, answered by the ledger workflow's own functions.
+class DriverCase(Simulation):
+    async def submit(self, complaint: Any) -> str:  # type: ignore[override]
+        return Simulation.submit(self, complaint)
 
-    A customer named by identifiers (``money-within-limits``) has one ledger for all of
-    them: each normalised identifier points at a ledger, and ledgers found to be one
-    customer merge into the smallest name, as the ledger activities do."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, ledger.LedgerState] = {}
-        self.aliases: dict[str, str] = {}
-
-    def state(self, customer: str | dict[str, str]) -> ledger.LedgerState:
-        if isinstance(customer, str):
-            return self.states.setdefault(customer, ledger.LedgerState())
-        names = [f"{kind}:{value}" for kind, value in identity.identifiers(customer).items()]
-        found = sorted({self.aliases.get(name, names[0]) for name in names})
-        target = self.states.setdefault(found[0], ledger.LedgerState())
-        for other in found[1:]:
-            ledger.merge(target, self.states.pop(other, ledger.LedgerState()))
-            self.aliases = {name: found[0] if at == other else at for name, at in self.aliases.items()}
-        self.aliases.update(dict.fromkeys(names, found[0]))
-        return target
-
-
-class DriverCase:
-    """One complaint at a time, driven like an agent would, without Temporal."""
-
-    def __init__(
-        self,
-        store: Store,
-        prepare: Prepare,
-        ledgers: Ledgers | None = None,
-        patched: Callable[[str], bool] | None = None,
-    ) -> None:
-        self.store = store
-        self.prepare = prepare
-        self.ledgers = ledgers or Ledgers()
-        self.patched = patched
-        self.core: Interpreter | None = None
-        self.now = 0
-        #: Every message handed to delivery, in order; undeliverable ones are logged by the case.
-        self.delivered: list[Send] = []
-
-    @property
-    def case(self) -> Interpreter:
-        assert self.core is not None
-        return self.core
-
-    async def submit(self, complaint: Complaint) -> str:
-        workflow_input = self.prepare(complaint)
-        complaint = workflow_input.complaint
-        assert complaint.id is not None
-        policy = self.store.policy(workflow_input.policy_sha)
-        instance = self.store.instance(workflow_input.calendar_sha)
-        self.core = Interpreter(
-            policy,
-            instance,
-            complaint,
-            complaint.id,
-            patched=self.patched,
-            calendar_sha=workflow_input.calendar_sha,
-        )
-        self.now = int(complaint.received_at.timestamp())
-        self.core.start(self.now)
-        self.flush()
-        registration = self.core.ledger_registration(self.now)
-        if registration is not None:
-            request = ledger.Registration.model_validate(registration.registration)
-            previous = ledger.register(self.ledgers.state(registration.customer), request)
-            self.core.ledger_registered(self.now, previous)
-            self.flush()
-        self.step()
-        return complaint.id
-
-    def step(self) -> None:
-        """One turn of the workflow's loop: calendar horizon, what falls due, messages."""
-        core = self.case
-        if core.state.finished:
-            return
-        request = core.calendar_extension(self.now)
-        if request is not None:
-            store = self.store
-            longer = extended(
-                store.policy(request.policy_sha), store.instance(request.calendar_sha), request.now
-            )
-            sha = store.put_instance(longer)
-            core.calendar_extended(self.now, sha, store.instance(sha))
-        core.tick(self.now)
-        self.flush()
-
-    def settle(self) -> dict[int, Answer]:
-        answers: dict[int, Answer] = {}
-        core = self.case
-        while (reservation := core.next_reservation()) is not None:
-            request = ledger.Reservation.model_validate(reservation.request(core.complaint_id))
-            now = self.now if isinstance(reservation.customer, dict) else None
-            result = ledger.reserve(self.ledgers.state(reservation.customer), request, now)
-            answers[reservation.check.proposal] = core.reserved(self.now, reservation, result.model_dump())
-        return answers
-
-    def flush(self) -> None:
-        self.settle()
-        for message in self.case.take_sends():
-            self.delivered.append(message)
-            if recipient(OutboundMessage.model_validate(message.model_dump())) is None:
-                reason = f"the customer has no contact for {', '.join(message.channels)}"
-                self.case.delivery_failed(self.now, message, reason)
-
-    async def act(self, kind: str, actor: Actor, **fields: Any) -> Answer:
-        core = self.case
-        answer = core.act(Event(kind=kind, actor=actor, **fields), self.now)
-        if answer.status == "pending_cap_check":
-            answer = self.settle().get(int(answer.detail.get("proposal", 0)), answer)
-        self.flush()
-        self.step()
-        return answer
+    async def act(self, kind: str, actor: Actor, **fields: Any) -> Answer:  # type: ignore[override]
+        return Simulation.act(self, kind, actor, **fields)
 
     async def skip(self, delta: dt.timedelta) -> None:
-        until = self.now + int(delta.total_seconds())
-        while not self.case.state.finished and (wake := self.case.next_wake()) is not None and wake <= until:
-            self.now = max(wake, self.now)
-            self.step()
-        self.now = until
+        self.advance(self.now + int(delta.total_seconds()))
 
-    async def result(self) -> CaseResult:
-        core = self.case
-        assert core.state.finished, "the case is still running"
-        s = core.state
-        return CaseResult(complaint_id=s.complaint_id, status=s.status, policy_sha=s.policy_sha, log=s.log)
+    async def result(self) -> CaseResult:  # type: ignore[override]
+        return Simulation.result(self)
 
-    async def log(self) -> list[LogEntry]:
-        return list(self.case.state.log)
+    async def log(self) -> list[LogEntry]:  # type: ignore[override]
+        return Simulation.log(self)
 
-    async def status(self) -> StatusView:
-        return status_view(self.case, self.now)
+    async def status(self) -> StatusView:  # type: ignore[override]
+        return Simulation.status(self)

@@ -1,0 +1,212 @@
+"""``ombuds simulate POLICY --complaint FILE [--events FILE]``: the timeline, as text, JSON or a
+self-contained HTML page with a chart of stages, clocks and deadlines over time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .files import load_complaint
+from .policy.durations import DurationError
+from .policy.errors import PolicyInvalid
+from .simulate import SimulationError, Timeline, read_events, simulate
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    def simulate_command(
+        policy: Annotated[Path, typer.Argument(help="The policy file.", exists=True, dir_okay=False)],
+        complaint: Annotated[
+            Path, typer.Option(help="The complaint (YAML or JSON).", exists=True, dir_okay=False)
+        ],
+        events: Annotated[
+            Path | None,
+            typer.Option(
+                help='Timed events (YAML list: - at: "+2h" | "+3 business days" | "at next opening" | an '
+                "instant; kind: ...; by: alice@supervisor | customer; the event's fields).",
+                exists=True,
+                dir_okay=False,
+            ),
+        ] = None,
+        until: Annotated[
+            str | None,
+            typer.Option(
+                help='How long after receipt to run, e.g. "+3 months" (else a year after the last event).'
+            ),
+        ] = None,
+        format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+        html_out: Annotated[
+            Path | None,
+            typer.Option("--html", help="Also write a self-contained page with a chart to this file."),
+        ] = None,
+    ) -> None:
+        """Run a complaint under a policy on the pure core, side-effect free, and print every
+        decision: when (in the policy's timezone), business time elapsed, stage, level, clocks,
+        the action, its rule and line, and the message sent."""
+        case = load_complaint(complaint)
+        try:
+            timed = read_events(events) if events else []
+            timeline = simulate(policy, case, timed, until)
+        except SimulationError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except PolicyInvalid as exc:
+            typer.echo(exc.report.render_text(), err=True)
+            raise typer.Exit(1) from None
+        except DurationError as exc:
+            typer.echo(f"error: --until: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if html_out is not None:
+            html_out.write_text(page(timeline), "utf-8")
+        if format == "json":
+            typer.echo(json.dumps(timeline.as_json(), indent=2, ensure_ascii=False))
+        else:
+            for line in text_lines(timeline):
+                typer.echo(line)
+        if html_out is not None:
+            typer.echo(f"timeline page: {html_out}", err=True)
+        if any("refused" in a for a in timeline.answers):
+            raise typer.Exit(1)
+
+
+def text_lines(timeline: Timeline) -> list[str]:
+    p = timeline.policy
+    out = [
+        f"{p.id} {p.version} ({p.sha256[:12]}): complaint {timeline.complaint_id}, times in the policy's timezone"
+    ]
+    shown = ""
+    for row in timeline.rows:
+        clocks = " ".join(f"{c['id']}={c['status']}" for c in row.clocks)
+        clocks, shown = ("" if clocks == shown else clocks), clocks
+        out.append(
+            f"{row.local}  +{row.business:<10} {row.stage or '-':<14} {row.level or '-':<16} "
+            f"{row.action:<28} {row.rule} ({row.source})"
+        )
+        if row.detail:
+            out.append("      " + ", ".join(f"{k}={v}" for k, v in row.detail.items())[:200])
+        if clocks:
+            out.append(f"      clocks now: {clocks}")
+        for message in row.messages:
+            first = message["body"].strip().splitlines()[0] if message["body"].strip() else ""
+            state = f" NOT SENT: {message['undeliverable']}" if message.get("undeliverable") else ""
+            out.append(
+                f"      message to {message['to']} ({message['template']}){state}: {message['subject']} | {first}"
+            )
+    for answer in timeline.answers:
+        if "refused" in answer:
+            out.append(
+                f"event at line {answer['line']} ({answer['kind']}, {answer['at']}) not taken: {answer['refused']}"
+            )
+    return out
+
+
+COLOURS = {
+    "running": "#3b82f6",
+    "paused": "#9ca3af",
+    "warned": "#f59e0b",
+    "breached": "#dc2626",
+    "met": "#16a34a",
+}
+
+
+def page(timeline: Timeline) -> str:
+    """A self-contained page: a chart of stages and clocks over time, deadlines marked, and the table."""
+    deadlines: dict[str, set[int]] = {}
+    for row in timeline.rows:  # each deadline a clock was given (started, extended), and each due
+        if isinstance(row.detail.get("clock"), str) and isinstance(row.detail.get("due"), str):
+            deadlines.setdefault(row.detail["clock"], set()).add(_ts(row.detail["due"]))
+    for _, view in timeline.snapshots:
+        for clock in view.get("clocks", []):
+            if clock.get("due"):
+                deadlines.setdefault(clock["id"], set()).add(_ts(clock["due"]))
+    start = timeline.received
+    end = max(timeline.end, timeline.received + 1, *(max(d) + 3600 for d in deadlines.values() if d))
+    width, lane, left = 1000, 26, 150
+    scale = (width - left - 20) / (end - start)
+
+    def x(t: int) -> float:
+        return left + (min(max(t, start), end) - start) * scale
+
+    lanes: dict[str, list[tuple[int, str]]] = {"stage": []}
+    for t, view in timeline.snapshots:
+        lanes["stage"].append((t, str(view.get("stage") or view.get("status") or "")))
+        for clock in view.get("clocks", []):
+            lanes.setdefault(clock["id"], []).append((t, clock["status"]))
+    svg = []
+    for index, (name, states) in enumerate(lanes.items()):
+        y = 30 + index * lane
+        svg.append(f'<text x="4" y="{y + 15}" class="lane">{html.escape(name)}</text>')
+        for (t, state), nxt in zip(states, [*states[1:], (end, "")], strict=True):
+            if nxt[0] <= t:
+                continue
+            colour = COLOURS.get(state, "#a78bfa" if name == "stage" else "#e5e7eb")
+            svg.append(
+                f'<rect x="{x(t):.1f}" y="{y}" width="{max(x(nxt[0]) - x(t), 0.5):.1f}" height="{lane - 6}" '
+                f'fill="{colour}"><title>{html.escape(name)}: {html.escape(state)} from {_iso_local(t)}</title></rect>'
+            )
+            if name == "stage" and x(nxt[0]) - x(t) > 60:
+                svg.append(f'<text x="{x(t) + 3:.1f}" y="{y + 14}" class="in">{html.escape(state)}</text>')
+        for due in sorted(deadlines.get(name, ())):
+            if start <= due <= end:
+                svg.append(
+                    f'<line x1="{x(due):.1f}" x2="{x(due):.1f}" y1="{y - 2}" y2="{y + lane - 4}" class="due">'
+                    f"<title>{html.escape(name)} due {_iso_local(due)}</title></line>"
+                )
+    height = 40 + len(lanes) * lane
+    ticks = []
+    days = max(1, (end - start) // 86400)
+    step = max(1, days // 10) * 86400
+    for t in range(start, end + 1, step):
+        ticks.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="22" y2="{height}" class="tick"/>'
+            f'<text x="{x(t) + 2:.1f}" y="16" class="tick">{dt.datetime.fromtimestamp(t, dt.UTC):%d %b}</text>'
+        )
+    rows = "".join(
+        f"<tr><td>{html.escape(r.local)}</td><td>{html.escape(r.business)}</td><td>{html.escape(r.stage)}</td>"
+        f"<td>{html.escape(r.level)}</td><td>{html.escape(r.action)}</td><td><code>{html.escape(r.rule)}</code> "
+        f"{html.escape(r.source)}</td><td>{''.join(_message(m) for m in r.messages)}</td></tr>"
+        for r in timeline.rows
+    )
+    p = timeline.policy
+    legend = " ".join(f'<span style="background:{c}">&nbsp;{s}&nbsp;</span>' for s, c in COLOURS.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(p.id)}: simulated complaint {html.escape(timeline.complaint_id)}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5rem; color: #111; }}
+svg text.lane {{ font-size: 12px; }} svg text.in {{ font-size: 11px; fill: #fff; }}
+svg text.tick {{ font-size: 10px; fill: #555; }} svg line.tick {{ stroke: #eee; }}
+svg line.due {{ stroke: #111; stroke-width: 2; }}
+table {{ border-collapse: collapse; margin-top: 1rem; }} td, th {{ border-top: 1px solid #ddd; padding: .3rem .5rem; vertical-align: top; text-align: left; }}
+.legend span {{ color: #fff; border-radius: 3px; margin-right: .3rem; }} details pre {{ white-space: pre-wrap; max-width: 40rem; }}
+</style></head><body>
+<h1>{html.escape(p.id)} {html.escape(p.version)}: complaint {html.escape(timeline.complaint_id)}</h1>
+<p>Policy sha256 {p.sha256}. Times in the policy's timezone; business time counted in its calendar from receipt. Black marks: deadlines.</p>
+<p class="legend">{legend}</p>
+<svg role="img" aria-label="stages and clocks over time" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">
+{"".join(ticks)}{"".join(svg)}
+</svg>
+<table><thead><tr><th>When</th><th>Business time</th><th>Stage</th><th>Level</th><th>Decision</th><th>Rule</th><th>Message</th></tr></thead>
+<tbody>{rows}</tbody></table>
+</body></html>
+"""
+
+
+def _message(message: dict[str, Any]) -> str:
+    state = f" (not sent: {html.escape(message['undeliverable'])})" if message.get("undeliverable") else ""
+    return (
+        f"<details><summary>to {html.escape(message['to'])}: {html.escape(message['subject'] or message['template'])}"
+        f"{state}</summary><pre>{html.escape(message['body'])}</pre></details>"
+    )
+
+
+def _ts(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def _iso_local(t: int) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
