@@ -92,9 +92,11 @@ def validate(
 def schema(
     write: Annotated[bool, typer.Option("--write", help="Write schemas/*.schema.json.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when the checked-in schemas drift.")] = False,
-    kind: Annotated[str, typer.Option(help="policy or complaint")] = "policy",
+    kind: Annotated[str, typer.Option(help="policy, complaint or policy-test")] = "policy",
 ) -> None:
     """Print the JSON Schema generated from the models (or write/check the checked-in ones and the API's OpenAPI)."""
+    from .suites import suite_json_schema
+
     if write or check:
         from .api import openapi_text
 
@@ -103,6 +105,7 @@ def schema(
             (f"{name}.schema.json", schema_mod.render(schema_mod.generated(name)))
             for name in schema_mod.SCHEMAS
         ]
+        documents.append(("policy-test.schema.json", schema_mod.render(suite_json_schema())))
         for file, text in [*documents, ("openapi.json", openapi_text())]:
             target = SCHEMA_DIR / file
             if check:
@@ -116,11 +119,15 @@ def schema(
             raise typer.Exit(1)
         if check:
             typer.echo(
-                f"up to date: {', '.join(f'{name}.schema.json' for name in schema_mod.SCHEMAS)}, openapi.json"
+                f"up to date: {', '.join(f'{name}.schema.json' for name in schema_mod.SCHEMAS)}, "
+                "policy-test.schema.json, openapi.json"
             )
         return
+    if kind == "policy-test":
+        typer.echo(schema_mod.render(suite_json_schema()), nl=False)
+        return
     if kind not in schema_mod.SCHEMAS:
-        typer.echo(f'unknown schema "{kind}": policy or complaint', err=True)
+        typer.echo(f'unknown schema "{kind}": policy, complaint or policy-test', err=True)
         raise typer.Exit(2)
     typer.echo(schema_mod.render(schema_mod.generated(kind)), nl=False)
 
@@ -348,6 +355,10 @@ _register_archive_commands(app)
 from .simulate_cli import register as _register_simulate_commands  # noqa: E402
 
 _register_simulate_commands(app)
+
+from .suites_cli import register as _register_policy_test_commands  # noqa: E402
+
+_register_policy_test_commands(app)
 
 
 def main() -> None:

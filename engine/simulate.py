@@ -85,6 +85,8 @@ class Timeline:
     rows: list[Row]
     answers: list[dict[str, Any]]
     snapshots: list[tuple[int, dict[str, Any]]]
+    #: The policy's default calendar for this case (to read times the way the policy counts them).
+    calendar: Any = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -228,7 +230,9 @@ def simulate(
             sim.case.calendar().due(received, span) if span else previous + int(DEFAULT_SPAN.total_seconds())
         )
         _advance(sim, end, note)
-        return Timeline(compiled, complaint_id, received, sim.now, rows, answers, snapshots)
+        return Timeline(
+            compiled, complaint_id, received, sim.now, rows, answers, snapshots, sim.case.calendar()
+        )
 
 
 def _advance(sim: Simulation, until: int, note: Any) -> None:

@@ -34,6 +34,7 @@ def test_schema_check_fails_on_drift(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for kind in ("policy", "complaint"):
         shutil.copy(ROOT / "schemas" / f"{kind}.schema.json", tmp_path)
     shutil.copy(ROOT / "schemas" / "openapi.json", tmp_path)
+    shutil.copy(ROOT / "schemas" / "policy-test.schema.json", tmp_path)
     monkeypatch.setattr(cli, "SCHEMA_DIR", tmp_path)
     assert runner.invoke(cli.app, ["schema", "--check"]).exit_code == 0
     drifted = json.loads((tmp_path / "policy.schema.json").read_text("utf-8"))
