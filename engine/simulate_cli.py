@@ -210,3 +210,80 @@ def _ts(iso: str) -> int:
 
 def _iso_local(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def register_diff(app: typer.Typer) -> None:
+    @app.command("diff")
+    def diff_command(
+        old: Annotated[Path, typer.Argument(help="The policy as it is.", exists=True, dir_okay=False)],
+        new: Annotated[Path, typer.Argument(help="The policy as it would be.", exists=True, dir_okay=False)],
+        format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+        tests: Annotated[bool, typer.Option(help="Run OLD's test suites against NEW too.")] = True,
+    ) -> None:
+        """What changes between two versions of a policy, in plain language (deadlines, calendars,
+        limits, levels, rules, templates with a text diff), and which of OLD's test cases come out
+        otherwise under NEW, and why.  Exit 1 when a test case changes."""
+        from .policy.compile import compile_file
+        from .policy_diff import changed_cases, policy_changes, template_changes
+        from .settings import Settings
+
+        try:
+            before, after = compile_file(old), compile_file(new)
+        except PolicyInvalid as exc:
+            typer.echo(exc.report.render_text(), err=True)
+            raise typer.Exit(2) from None
+        changes = policy_changes(before, after)
+        templates = template_changes(before, after)
+        cases = changed_cases(old, new, Settings().policies) if tests else []
+        if format == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "old": {"id": before.id, "version": before.version, "sha256": before.sha256},
+                        "new": {"id": after.id, "version": after.version, "sha256": after.sha256},
+                        "sections": [s.__dict__ for s in changes],
+                        "templates": templates,
+                        "tests": [
+                            {
+                                "suite": c.suite,
+                                "case": c.case,
+                                "before": c.before.passed,
+                                "after": c.after.passed,
+                                "failures": [f.model_dump() for f in c.after.failures],
+                            }
+                            for c in cases
+                        ],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+            raise typer.Exit(1 if cases else 0)
+        typer.echo(
+            f"{before.id} {before.version} ({before.sha256[:12]}) -> {after.id} {after.version} ({after.sha256[:12]})"
+        )
+        if not changes and not templates:
+            typer.echo("no change in what the policy decides or says")
+        for section in changes:
+            typer.echo(f"\n{section.title}:")
+            for line in section.removed:
+                typer.echo(f"  - was: {line.strip().removeprefix('- ')}")
+            for line in section.added:
+                typer.echo(f"  + now: {line.strip().removeprefix('- ')}")
+        if templates:
+            typer.echo("\nTemplates:")
+            for line in templates:
+                typer.echo(f"  {line}")
+        if tests:
+            typer.echo(
+                f"\nTest cases of {old.name} whose outcome changes under {new.name}: {len(cases) or 'none'}"
+            )
+            for case in cases:
+                state = f"{'passes' if case.before.passed else 'fails'} -> {'passes' if case.after.passed else 'FAILS'}"
+                typer.echo(f"  {case.case} ({case.suite}): {state}")
+                for failure in case.after.failures:
+                    typer.echo(f"    expected: {failure.expected}")
+                    typer.echo(f"    actual:   {failure.actual}")
+                    if failure.where:
+                        typer.echo(f"    policy:   {failure.where}")
+        raise typer.Exit(1 if cases else 0)
