@@ -191,13 +191,19 @@ class Intake:
         return next(p for p in self.policies if p.policy is chosen)
 
     def prepare(
-        self, complaint: Complaint, *, search_attributes: bool = True, simulated: bool = False
+        self,
+        complaint: Complaint,
+        *,
+        search_attributes: bool = True,
+        simulated: bool = False,
+        policy: CompiledPolicy | None = None,
     ) -> tuple[Complaint, CompiledPolicy, ComplaintInput]:
         """The workflow input for a complaint: its policy and case calendar pinned by sha256.
 
         A complaint runs on the real clock, so one received in the future (more than
         :data:`CLOCK_SKEW` ahead of this machine's clock) is refused; ``simulated`` runs it on
-        its own clock from ``received_at`` instead (policy tests, what-if)."""
+        its own clock from ``received_at`` instead (policy tests, what-if).  ``policy``: this
+        one, whatever the policies' selection would choose (a simulation names its policy)."""
         complaint, problems = hygiene.inspect(complaint)
         if problems:
             raise IntakeError("; ".join(str(p) for p in problems))
@@ -205,7 +211,7 @@ class Intake:
             check_received(complaint)
         if complaint.id is None:
             complaint = complaint.model_copy(update={"id": new_complaint_id(complaint.received_at)})
-        policy = self.select(complaint)
+        policy = policy or self.select(complaint)
         calendar_sha = self.case_calendar(policy, complaint)
         workflow_input = ComplaintInput(
             complaint=complaint,

@@ -22,7 +22,7 @@ from ombuds.workflows import names
 from ombuds.workflows.core import Actor, Event
 from ombuds.workflows.core.events import KINDS
 
-from .intake import Intake
+from .intake import Intake, IntakeError
 from .policy.durations import DurationError, parse_duration
 from .policy.errors import PolicyError
 from .policy.loader import Document, LoadFailed, load_file
@@ -183,8 +183,19 @@ def simulate(
     with tempfile.TemporaryDirectory(prefix="ombuds-simulate-") as home:
         settings = Settings(home=Path(home), policies=policy_path.parent)
         intake = Intake(settings, [compiled])
-        sim = Simulation(intake.store, lambda c: intake.prepare(c, simulated=True)[2], compose_messages=True)
-        complaint_id = sim.submit(complaint if complaint.id else complaint.model_copy(update={"id": "SIM-1"}))
+        sim = Simulation(
+            intake.store,
+            lambda c: intake.prepare(c, simulated=True, policy=compiled)[2],
+            compose_messages=True,
+        )
+        try:
+            complaint_id = sim.submit(
+                complaint if complaint.id else complaint.model_copy(update={"id": "SIM-1"})
+            )
+        except IntakeError as exc:
+            raise SimulationError(
+                [PolicyError(file="complaint", line=1, col=1, path="", message=str(exc))]
+            ) from None
         received = sim.now
         snapshots: list[tuple[int, dict[str, Any]]] = [(sim.now, sim.status().model_dump(mode="json"))]
         rows: list[Row] = []

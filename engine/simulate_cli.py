@@ -287,3 +287,52 @@ def register_diff(app: typer.Typer) -> None:
                     if failure.where:
                         typer.echo(f"    policy:   {failure.where}")
         raise typer.Exit(1 if cases else 0)
+
+
+def register_new(app: typer.Typer) -> None:
+    @app.command("new")
+    def new_command(
+        policy_id: Annotated[str, typer.Argument(metavar="ID", help="The new policy's id.")],
+        like: Annotated[
+            str,
+            typer.Option(
+                help="The policy to start from: a shipped one's id (retail, financial-services, b2b-support) or a file."
+            ),
+        ] = "retail",
+        locales: Annotated[str, typer.Option(help="The languages, the default first, e.g. en,de.")] = "",
+        into: Annotated[
+            Path | None, typer.Option(help="The policies folder to write into (else OMBUDS_POLICIES).")
+        ] = None,
+    ) -> None:
+        """Write a new policy and its full set of templates (every message the policy sends, in each
+        locale, each listing the variables it may use), ready to edit; it validates at once."""
+        from .new_policy import NewPolicyError, new_policy
+        from .settings import Settings
+
+        folder = into or Settings().policies
+        model = Path(like) if like.endswith((".yaml", ".yml")) else _shipped(like)
+        try:
+            written = new_policy(
+                policy_id, model, [x.strip() for x in locales.split(",") if x.strip()], folder
+            )
+        except NewPolicyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except PolicyInvalid as exc:
+            typer.echo(exc.report.render_text(), err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"wrote {written[0]} and {len(written) - 1} templates in {written[0].parent / 'templates' / policy_id}"
+        )
+        typer.echo(f"next: edit it, then `ombuds validate {written[0]}` and `ombuds explain {written[0]}`")
+
+
+def _shipped(name: str) -> Path:
+    from .settings import Settings
+
+    for folder in (Settings().policies, Path(__file__).resolve().parent.parent / "policies"):
+        candidate = folder / f"{name}.yaml"
+        if candidate.exists():
+            return candidate
+    typer.echo(f'error: no policy "{name}" to start from (give a shipped id or a file)', err=True)
+    raise typer.Exit(1)

@@ -358,6 +358,8 @@ class TemplateSet:
     templates: dict[str, dict[str, Template]] = field(default_factory=dict)
     problems: list[PolicyError] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    #: Template name → what the messages sent with it carry (as validation found them sent).
+    carries: dict[str, set[str]] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     #: (name, locale) of template files that exist but failed their checks (already reported).
     broken_locales: set[tuple[str, str]] = field(default_factory=set)

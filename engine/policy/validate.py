@@ -549,6 +549,7 @@ class _Checker:
         if given is None:
             return
         given = EVERY_MESSAGE | given
+        self.templates.carries.setdefault(name, set()).update(given)
         for locale, template in sorted(self.templates.templates.get(name, {}).items()):
             lacking = sorted(set(template.variables) - given)
             if lacking:
