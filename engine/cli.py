@@ -355,10 +355,12 @@ _register_archive_commands(app)
 from .simulate_cli import register as _register_simulate_commands  # noqa: E402
 from .simulate_cli import register_diff as _register_diff_command  # noqa: E402
 from .simulate_cli import register_new as _register_new_command  # noqa: E402
+from .simulate_cli import register_whatif as _register_whatif_command  # noqa: E402
 
 _register_simulate_commands(app)
 _register_diff_command(app)
 _register_new_command(app)
+_register_whatif_command(app)
 
 from .suites_cli import register as _register_policy_test_commands  # noqa: E402
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -336,3 +337,132 @@ def _shipped(name: str) -> Path:
             return candidate
     typer.echo(f'error: no policy "{name}" to start from (give a shipped id or a file)', err=True)
     raise typer.Exit(1)
+
+
+def register_whatif(app: typer.Typer) -> None:
+    @app.command("whatif")
+    def whatif_command(
+        policy: Annotated[Path, typer.Argument(help="The new policy.", exists=True, dir_okay=False)],
+        since: Annotated[
+            str | None, typer.Option(help="Only the cases closed on or after this date.")
+        ] = None,
+        format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+        html_out: Annotated[
+            Path | None, typer.Option("--html", help="Also write a page with charts to this file.")
+        ] = None,
+    ) -> None:
+        """Re-run every archived closed case of the policy's id under NEW on the pure core, side-effect
+        free, and say per case what would change (breaches, escalations, amounts, messages, dates
+        told) with the rule behind it, and in all (how many change, breach rate before and after)."""
+        import datetime as dt
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from .archive import ArchiveError, open_archive
+        from .settings import Settings
+        from .whatif import run
+
+        s = Settings()
+        when = None
+        if since:
+            try:
+                when = dt.datetime.fromisoformat(since)
+            except ValueError:
+                typer.echo(f"error: --since {since!r}: give a date, e.g. 2026-01-01", err=True)
+                raise typer.Exit(2) from None
+            when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        bar = Progress(
+            TextColumn("what if"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            disable=not sys.stderr.isatty() or format == "json",
+        )
+        try:
+            with bar:
+                task = bar.add_task("whatif", total=None)
+                result = run(
+                    policy,
+                    s,
+                    open_archive(s),
+                    when,
+                    lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except ArchiveError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except PolicyInvalid as exc:
+            typer.echo(exc.report.render_text(), err=True)
+            raise typer.Exit(1) from None
+        summary = result.summary()
+        if html_out is not None:
+            html_out.write_text(whatif_page(result), "utf-8")
+        if format == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "summary": summary,
+                        "cases": [
+                            {"id": c.workflow_id, "changes": c.changes} for c in result.cases if c.changes
+                        ],
+                    },
+                    indent=2,
+                )
+            )
+            return
+        for case in result.cases:
+            for change in case.changes:
+                typer.echo(
+                    f"{case.workflow_id}: {change['what']}"
+                    + (f"  [{change['rule']}]" if change["rule"] else "")
+                )
+        typer.echo(
+            f"{summary['changed']} of {summary['cases']} archived case(s) of {result.policy.id} would change under "
+            f"{result.policy.version} ({result.policy.sha256[:12]}); breach rate {summary['breach_rate_before']:.0%} -> "
+            f"{summary['breach_rate_after']:.0%}; escalated {summary['escalated_before']} -> {summary['escalated_after']}; "
+            f"granted {summary['granted_before']} -> {summary['granted_after']}"
+        )
+        for workflow_id, why in summary["not_run"].items():
+            typer.echo(f"not run: {workflow_id}: {why}", err=True)
+
+
+def whatif_page(result: Any) -> str:
+    """A self-contained page: before/after bars and the changes by kind, then every change."""
+    summary = result.summary()
+    bars = [
+        ("breach rate", summary["breach_rate_before"] * 100, summary["breach_rate_after"] * 100, "%"),
+        ("cases escalated", summary["escalated_before"], summary["escalated_after"], ""),
+    ]
+    top = max([1.0, *(max(b, a) for _, b, a, _ in bars)])
+    svg = []
+    for i, (label, before, after, unit) in enumerate(bars):
+        y = 20 + i * 60
+        svg.append(f'<text x="0" y="{y + 12}">{html.escape(label)}</text>')
+        for j, (value, colour, name) in enumerate(
+            ((before, "#9ca3af", "before"), (after, "#2563eb", "after"))
+        ):
+            width = 400 * value / top
+            svg.append(
+                f'<rect x="140" y="{y + j * 22}" width="{width:.1f}" height="18" fill="{colour}"><title>{name}: {value:.1f}{unit}</title></rect>'
+                f'<text x="{146 + width:.1f}" y="{y + j * 22 + 14}">{name} {value:.1f}{unit}</text>'
+            )
+    kinds = "".join(f"<li>{html.escape(k)}: {v}</li>" for k, v in sorted(summary["changes_by_kind"].items()))
+    rows = "".join(
+        f"<tr><td>{html.escape(c.workflow_id)}</td><td>{html.escape(ch['what'])}</td><td>{html.escape(ch['rule'])}</td></tr>"
+        for c in result.cases
+        for ch in c.changes
+    )
+    p = result.policy
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>What if: {html.escape(p.id)} {html.escape(p.version)}</title>
+<style>body {{ font: 14px system-ui, sans-serif; margin: 1.5rem; }} table {{ border-collapse: collapse; }}
+td, th {{ border-top: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: top; }} svg text {{ font-size: 12px; }}</style>
+</head><body>
+<h1>What if the archived cases had run under {html.escape(p.id)} {html.escape(p.version)}</h1>
+<p>{summary["changed"]} of {summary["cases"]} cases would change. Policy sha256 {p.sha256}.</p>
+<svg role="img" aria-label="before and after" width="700" height="{40 + 60 * len(bars)}" xmlns="http://www.w3.org/2000/svg">{"".join(svg)}</svg>
+<h2>Changes by kind</h2><ul>{kinds}</ul>
+<table><thead><tr><th>Case</th><th>What would change</th><th>Rule</th></tr></thead><tbody>{rows}</tbody></table>
+</body></html>
+"""

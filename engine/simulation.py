@@ -91,7 +91,10 @@ class Simulation:
         assert self.core is not None, "no complaint submitted"
         return self.core
 
-    def submit(self, complaint: Complaint) -> str:
+    def submit(self, complaint: Complaint, *, at: int | None = None, previous: int | None = None) -> str:
+        """Intake of a complaint (``at``: when it was entered, if later than its receipt);
+        ``previous``: the customer's earlier complaints as their ledger counted them then (else
+        the in-memory ledgers count them)."""
         workflow_input = self.prepare(complaint)
         complaint = workflow_input.complaint
         assert complaint.id is not None
@@ -106,14 +109,14 @@ class Simulation:
             calendar_sha=workflow_input.calendar_sha,
         )
         self.core.received_digest = workflow_input.complaint_sha256
-        self.now = int(complaint.received_at.timestamp())
+        self.now = max(int(complaint.received_at.timestamp()), at or 0)
         self.core.start(self.now)
         self.flush()
         registration = self.core.ledger_registration(self.now)
         if registration is not None:
             request = ledger.Registration.model_validate(registration.registration)
-            previous = ledger.register(self.ledgers.state(registration.customer), request)
-            self.core.ledger_registered(self.now, previous)
+            counted = ledger.register(self.ledgers.state(registration.customer), request)
+            self.core.ledger_registered(self.now, counted if previous is None else previous)
             self.flush()
         self.step()
         return complaint.id
