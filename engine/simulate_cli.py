@@ -45,11 +45,23 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--html", help="Also write a self-contained page with a chart to this file."),
         ] = None,
+        engine: Annotated[
+            str,
+            typer.Option(
+                help="core (the pure core, fast) or temporal (the real workflow on the time-skipping test server)."
+            ),
+        ] = "core",
     ) -> None:
         """Run a complaint under a policy on the pure core, side-effect free, and print every
         decision: when (in the policy's timezone), business time elapsed, stage, level, clocks,
         the action, its rule and line, and the message sent."""
         case = load_complaint(complaint)
+        if engine not in ("core", "temporal"):
+            typer.echo(f"error: --engine {engine}: core or temporal", err=True)
+            raise typer.Exit(2)
+        if engine == "temporal":
+            _on_temporal(policy, case, events, until, format)
+            return
         try:
             timed = read_events(events) if events else []
             timeline = simulate(policy, case, timed, until)
@@ -73,6 +85,46 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"timeline page: {html_out}", err=True)
         if any("refused" in a for a in timeline.answers):
             raise typer.Exit(1)
+
+
+def _on_temporal(policy: Path, case: Any, events: Path | None, until: str | None, fmt: str) -> None:
+    """The simulation on the real workflow: its decision log, answers and the messages written."""
+    import asyncio
+
+    from .simulate_temporal import simulate_on_temporal
+
+    try:
+        timed = read_events(events) if events else []
+        log, answers, written = asyncio.run(simulate_on_temporal(policy, case, timed, until))
+    except SimulationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    except PolicyInvalid as exc:
+        typer.echo(exc.report.render_text(), err=True)
+        raise typer.Exit(1) from None
+    if fmt == "json":
+        typer.echo(
+            json.dumps(
+                {"log": [e.model_dump(mode="json") for e in log], "events": answers, "messages": written},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for entry in log:
+            typer.echo(f"{entry.at}  {entry.action:<28} {entry.rule} ({entry.source}) by {entry.actor}")
+        for message in written:
+            typer.echo(
+                f"message {message.get('key')} to {message.get('to')} ({message.get('template')}): "
+                f"{message.get('subject')}"
+            )
+        for answer in answers:
+            if "refused" in answer:
+                typer.echo(
+                    f"event at line {answer['line']} ({answer['kind']}) not taken: {answer['refused']}"
+                )
+    if any("refused" in a for a in answers):
+        raise typer.Exit(1)
 
 
 def text_lines(timeline: Timeline) -> list[str]:

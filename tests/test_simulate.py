@@ -123,3 +123,68 @@ async def test_the_timeline_page_draws_stages_clocks_and_deadlines(tmp_path: Pat
             ]
         )
         await shot(page, "simulate-timeline")
+
+
+def _suite_cases() -> list[tuple[Path, int, str]]:
+    from ombuds.engine.suites import discover, load_suite
+
+    found = []
+    for path in discover([], ROOT / "policies"):
+        suite, problems = load_suite(path)
+        assert suite is not None, problems
+        found += [(path, i, case.name) for i, case in enumerate(suite.cases)]
+    return found
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(("path", "index", "name"), _suite_cases(), ids=[c[2][:60] for c in _suite_cases()])
+async def test_the_workflow_takes_the_decisions_of_the_pure_core(path: Path, index: int, name: str) -> None:
+    """Every case of the shipped suites, run by the real workflow on the time-skipping server and
+    by the pure core: the same decisions (in the order activities completed, so as a multiset)."""
+    from collections import Counter
+
+    from ombuds.engine.simulate import Timed, simulate
+    from ombuds.engine.simulate_temporal import simulate_on_temporal
+    from ombuds.engine.suites import _complaint, load_suite
+
+    suite, _ = load_suite(path)
+    assert suite is not None
+    case = suite.cases[index]
+    complaint = _complaint(path, case)
+    events = [Timed(e.at, e.model_dump(exclude={"at"}), n + 1) for n, e in enumerate(case.events)]
+    policy = path.parent / suite.policy
+    core = simulate(policy, complaint, events, case.until)
+    log, answers, _ = await simulate_on_temporal(policy, complaint, events, case.until)
+
+    def decisions(entries: list[dict[str, object]]) -> Counter[str]:
+        return Counter(
+            json.dumps({k: v for k, v in e.items() if k not in ("seq", "chain")}, sort_keys=True, default=str)
+            for e in entries
+        )
+
+    on_core = [
+        {
+            "at": r.at,
+            "action": r.action,
+            "rule": r.rule,
+            "source": r.source,
+            "actor": r.actor,
+            "detail": r.detail,
+        }
+        for r in core.rows
+    ]
+    on_temporal = [
+        {
+            "at": e.at,
+            "action": e.action,
+            "rule": e.rule,
+            "source": e.source,
+            "actor": e.actor,
+            "detail": e.detail,
+        }
+        for e in log
+    ]
+    assert decisions(on_temporal) == decisions(on_core)
+    assert [a.get("status", "refused") for a in answers] == [
+        a.get("status", "refused") for a in core.answers if "line" in a
+    ]
