@@ -174,9 +174,14 @@ def actor_of(event: dict[str, Any], policy: CompiledPolicy) -> Actor:
 
 
 def simulate(
-    policy_path: Path, complaint: Complaint, events: list[Timed], until: str | None = None
+    policy_path: Path,
+    complaint: Complaint,
+    events: list[Timed],
+    until: str | None = None,
+    previous_complaints: int | None = None,
 ) -> Timeline:
-    """Run the complaint under the policy with the events; every decision, in order."""
+    """Run the complaint under the policy with the events; every decision, in order.
+    ``previous_complaints``: the customer's earlier complaints, as their ledger counts them."""
     from .policy.compile import compile_file
 
     compiled = compile_file(policy_path)
@@ -190,7 +195,8 @@ def simulate(
         )
         try:
             complaint_id = sim.submit(
-                complaint if complaint.id else complaint.model_copy(update={"id": "SIM-1"})
+                complaint if complaint.id else complaint.model_copy(update={"id": "SIM-1"}),
+                previous=previous_complaints,
             )
         except IntakeError as exc:
             raise SimulationError(

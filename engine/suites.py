@@ -106,6 +106,9 @@ class Case(_Strict):
     )
     events: list[Event] = Field(default_factory=list)
     until: str = Field("+3 months", description="How long after receipt to run.")
+    previous_complaints: int | None = Field(
+        None, ge=0, le=1000, description="The customer's earlier complaints, as their ledger counts them."
+    )
     expect: list[Expect] = Field(min_length=1)
 
 
@@ -144,7 +147,7 @@ def load_suite(path: Path) -> tuple[Suite | None, list[PolicyError]]:
     except LoadFailed as exc:
         return None, [exc.problem]
     try:
-        return Suite.model_validate(doc.data), []
+        suite = Suite.model_validate(doc.data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -160,6 +163,58 @@ def load_suite(path: Path) -> tuple[Suite | None, list[PolicyError]]:
                 )
             )
         return None, problems
+    problems = _references(path, doc, suite)
+    return (None, problems) if problems else (suite, [])
+
+
+def _references(path: Path, doc: Any, suite: Suite) -> list[PolicyError]:
+    """What a suite names that its policy does not have: the policy itself, event kinds,
+    templates, clocks and levels — each located in the suite."""
+    from ombuds.workflows.core.events import KINDS
+
+    from .policy.compile import compile_file
+
+    def problem(loc: tuple[Any, ...], message: str) -> PolicyError:
+        line, col = doc.position(loc)
+        return PolicyError(
+            file=str(path), line=line, col=col, path=".".join(str(p) for p in loc), message=message
+        )
+
+    try:
+        policy = compile_file(path.parent / suite.policy)
+    except (PolicyInvalid, OSError) as exc:
+        why = "it has errors (ombuds validate)" if isinstance(exc, PolicyInvalid) else str(exc)
+        return [problem(("policy",), f"the policy {suite.policy} cannot be used: {why}")]
+    templates = set(policy.templates)
+    clocks = {c.id for c in policy.policy.clocks}
+    levels = {level.id for level in policy.policy.authority}
+    found = []
+    for i, case in enumerate(suite.cases):
+        for j, event in enumerate(case.events):
+            if event.kind not in KINDS:
+                found.append(problem(("cases", i, "events", j, "kind"), f'"{event.kind}" is no event kind'))
+        for j, expect in enumerate(case.expect):
+            for at, inner in (
+                (("cases", i, "expect", j), expect),
+                (("cases", i, "expect", j, "never"), expect.never),
+            ):
+                if inner is None:
+                    continue
+                if inner.message and inner.message.template and inner.message.template not in templates:
+                    found.append(
+                        problem(
+                            (*at, "message", "template"),
+                            f'the policy has no template "{inner.message.template}"',
+                        )
+                    )
+                clock = inner.breach or (inner.deadline.clock if inner.deadline else None)
+                if clock and clock not in clocks:
+                    found.append(
+                        problem(at, f'the policy has no clock "{clock}" ({", ".join(sorted(clocks))})')
+                    )
+                if inner.level and inner.level not in levels:
+                    found.append(problem((*at, "level"), f'the policy has no level "{inner.level}"'))
+    return found
 
 
 def run_case(suite_path: Path, suite: Suite, case: Case) -> Outcome:
@@ -170,7 +225,9 @@ def run_case(suite_path: Path, suite: Suite, case: Case) -> Outcome:
     try:
         complaint = _complaint(suite_path, case)
         events = [Timed(e.at, e.model_dump(exclude={"at"}), index + 1) for index, e in enumerate(case.events)]
-        timeline = simulate(suite_path.parent / suite.policy, complaint, events, case.until)
+        timeline = simulate(
+            suite_path.parent / suite.policy, complaint, events, case.until, case.previous_complaints
+        )
     except (SimulationError, PolicyInvalid, ValueError, OSError) as exc:
         outcome.failures.append(Failure(expected="the case runs", actual=str(exc).splitlines()[0][:500]))
         return outcome
@@ -178,6 +235,17 @@ def run_case(suite_path: Path, suite: Suite, case: Case) -> Outcome:
         failure = check(expectation, timeline)
         if failure is not None:
             outcome.failures.append(failure)
+    # an event the policy did not take fails the case, unless an expectation says it should not
+    expected = {e.answer.event for e in case.expect if e.answer is not None}
+    for number, answer in enumerate(timeline.answers, start=1):
+        if "refused" in answer and number not in expected:
+            event = case.events[number - 1]
+            outcome.failures.append(
+                Failure(
+                    expected=f"event {number} ({event.kind} at {event.at}) is taken",
+                    actual=f"not taken: {answer['refused']}",
+                )
+            )
     outcome.passed = not outcome.failures
     outcome.seconds = time.perf_counter() - started
     return outcome

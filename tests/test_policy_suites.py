@@ -91,3 +91,36 @@ def test_junit_output_names_each_case_and_its_failure(tmp_path: Path) -> None:
     failure = cases["breaches in a day"].find("failure")
     assert failure is not None and "clock final-response breaches" in (failure.text or "")
     assert cases["is open"].find("failure") is None
+
+
+def test_what_a_suite_names_that_the_policy_lacks_is_located(tmp_path: Path) -> None:
+    suite = tmp_path / "names.test.yaml"
+    suite.write_text(
+        f"policy: {ROOT / 'policies' / 'retail.yaml'}\ncases:\n  - name: x\n"
+        f"    complaint: {ROOT / 'examples' / 'complaints' / 'retail-defective-kettle.json'}\n"
+        "    events:\n      - {at: '+1h', kind: teleport}\n"
+        "    expect:\n      - message: {template: sorry-note}\n      - breach: first-reply\n",
+        "utf-8",
+    )
+    done = ombuds_test(str(suite))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{suite}:6:" in done.stderr and '"teleport" is no event kind' in done.stderr
+    assert f"{suite}:8:" in done.stderr and 'the policy has no template "sorry-note"' in done.stderr
+    assert f"{suite}:9:" in done.stderr and 'the policy has no clock "first-reply"' in done.stderr
+
+
+def test_an_event_the_policy_does_not_take_fails_its_case_naming_it(tmp_path: Path) -> None:
+    suite = tmp_path / "refused.test.yaml"
+    suite.write_text(
+        f"policy: {ROOT / 'policies' / 'retail.yaml'}\ncases:\n  - name: chooses too early\n"
+        f"    complaint: {ROOT / 'examples' / 'complaints' / 'retail-defective-kettle.json'}\n"
+        "    until: '+1 day'\n"
+        "    events:\n      - {at: '+1h', kind: choose_option, option: refund}\n"
+        "    expect:\n      - status: open\n",
+        "utf-8",
+    )
+    done = ombuds_test(str(suite))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "FAILED" in done.stdout and "chooses too early" in done.stdout
+    assert "expected: event 1 (choose_option at +1h) is taken" in done.stdout
+    assert "actual:   not taken:" in done.stdout
