@@ -7,8 +7,9 @@ import datetime as dt
 import html
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -16,6 +17,8 @@ from .files import load_complaint
 from .policy.durations import DurationError
 from .policy.errors import PolicyInvalid
 from .simulate import SimulationError, Timeline, read_events, simulate
+
+_T = TypeVar("_T")
 
 
 def register(app: typer.Typer) -> None:
@@ -62,18 +65,7 @@ def register(app: typer.Typer) -> None:
         if engine == "temporal":
             _on_temporal(policy, case, events, until, format)
             return
-        try:
-            timed = read_events(events) if events else []
-            timeline = simulate(policy, case, timed, until)
-        except SimulationError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        except PolicyInvalid as exc:
-            typer.echo(exc.report.render_text(), err=True)
-            raise typer.Exit(1) from None
-        except DurationError as exc:
-            typer.echo(f"error: --until: {exc}", err=True)
-            raise typer.Exit(2) from None
+        timeline = _or_exit(lambda: simulate(policy, case, read_events(events) if events else [], until))
         if html_out is not None:
             html_out.write_text(page(timeline), "utf-8")
         if format == "json":
@@ -87,21 +79,30 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _on_temporal(policy: Path, case: Any, events: Path | None, until: str | None, fmt: str) -> None:
-    """The simulation on the real workflow: its decision log, answers and the messages written."""
-    import asyncio
-
-    from .simulate_temporal import simulate_on_temporal
-
+def _or_exit(run: Callable[[], _T]) -> _T:
+    """What ``run`` returns, or its problem said (located where it can be) and the exit status."""
     try:
-        timed = read_events(events) if events else []
-        log, answers, written = asyncio.run(simulate_on_temporal(policy, case, timed, until))
+        return run()
     except SimulationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except PolicyInvalid as exc:
         typer.echo(exc.report.render_text(), err=True)
         raise typer.Exit(1) from None
+    except DurationError as exc:
+        typer.echo(f"error: --until: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _on_temporal(policy: Path, case: Any, events: Path | None, until: str | None, fmt: str) -> None:
+    """The simulation on the real workflow: its decision log, answers and the messages written."""
+    import asyncio
+
+    from .simulate_temporal import simulate_on_temporal
+
+    log, answers, written = _or_exit(
+        lambda: asyncio.run(simulate_on_temporal(policy, case, read_events(events) if events else [], until))
+    )
     if fmt == "json":
         typer.echo(
             json.dumps(
