@@ -14,6 +14,7 @@ No CORS headers are sent (browsers on other origins are refused); bodies are at 
 
 # no ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name
 # the dependencies and body models made inside create_app
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -47,6 +48,9 @@ from .policy.model import Complaint, Policy
 from .policy.store import Store, StoreError
 from .settings import Settings
 from .temporal import delayed_messages
+
+#: Answers of Temporal that a moment later may be otherwise.
+TRANSIENT = (RPCStatusCode.INTERNAL, RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 log = logging.getLogger("ombuds.api")
 
@@ -376,14 +380,20 @@ def create_app(
             token = base64.b64decode(page.encode(), altchars=b"-_", validate=True) if page else None
         except (ValueError, binascii.Error):
             raise _problem(422, "page is not a page token of this list") from None
-        listed = (await client()).list_workflows(query, page_size=limit, next_page_token=token)
-        try:
-            await listed.fetch_next_page()
-        except RPCError as exc:
-            raise _problem(
-                422 if exc.status == RPCStatusCode.INVALID_ARGUMENT else 503, exc.message
-            ) from None
-        return listed
+        for attempt in range(3):
+            listed = (await client()).list_workflows(query, page_size=limit, next_page_token=token)
+            try:
+                await listed.fetch_next_page()
+                return listed
+            except RPCError as exc:
+                # a visibility store that is busy for a moment (SQLite under load) is asked again
+                if exc.status in TRANSIENT and attempt < 2:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                    continue
+                raise _problem(
+                    422 if exc.status == RPCStatusCode.INVALID_ARGUMENT else 503, exc.message
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     #: Each complaint's pinned policy (it never changes for an id), so an event costs one call.
     pinned: dict[str, str] = {}

@@ -71,9 +71,10 @@ class Row:
     actor: str
     detail: dict[str, Any]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {k: v for k, v in self.__dict__.items() if k != "seq"}
 
 
 @dataclass
@@ -87,6 +88,8 @@ class Timeline:
     snapshots: list[tuple[int, dict[str, Any]]]
     #: The policy's default calendar for this case (to read times the way the policy counts them).
     calendar: Any = None
+    #: The customer's timezone, when they gave one (quiet hours are theirs).
+    customer_timezone: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -247,8 +250,17 @@ def simulate(
             sim.case.calendar().due(received, span) if span else previous + int(DEFAULT_SPAN.total_seconds())
         )
         _advance(sim, end, note)
+        _attach_messages(sim, rows)
         return Timeline(
-            compiled, complaint_id, received, sim.now, rows, answers, snapshots, sim.case.calendar()
+            compiled,
+            complaint_id,
+            received,
+            sim.now,
+            rows,
+            answers,
+            snapshots,
+            sim.case.calendar(),
+            sim.case.complaint.customer.timezone,
         )
 
 
@@ -265,18 +277,6 @@ def _row(sim: Simulation, entry: Any, view: dict[str, Any], received: int) -> Ro
     calendar = sim.case.calendar()
     at = int(dt.datetime.fromisoformat(entry.at.replace("Z", "+00:00")).timestamp())
     business = calendar.business_seconds_between(received, at)
-    messages = [
-        {
-            "to": s.send.to,
-            "template": s.send.template,
-            "channels": list(s.send.channels),
-            "subject": s.subject,
-            "body": s.body,
-            **({"undeliverable": s.undeliverable} if s.undeliverable else {}),
-        }
-        for s in sim.sent
-        if (parsed := names.message_key(s.send.key)) is not None and parsed[1].split(":")[0] == str(entry.seq)
-    ]
     return Row(
         at=entry.at,
         local=calendar.local_datetime(at).strftime("%a %Y-%m-%d %H:%M"),
@@ -293,8 +293,31 @@ def _row(sim: Simulation, entry: Any, view: dict[str, Any], received: int) -> Ro
         source=entry.source,
         actor=entry.actor,
         detail=entry.detail,
-        messages=messages,
+        seq=entry.seq,
     )
+
+
+def _attach_messages(sim: Simulation, rows: list[Row]) -> None:
+    """Each message to the decision that sent it (its key names the decision), however much later
+    it went out (held for quiet hours, combined)."""
+    by_seq = {row.seq: row for row in rows}
+    for s in sim.sent:
+        parsed = names.message_key(s.send.key)
+        row = by_seq.get(int(parsed[1].split(":")[0])) if parsed is not None else None
+        if row is None:
+            continue
+        row.messages.append(
+            {
+                "to": s.send.to,
+                "template": s.send.template,
+                "channels": list(s.send.channels),
+                "sent_at": _iso(s.at),
+                "channel": s.channel,
+                "subject": s.subject,
+                "body": s.body,
+                **({"undeliverable": s.undeliverable} if s.undeliverable else {}),
+            }
+        )
 
 
 def _iso(t: int) -> str:

@@ -148,6 +148,8 @@ def text_lines(timeline: Timeline) -> list[str]:
         for message in row.messages:
             first = message["body"].strip().splitlines()[0] if message["body"].strip() else ""
             state = f" NOT SENT: {message['undeliverable']}" if message.get("undeliverable") else ""
+            if message.get("sent_at") and message["sent_at"] != row.at:
+                state += f" [sent {message['sent_at']}]"
             out.append(
                 f"      message to {message['to']} ({message['template']}){state}: {message['subject']} | {first}"
             )
@@ -278,8 +280,8 @@ def register_diff(app: typer.Typer) -> None:
         limits, levels, rules, templates with a text diff), and which of OLD's test cases come out
         otherwise under NEW, and why.  Exit 1 when a test case changes."""
         from .policy.compile import compile_file
-        from .policy_diff import changed_cases, policy_changes, template_changes
         from .settings import Settings
+        from .versions_diff import changed_cases, policy_changes, template_changes
 
         try:
             before, after = compile_file(old), compile_file(new)

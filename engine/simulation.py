@@ -61,6 +61,8 @@ class Sent:
     subject: str = ""
     body: str = ""
     undeliverable: str = ""
+    #: The channel it goes on: the first of its channels the reader can be reached on.
+    channel: str = ""
 
 
 class Simulation:
@@ -153,7 +155,9 @@ class Simulation:
             self.delivered.append(message)
             outbound = OutboundMessage.model_validate(message.model_dump())
             sent = Sent(self.now, message)
-            if recipient(outbound) is None:
+            reached = recipient(outbound)
+            sent.channel = reached[0] if reached else ""
+            if reached is None:
                 sent.undeliverable = f"the customer has no contact for {', '.join(message.channels)}"
                 self.case.delivery_failed(self.now, message, sent.undeliverable)
             elif self.compose_messages:

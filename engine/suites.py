@@ -11,6 +11,7 @@ policy line of the rule involved.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,10 +33,18 @@ class MessageExpect(_Strict):
 
     template: str | None = None
     to: Literal["customer", "staff"] | None = None
-    channel: str | None = Field(None, description="One of the channels it was sent on.")
+    channel: str | None = Field(
+        None, description="The channel it goes on (the first its reader can be reached on)."
+    )
     contains: str | None = Field(None, description="Text in its subject or body.")
     within: tuple[str, str] | None = Field(
         None, description='Sent between two times after receipt, e.g. ["+0h", "+5 business days"].'
+    )
+    at_hours: tuple[str, str] | None = Field(
+        None,
+        description="Sent between two times of day in the customer's timezone (else the policy's), e.g. "
+        '["21:00", "08:00"] for the night: with never, no message in quiet hours.',
+        examples=[["21:00", "08:00"]],
     )
 
 
@@ -43,6 +52,9 @@ class DecisionExpect(_Strict):
     """A decision in the log: its action, and (each optional) its rule, detail and instant."""
 
     action: str
+    amount_above: Decimal | None = Field(
+        None, description="Its amount is above this (with never: nothing granted above a limit)."
+    )
     rule: str | None = Field(None, description="The rule path, e.g. escalation[2].")
     detail: dict[str, Any] = Field(default_factory=dict, description="Values the decision's detail holds.")
     at: str | None = Field(None, description="The exact instant, with its offset.")
@@ -311,6 +323,8 @@ def _decision(d: DecisionExpect, timeline: Timeline) -> Failure | None:
             continue
         if d.at is not None and _instant(row.at) != _instant(d.at):
             continue
+        if d.amount_above is not None and not _above(row.detail.get("amount"), d.amount_above):
+            continue
         return None
     actual = (
         "; ".join(f"{r.at} {r.rule} ({r.source}) {r.detail}" for r in same[:5])
@@ -334,11 +348,14 @@ def _message(m: MessageExpect, timeline: Timeline) -> Failure | None:
             continue
         if m.to is not None and message["to"] != m.to:
             continue
-        if m.channel is not None and m.channel not in message["channels"]:
+        if m.channel is not None and m.channel != message.get("channel"):
             continue
         if m.contains is not None and m.contains not in message["subject"] + "\n" + message["body"]:
             continue
-        if window is not None and not window[0] <= _instant(row.at) <= window[1]:
+        sent_at = _instant(message.get("sent_at") or row.at)
+        if window is not None and not window[0] <= sent_at <= window[1]:
+            continue
+        if m.at_hours is not None and not _in_hours(timeline, sent_at, m.at_hours):
             continue
         return None
     alike = [(r, msg) for r, msg in sent if m.template is None or msg["template"] == m.template]
@@ -416,6 +433,23 @@ def _said(expect: Expect) -> str:
         )
         return f"{key} {shown}"
     return ""
+
+
+def _above(value: Any, limit: Decimal) -> bool:
+    try:
+        return Decimal(str(value)) > limit
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _in_hours(timeline: Timeline, t: int, hours: tuple[str, str]) -> bool:
+    """Whether ``t`` falls between two times of day (over midnight when the first is later)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timeline.customer_timezone or timeline.calendar.timezone)
+    local = dt.datetime.fromtimestamp(t, zone).strftime("%H:%M")
+    start, end = hours
+    return start <= local < end if start <= end else local >= start or local < end
 
 
 def _instant(text: str) -> int:
