@@ -152,8 +152,18 @@ def main() -> None:
         batch = time.perf_counter() - started
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         print(
-            f"ombuds replay --archive: {args.count} cases in {batch:.1f} s (start-up included) = "
-            f"{args.count / batch:.0f} cases/s; target 1,000 in 30 s: {batch * 1000 / args.count:.1f} s per 1,000"
+            f"ombuds replay --archive: {args.count} cases in {batch:.1f} s (start-up included, 2 replayers in "
+            f"processes of their own) = {args.count / batch:.0f} cases/s; target 1,000 in 30 s: "
+            f"{batch * 1000 / args.count:.1f} s per 1,000"
+        )
+        started = time.perf_counter()
+        done = subprocess.run(
+            [OMBUDS, "replay", "--archive", "--jobs", "1"], capture_output=True, text=True, env=env
+        )
+        alone = time.perf_counter() - started
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        print(
+            f"ombuds replay --archive --jobs 1: {args.count} cases in {alone:.1f} s, one replayer in one process"
         )
         sample = sorted((GOLDEN / "v11").glob("*full-path.json"))
         started = time.perf_counter()

@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
         since: Annotated[
             str | None, typer.Option(help="With --archive: only the complaints closed on or after this date.")
         ] = None,
+        jobs: Annotated[
+            int, typer.Option(help="With --archive: replayers at once, each in a process of its own.")
+        ] = 2,
         format: Output = "text",
     ) -> None:
         """Replay a history through the current code and rebuild its decision log (exit 1 on any
@@ -104,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 raise fail("--archive replays every archived complaint: give no id or --history", 2)
             from .archive_replay import replay_archive
 
-            raise typer.Exit(0 if asyncio.run(replay_archive(settings(), since, format)) else 1)
+            raise typer.Exit(0 if asyncio.run(replay_archive(settings(), since, format, max(1, jobs))) else 1)
         if since is not None:
             raise fail("--since goes with --archive", 2)
         if (complaint_id is None) == (history is None):

@@ -4,11 +4,15 @@ that differs."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import datetime as dt
 import json
 import sys
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -23,6 +27,9 @@ from .settings import Settings
 from .temporal import codec_of
 
 __all__ = ["ArchiveError", "archived_history", "replay_archive"]
+
+#: How many cases one replayer takes at a time when several processes share the work.
+CHUNK = 50
 
 
 def archived_history(s: Settings, complaint_id: str) -> tuple[WorkflowHistory, str]:
@@ -54,40 +61,70 @@ def _since(text: str | None) -> dt.datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=dt.UTC)
 
 
-async def replay_archive(s: Settings, since_text: str | None, fmt: str) -> bool:
-    """Replay every archived complaint (closed on or after ``since``); True when all are identical."""
-    since = _since(since_text)
-    try:
-        archive = open_archive(s)
-        manifests = [
-            m for m, _ in archive.chain() if since is None or dt.datetime.fromisoformat(m.closed_at) >= since
-        ]
-    except ArchiveError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+def _replay_ids(ids: list[str], progress: Any = None) -> list[dict[str, str]]:
+    """Replay these archived complaints with one replayer: for each, ``identical``, ``differs``,
+    ``unreadable`` or ``reduced``, and why.  Run in this process or in a worker process."""
+    return asyncio.run(_replay_ids_async(Settings(), ids, progress))
+
+
+async def _replay_ids_async(s: Settings, ids: list[str], progress: Any) -> list[dict[str, str]]:
+    archive = open_archive(s)
+    manifests = archive.manifests()
     store = Store(s.store_dir)
     codec = codec_of(s)
-    unreadable: dict[str, str] = {}
-    reduced: list[str] = []
+    out: list[dict[str, str]] = []
+    #: The archive's id of each history handed to the replayer, in order (its reports come so).
+    handed: collections.deque[str] = collections.deque()
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
-        for manifest in manifests:
-            if archive.reduced(manifest.workflow_id) is not None:
-                reduced.append(manifest.workflow_id)
-                progress.advance(task)
+        for workflow_id in ids:
+            manifest = manifests[workflow_id]
+            if archive.reduced(workflow_id) is not None:
+                out.append({"id": workflow_id, "outcome": "reduced", "why": ""})
+                if progress:
+                    progress(1)
                 continue
             try:
                 history = with_own_id(await opened(_last_run(archive, manifest, store), codec))
                 check_snapshots(history, store)
             except (ArchiveError, CodecError, SnapshotsMissing, ValueError) as exc:
-                unreadable[manifest.workflow_id] = str(exc)
-                progress.advance(task)
+                out.append({"id": workflow_id, "outcome": "unreadable", "why": str(exc)})
+                if progress:
+                    progress(1)
                 continue
+            handed.append(workflow_id)
             yield history
 
-    differing: list[ReplayReport] = []
+    async for report in replay_many(histories(), store):
+        out.append(
+            {
+                "id": handed.popleft() if handed else report.workflow_id,
+                "outcome": "identical" if report.ok else "differs",
+                "why": _why(report),
+            }
+        )
+        if progress:
+            progress(1)
+    return out
+
+
+async def replay_archive(s: Settings, since_text: str | None, fmt: str, jobs: int = 2) -> bool:
+    """Replay every archived complaint (closed on or after ``since``); True when all are identical.
+
+    One replayer replays a share of the cases; ``jobs`` shares run at once, each in a process of
+    its own (the replayer's work is Python's, so one process uses one core)."""
+    since = _since(since_text)
+    try:
+        archive = open_archive(s)
+        ids = [
+            m.workflow_id
+            for m, _ in archive.chain()
+            if since is None or dt.datetime.fromisoformat(m.closed_at) >= since
+        ]
+    except ArchiveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     started = time.perf_counter()
-    replayed = 0
     progress = Progress(
         TextColumn("replaying the archive"),
         BarColumn(),
@@ -96,14 +133,25 @@ async def replay_archive(s: Settings, since_text: str | None, fmt: str) -> bool:
         console=Console(stderr=True),
         disable=not sys.stderr.isatty() or fmt == "json",
     )
+    results: list[dict[str, str]] = []
     with progress:
-        task = progress.add_task("replay", total=len(manifests))
-        async for report in replay_many(histories(), store):
-            replayed += 1
-            if not report.ok:
-                differing.append(report)
-            progress.advance(task)
+        task = progress.add_task("replay", total=len(ids))
+        if jobs <= 1 or len(ids) < 2 * CHUNK:
+            results = await asyncio.to_thread(_replay_ids, ids, lambda n: progress.advance(task, n))
+        else:
+            chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+            loop = asyncio.get_running_loop()
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                waiting = [loop.run_in_executor(pool, _replay_ids, chunk) for chunk in chunks]
+                for done in asyncio.as_completed(waiting):
+                    part = await done
+                    results += part
+                    progress.advance(task, len(part))
     seconds = time.perf_counter() - started
+    differing = {r["id"]: r["why"] for r in results if r["outcome"] == "differs"}
+    unreadable = {r["id"]: r["why"] for r in results if r["outcome"] == "unreadable"}
+    reduced = [r["id"] for r in results if r["outcome"] == "reduced"]
+    replayed = sum(r["outcome"] in ("identical", "differs") for r in results)
     ok = not differing and not unreadable
     if fmt == "json":
         typer.echo(
@@ -113,7 +161,7 @@ async def replay_archive(s: Settings, since_text: str | None, fmt: str) -> bool:
                     "replayed": replayed,
                     "identical": replayed - len(differing),
                     "reduced": reduced,
-                    "differing": {r.workflow_id: _why(r) for r in differing},
+                    "differing": differing,
                     "unreadable": unreadable,
                     "seconds": round(seconds, 2),
                 },
@@ -121,8 +169,8 @@ async def replay_archive(s: Settings, since_text: str | None, fmt: str) -> bool:
             )
         )
         return ok
-    for report in differing:
-        typer.echo(f"DIFFERS {report.workflow_id}: {_why(report)}")
+    for workflow_id, why in differing.items():
+        typer.echo(f"DIFFERS {workflow_id}: {why}")
     for workflow_id, why in unreadable.items():
         typer.echo(f"UNREADABLE {workflow_id}: {why}")
     typer.echo(

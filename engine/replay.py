@@ -287,7 +287,7 @@ async def replay_many(histories: AsyncIterator[WorkflowHistory], store: Store) -
         replayer = Replayer(
             workflows=[ComplaintWorkflow, CustomerLedger, CustomerAlias],
             data_converter=pydantic_data_converter,
-            workflow_runner=workflow_runner(store),
+            workflow_runner=workflow_runner(store, contexts=False),
         )
         async with replayer.workflow_replay_iterator(histories) as results:
             async for result in results:

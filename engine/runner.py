@@ -37,32 +37,37 @@ def sandbox() -> SandboxedWorkflowRunner:
     )
 
 
-def workflow_runner(store: Store) -> WorkflowRunner:
-    """The sandbox behind the snapshot loader: what complaint workers and replay run."""
-    return SnapshotLoadingRunner(sandbox(), store)
+def workflow_runner(store: Store, *, contexts: bool = True) -> WorkflowRunner:
+    """The sandbox behind the snapshot loader: what complaint workers and replay run.
+
+    ``contexts``: payloads are converted with their serialization context (the workflow id the
+    codec seals for); a replay reads payloads already opened, so it asks for none."""
+    return SnapshotLoadingRunner(sandbox(), store, contexts=contexts)
 
 
 class SnapshotLoadingRunner(WorkflowRunner):
     """Wraps a runner: each activation's snapshots are loaded before its workflow code runs."""
 
-    def __init__(self, inner: WorkflowRunner, store: Store) -> None:
+    def __init__(self, inner: WorkflowRunner, store: Store, *, contexts: bool = True) -> None:
         self.inner = inner
         self.store = store
+        self.contexts = contexts
 
     def prepare_workflow(self, defn: temporalio.workflow._Definition) -> None:
         self.inner.prepare_workflow(defn)
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
-        return _Loading(self.inner.create_instance(det), self.store)
+        return _Loading(self.inner.create_instance(det), self.store, self.contexts)
 
     def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
         self.inner.set_worker_level_failure_exception_types(types)
 
 
 class _Loading(WorkflowInstance):
-    def __init__(self, inner: WorkflowInstance, store: Store) -> None:
+    def __init__(self, inner: WorkflowInstance, store: Store, contexts: bool = True) -> None:
         self.inner = inner
         self.store = store
+        self.contexts = contexts
         #: Activity type by the sequence number the workflow scheduled it with.
         self.activities: dict[int, str] = {}
         self.workflow_id = ""
@@ -118,7 +123,7 @@ class _Loading(WorkflowInstance):
         return [(sha, kind) for sha, kind in found if sha]
 
     def get_serialization_context(self, command_info: Any) -> Any:
-        return self.inner.get_serialization_context(command_info)
+        return self.inner.get_serialization_context(command_info) if self.contexts else None
 
     def get_external_store_context(self, command_info: Any) -> Any:
         return self.inner.get_external_store_context(command_info)

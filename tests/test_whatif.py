@@ -4,6 +4,7 @@ policy with a shorter deadline, the cases say what would change and which rule c
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import shutil
@@ -23,12 +24,13 @@ OMBUDS = str(Path(sys.executable).parent / "ombuds")
 CASES = ("financial-full-path", "financial-breach-and-delay", "financial-refused", "financial-entered-late")
 
 
-def archived_goldens(home: Path) -> list[str]:
-    """The current golden histories of the financial policy, archived as the sweep archives them."""
+def archived_goldens(home: Path, copies: int = 1) -> list[str]:
+    """The current golden histories of the financial policy, archived as the sweep archives them
+    (``copies`` times each, under ids of their own)."""
     store = Store(GOLDEN / "store")
     archive = Archive(Folder(home / "archive"))
     ids = []
-    for name in CASES:
+    for name in [n for n in CASES for _ in range(copies)]:
         data = (GOLDEN / "v12" / f"{name}.json").read_bytes()
         history = WorkflowHistory.from_json(name, data.decode())
         started = started_input(history)
@@ -37,7 +39,7 @@ def archived_goldens(home: Path) -> list[str]:
         policy = store.policy(started.policy_sha)
         archive.add(
             CaseFiles(
-                workflow_id=name,
+                workflow_id=f"{name}-{len(ids)}" if copies > 1 else name,
                 histories=[("run-1", data)],
                 snapshots={sha: store.get(sha) or b"" for sha in pinned_snapshots(history)},
                 policy_id=policy.id,
@@ -51,7 +53,7 @@ def archived_goldens(home: Path) -> list[str]:
             ),
             dt.datetime.now(dt.UTC),
         )
-        ids.append(name)
+        ids.append(f"{name}-{len(ids)}" if copies > 1 else name)
     shutil.copytree(GOLDEN / "store", home / "store", dirs_exist_ok=True)
     return ids
 
@@ -92,3 +94,30 @@ def test_a_shorter_deadline_says_what_would_change_and_why(tmp_path: Path) -> No
     assert f"of {len(CASES)} archived case(s) of financial-services would change" in out
     assert "breach rate" in out
     assert "<svg" in page.read_text("utf-8") and "final-response due" in page.read_text("utf-8")
+
+
+def test_the_batch_replay_shares_the_archive_among_processes_and_names_what_differs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ids = archived_goldens(home, copies=30)  # 120 cases: 3 chunks for 2 replayer processes
+    # one archived history whose recorded decision log was changed in the archive
+    victim = next((home / "archive" / "cases" / ids[0]).glob("*.history.json"))
+    data = json.loads(victim.read_text("utf-8"))
+    completed = next(e for e in data["events"] if "workflowExecutionCompletedEventAttributes" in e)
+    payload = completed["workflowExecutionCompletedEventAttributes"]["result"]["payloads"][0]
+    result = json.loads(base64.b64decode(payload["data"]))
+    result["log"][3]["action"] = "something else"
+    payload["data"] = base64.b64encode(json.dumps(result).encode()).decode()
+    victim.write_text(json.dumps(data), "utf-8")
+    env = {"OMBUDS_HOME": str(home), "PATH": "/usr/bin:/bin", "OMBUDS_ENCRYPTION": "false"}
+    done = subprocess.run(
+        [OMBUDS, "replay", "--archive", "--jobs", "2", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["replayed"] == len(ids) == 120 and report["identical"] == 119
+    assert list(report["differing"]) == [ids[0]] and "decision log differs" in report["differing"][ids[0]]
+    assert report["unreadable"] == {}
