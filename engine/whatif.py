@@ -11,8 +11,10 @@ customer was told, each change with the rule (and line) of the new policy behind
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -22,17 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowHistory
+from temporalio.api.common.v1 import Payload
 
 from ombuds.workflows import names
 from ombuds.workflows.core import Event, LogEntry
+from ombuds.workflows.model import CaseResult, ComplaintInput
 
 from .archive import Archive, ArchiveError, Manifest
-from .codec import CodecError, opened
+from .codec import CodecError
 from .intake import Intake, IntakeError
 from .policy.snapshot import CompiledPolicy
-from .replay import _plain, recorded_log, started_input
+from .replay import _plain
 from .settings import Settings
 from .simulation import Ledgers, Simulation
 
@@ -103,57 +105,83 @@ def _rate(n: int, total: int) -> float:
     return round(n / total, 4) if total else 0.0
 
 
-def inputs_of(workflow_id: str, histories: list[WorkflowHistory]) -> Inputs:
-    """A case's inputs from its (opened) histories, oldest run first."""
-    first = started_input(histories[0])
-    if first is None:
-        raise ArchiveError(f"{workflow_id} is not a complaint's history")
-    received = int(first.complaint.received_at.timestamp())
+async def inputs_of(workflow_id: str, runs: list[dict[str, Any]], codec: Any = None) -> Inputs:
+    """A case's inputs from its histories as archived (JSON, as ``temporal workflow show -o json``
+    writes them), oldest run first; only the payloads needed are opened."""
+
+    async def value(payload: dict[str, Any] | None) -> Any:
+        if payload is None:
+            return None
+        proto = Payload(
+            metadata={k: base64.b64decode(v) for k, v in payload.get("metadata", {}).items()},
+            data=base64.b64decode(payload.get("data", "")),
+        )
+        if codec is not None:
+            (proto,) = await codec.decode([proto])
+        return _plain(proto)
+
+    def first(holder: dict[str, Any], *path: str) -> dict[str, Any] | None:
+        node: Any = holder
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        payloads = node.get("payloads") if isinstance(node, dict) else None
+        return payloads[0] if payloads else None
+
+    def nth(holder: dict[str, Any], n: int, *path: str) -> dict[str, Any] | None:
+        node: Any = holder
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        payloads = node.get("payloads") if isinstance(node, dict) else None
+        return payloads[n] if payloads and len(payloads) > n else None
+
+    inputs = []
+    for run in runs:
+        started = run["events"][0].get("workflowExecutionStartedEventAttributes", {})
+        inputs.append(ComplaintInput.model_validate(await value(first(started, "input"))))
+    first_input = inputs[0]
+    received = int(first_input.complaint.received_at.timestamp())
     events: list[tuple[int, dict[str, Any]]] = []
     sent: Counter[str] = Counter()
-    registrations: dict[int, bool] = {}
+    registrations: dict[str, bool] = {}
     previous: int | None = None
-    for history in histories:
-        started = started_input(history)
-        start = _time(history.events[0])
+    log: list[LogEntry] = []
+    for run, started_input_ in zip(runs, inputs, strict=True):
+        start = _instant(run["events"][0]["eventTime"])
         # case time: a simulated case runs on its own clock from receipt; else the real time
-        offset = (
-            received if started is None or started.state is None else (started.state.case_now or received)
-        ) - start
-        simulated = bool(started and started.simulated)
-        for event in history.events:
+        offset = (started_input_.state.case_now or received if started_input_.state else received) - start
+        for event in run["events"]:
             payload = None
-            if event.HasField("workflow_execution_update_accepted_event_attributes"):
-                request = event.workflow_execution_update_accepted_event_attributes.accepted_request
-                if request.input.name == names.ACT_UPDATE and request.input.args.payloads:
-                    payload = _plain(request.input.args.payloads[0])
-            elif event.HasField("workflow_execution_signaled_event_attributes"):
-                signaled = event.workflow_execution_signaled_event_attributes
-                if signaled.signal_name == names.EVENT_SIGNAL and signaled.input.payloads:
-                    payload = _plain(signaled.input.payloads[0])
-            if isinstance(payload, dict):
-                at = _time(event) + offset if simulated else _time(event)
-                events.append((at, payload))
-            elif event.HasField("activity_task_completed_event_attributes"):
-                done = event.activity_task_completed_event_attributes
-                if registrations.get(done.scheduled_event_id) and previous is None and done.result.payloads:
-                    counted = _plain(done.result.payloads[0])
-                    previous = counted if isinstance(counted, int) else None
-            elif event.HasField("activity_task_scheduled_event_attributes"):
-                scheduled = event.activity_task_scheduled_event_attributes
-                registrations[event.event_id] = scheduled.activity_type.name == names.LEDGER_REGISTER
-                if scheduled.activity_type.name == names.DELIVER and len(scheduled.input.payloads) > 1:
-                    send = _plain(scheduled.input.payloads[1])
+            if "workflowExecutionUpdateAcceptedEventAttributes" in event:
+                request = event["workflowExecutionUpdateAcceptedEventAttributes"].get("acceptedRequest", {})
+                if request.get("input", {}).get("name") == names.ACT_UPDATE:
+                    payload = await value(first(request, "input", "args"))
+            elif "workflowExecutionSignaledEventAttributes" in event:
+                signaled = event["workflowExecutionSignaledEventAttributes"]
+                if signaled.get("signalName") == names.EVENT_SIGNAL:
+                    payload = await value(first(signaled, "input"))
+            elif "activityTaskScheduledEventAttributes" in event:
+                scheduled = event["activityTaskScheduledEventAttributes"]
+                kind = scheduled.get("activityType", {}).get("name")
+                registrations[str(event.get("eventId"))] = kind == names.LEDGER_REGISTER
+                if kind == names.DELIVER:
+                    send = await value(nth(scheduled, 1, "input"))
                     if isinstance(send, dict):
                         sent[f"{send.get('to')}:{send.get('template')}"] += 1
-    log = recorded_log(histories[-1]) or []
+            elif "activityTaskCompletedEventAttributes" in event:
+                done = event["activityTaskCompletedEventAttributes"]
+                if registrations.get(str(done.get("scheduledEventId"))) and previous is None:
+                    counted = await value(first(done, "result"))
+                    previous = counted if isinstance(counted, int) else None
+            elif "workflowExecutionCompletedEventAttributes" in event:
+                result = await value(first(event["workflowExecutionCompletedEventAttributes"], "result"))
+                if isinstance(result, dict):
+                    log = CaseResult.model_validate(result).log
+            if isinstance(payload, dict):
+                at = _instant(event["eventTime"])
+                events.append((at + offset if started_input_.simulated else at, payload))
     closed = max((_instant(e.at) for e in log), default=received)
-    entered = _time(histories[0].events[0]) if not first.simulated else received
-    return Inputs(workflow_id, first.complaint, events, log, closed, sent, entered, previous)
-
-
-def _time(event: HistoryEvent) -> int:
-    return int(event.event_time.ToDatetime(dt.UTC).timestamp())
+    entered = _instant(runs[0]["events"][0]["eventTime"]) if not first_input.simulated else received
+    return Inputs(workflow_id, first_input.complaint, events, log, closed, sent, entered, previous)
 
 
 def _instant(text: str) -> int:
@@ -283,19 +311,11 @@ def run(
     return WhatIf(new, cases, skipped)
 
 
-async def _opened_all(histories: list[WorkflowHistory], codec: Any) -> list[WorkflowHistory]:
-    return [await opened(h, codec) for h in histories]
-
-
 def _load(archive: Archive, manifest: Manifest, codec: Any, store: Any) -> Inputs:
     import asyncio
 
-    raw = [
-        WorkflowHistory.from_json(manifest.workflow_id, data.decode())
-        for _, data in archive.histories(manifest)
-    ]
-    histories = asyncio.run(_opened_all(raw, codec)) if codec is not None else raw
-    return inputs_of(manifest.workflow_id, histories)
+    runs = [json.loads(data) for _, data in archive.histories(manifest)]
+    return asyncio.run(inputs_of(manifest.workflow_id, runs, codec))
 
 
 def _again(intake: Intake, new: CompiledPolicy, inputs: Inputs, ledgers: Ledgers) -> CaseChange:

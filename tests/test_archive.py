@@ -269,6 +269,14 @@ async def test_retention_reduces_an_expired_case_keeps_a_held_one_and_shows_the_
         assert verified.returncode == 0, verified.stdout  # a reduction after retention is no tampering
         everything = await cli(site, home, "replay", "--archive")
         assert "replayed 1 archived complaint(s)" in everything.stdout and "1 reduced" in everything.stdout
+        # what-if over the sealed archive: the policy they ran under changes nothing
+        again = await cli(
+            site, home, "whatif", str(ROOT / "policies" / "financial-services.yaml"), "-f", "json"
+        )
+        assert again.returncode == 0, again.stderr
+        summary = json.loads(again.stdout)["summary"]
+        assert summary["cases"] == 1 and summary["changed"] == 0, again.stdout
+        assert summary["not_run"] == {ids[1]: "reduced after its retention"}
 
         # the exact text behind the decisions, and a warning once the file says something else
         sha = manifest["policy_sha"]
