@@ -5,6 +5,7 @@ driven by Playwright) looking at them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 import re
 from collections.abc import AsyncIterator
@@ -81,10 +82,21 @@ async def web(
 ) -> AsyncIterator[Web]:
     """The API's service with its pages on a free port, over a dev server with one worker;
     ``more`` are more settings of the API, ``worker_env`` more variables of the worker's."""
-    port = money_attack.free_port()
-    settings = money_attack.settings_for(tmp_path).model_copy(update={"api_port": port, **more})
     key = b"w" * 32
-    async with dev_server(settings, search_attributes=True) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        # free ports are picked, then bound by the server: another process may take one between
+        for attempt in range(3):
+            port = money_attack.free_port()
+            settings = money_attack.settings_for(tmp_path).model_copy(update={"api_port": port, **more})
+            try:
+                client = await stack.enter_async_context(dev_server(settings, search_attributes=True))
+                break
+            except RuntimeError:
+                log = settings.home / "temporal.log"
+                taken = log.exists() and "address already in use" in log.read_text("utf-8", "replace")
+                if attempt == 2 or not taken:
+                    raise
+                log.unlink()
         with money_attack.workers(settings, 1, OMBUDS_API_PORT=str(port), **(worker_env or {})):
 
             async def connect() -> Any:
