@@ -26,9 +26,10 @@ from ombuds.workflows.core import Event, LogEntry
 
 from .intake import Intake
 from .policy.durations import parse_duration
+from .policy.errors import PolicyError
 from .policy.model import Complaint
 from .settings import Settings
-from .simulate import DEFAULT_SPAN, Timed, actor_of, instant
+from .simulate import DEFAULT_SPAN, SimulationError, Timed, actor_of, instant
 from .simulation import Simulation
 
 #: Every channel to the outbox folder: each message a file, nothing sent.
@@ -87,8 +88,10 @@ async def simulate_on_temporal(
                         event = Event.model_validate(
                             {**fields, "actor": actor_of(timed.event, compiled).model_dump()}
                         )
-                        answer = await handle.execute_update(names.ACT_UPDATE, event)
+                        answer = await asyncio.wait_for(handle.execute_update(names.ACT_UPDATE, event), 60)
                         answers.append({"line": timed.line, "kind": timed.event["kind"], **dict(answer)})
+                    except TimeoutError:
+                        raise SimulationError([_no_answer(timed.line, timed.event["kind"])]) from None
                     except (ValidationError, ValueError, WorkflowUpdateFailedError) as exc:
                         cause = getattr(exc, "cause", None) or exc
                         answers.append(
@@ -117,6 +120,12 @@ async def simulate_on_temporal(
         log = [LogEntry.model_validate(e) for e in raw]
         written = [json.loads(p.read_text("utf-8")) for p in sorted(settings.outbox_dir.glob("*.json"))]
         return log, answers, written
+
+
+def _no_answer(line: int, kind: str) -> PolicyError:
+    return PolicyError(
+        file="events", line=line, col=1, path="", message=f"the workflow gave no answer to {kind} within 60 s"
+    )
 
 
 def _iso(t: int) -> str:
